@@ -1,0 +1,5 @@
+"""autoblur: detect, track and remove brand logos from video."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

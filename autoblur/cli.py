@@ -1,0 +1,216 @@
+"""Command line: ``autoblur run`` removes brands from a video, ``autoblur scan`` reports them.
+
+Thin by design: parse options, build the config and the job, call the pipeline, and turn
+errors into one line with exit code 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from tqdm import tqdm
+
+from autoblur import __version__
+from autoblur.config import PipelineConfig, load_config
+from autoblur.errors import AutoblurError, ConfigError
+from autoblur.pipeline import Job, Pipeline
+from autoblur.rules import RuleSet, load_rules
+from autoblur.types import BrandCue
+
+EXIT_FOUND = 1
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+_CONTAINERS = {".mp4", ".mkv", ".mov", ".m4v"}
+
+
+class _Bar:
+    """A tqdm progress bar on stderr: frames done, fps, time left."""
+
+    def __init__(self, label: str, quiet: bool) -> None:
+        self.label = label
+        self.quiet = quiet
+        self.bar: tqdm | None = None
+
+    def start(self, total_frames: int | None) -> None:
+        self.bar = tqdm(
+            total=total_frames, desc=self.label, unit="frame", disable=self.quiet,
+            file=sys.stderr, dynamic_ncols=True, leave=False,
+        )
+
+    def advance(self, frames: int) -> None:
+        if self.bar is not None:
+            self.bar.update(frames)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _shared_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.argument("input_path", type=click.Path(path_type=Path)),
+        click.option("--logo", "logos", multiple=True, type=click.Path(path_type=Path),
+                     help="Reference logo image (repeatable); each file is one brand."),
+        click.option("--rules", type=click.Path(path_type=Path),
+                     help="Country rule file (brand_lists/<cc>.yaml)."),
+        click.option("--config", "config_name",
+                     help="Preset name from configs/ (default, fast, quality) or a YAML file."),
+        click.option("--report", "report_path", type=click.Path(path_type=Path),
+                     help="Write the JSON report here."),
+        click.option("--masks", "masks_dir", type=click.Path(path_type=Path),
+                     help="Write each frame's removal mask as PNG into this new folder."),
+        click.option("--keyframe-interval", type=click.IntRange(min=1),
+                     help="Run the detectors every N frames (and at every scene cut)."),
+        click.option("--tracker", type=click.Choice(["auto", "flow"]),
+                     help="Tracker carrying masks between keyframes."),
+        click.option("--segmenter", type=click.Choice(["auto", "none"]),
+                     help="Segmenter turning boxes into masks."),
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]),
+                     help="Where neural backends run."),
+        click.option("-q", "--quiet", is_flag=True, help="No progress bar or notes."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _cues(logos: tuple[Path, ...], rules: RuleSet | None, config: PipelineConfig) -> list[BrandCue]:
+    cues = list(rules.brands) if rules is not None else []
+    action = config.remove.mode or config.remove.default_action
+    for path in logos:
+        if not path.is_file():
+            raise ConfigError(f"{path}: logo image not found")
+        cues.append(BrandCue(name=path.stem, action=action, logos=(path,)))
+    return cues
+
+
+def _default_output(input_path: Path) -> Path:
+    suffix = input_path.suffix.lower() if input_path.suffix.lower() in _CONTAINERS else ".mp4"
+    return input_path.with_name(f"{input_path.stem}_clean{suffix}")
+
+
+def _handle_errors(func: Callable[..., int]) -> Callable[..., None]:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            code = func(*args, **kwargs)
+        except AutoblurError as exc:
+            click.echo(f"autoblur: error: {exc}", err=True)
+            sys.exit(EXIT_ERROR)
+        except KeyboardInterrupt:
+            click.echo("autoblur: interrupted; no output was written", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(code)
+
+    return wrapper
+
+
+def _execute(job: Job, label: str, quiet: bool) -> dict:
+    bar = _Bar(label, quiet)
+    try:
+        report = Pipeline(job, bar).run()
+    finally:
+        bar.close()
+    if not quiet:
+        for note in job.notices:
+            click.echo(f"autoblur: note: {note}", err=True)
+    return report
+
+
+def _summary(report: dict) -> str:
+    found = report["brands_found"]
+    brands = ", ".join(f"{b} ({n})" for b, n in sorted(found.items())) or "none"
+    timing = report["timing"]
+    return (
+        f"{report['input']['frame_count']} frames in {timing['seconds']:.1f} s "
+        f"({timing['fps']} fps); brands found: {brands}"
+    )
+
+
+def _build_job(
+    input_path: Path, output: Path | None, logos: tuple[Path, ...], rules_path: Path | None,
+    config_name: str | None, overrides: dict[str, Any], masks_dir: Path | None,
+    report_path: Path | None,
+) -> Job:
+    config = load_config(config_name, overrides)
+    rules = None
+    if rules_path is not None:
+        rules = load_rules(rules_path, fallback_action=config.remove.default_action)
+    cues = _cues(logos, rules, config)
+    return Job(
+        input_path=input_path, output_path=output, cues=cues, config=config, rules=rules,
+        masks_dir=masks_dir, report_path=report_path,
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="autoblur")
+def main() -> None:
+    """Find brand logos in video and remove them: no clicks, any length, on a CPU."""
+    logging.basicConfig(format="autoblur: %(message)s", level=logging.WARNING)
+
+
+@main.command()
+@_shared_options
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Output video (default: INPUT_clean.mp4 beside the input).")
+@click.option("--mode", type=click.Choice(["inpaint", "blur", "pixelate", "fill"]),
+              help="One removal action for every brand (overrides rule files).")
+@click.option("--inpainter", type=click.Choice(["auto", "spatial"]),
+              help="Backend of the inpaint action.")
+@click.option("--crf", type=click.IntRange(0, 63), help="Encoder quality (lower is better).")
+@click.option("--preset", help="Encoder speed preset (e.g. veryfast, medium, slow).")
+@click.option("--codec", help="Video encoder (default libx264).")
+@_handle_errors
+def run(
+    input_path: Path, output: Path | None, logos: tuple[Path, ...], rules: Path | None,
+    config_name: str | None, report_path: Path | None, masks_dir: Path | None,
+    keyframe_interval: int | None, tracker: str | None, segmenter: str | None,
+    device: str | None, quiet: bool, mode: str | None, inpainter: str | None,
+    crf: int | None, preset: str | None, codec: str | None,
+) -> int:
+    """Remove brands from INPUT_PATH and write the cleaned video (audio kept)."""
+    output = output or _default_output(input_path)
+    overrides = {
+        "keyframe_interval": keyframe_interval, "segmenter": segmenter, "device": device,
+        "track": {"backend": tracker},
+        "remove": {"mode": mode, "inpainter": inpainter},
+        "encode": {"crf": crf, "preset": preset, "codec": codec},
+    }
+    job = _build_job(input_path, output, logos, rules, config_name, overrides, masks_dir, report_path)
+    report = _execute(job, "removing", quiet)
+    if not quiet:
+        click.echo(f"autoblur: wrote {output}: {_summary(report)}", err=True)
+    return 0
+
+
+@main.command()
+@_shared_options
+@_handle_errors
+def scan(
+    input_path: Path, logos: tuple[Path, ...], rules: Path | None, config_name: str | None,
+    report_path: Path | None, masks_dir: Path | None, keyframe_interval: int | None,
+    tracker: str | None, segmenter: str | None, device: str | None, quiet: bool,
+) -> int:
+    """Detect and track brands in INPUT_PATH without writing video.
+
+    Exit code 0 when nothing was found, 1 when brands were found.
+    """
+    overrides = {
+        "keyframe_interval": keyframe_interval, "segmenter": segmenter, "device": device,
+        "track": {"backend": tracker},
+    }
+    job = _build_job(input_path, None, logos, rules, config_name, overrides, masks_dir, report_path)
+    report = _execute(job, "scanning", quiet)
+    if report_path is None and not quiet:
+        click.echo(json.dumps({k: report[k] for k in ("brands_found", "tracks")}, indent=2))
+    if not quiet:
+        click.echo(f"autoblur: scanned {input_path}: {_summary(report)}", err=True)
+    return EXIT_FOUND if report["tracks"] else 0

@@ -1,0 +1,184 @@
+"""Pipeline configuration: validated models, presets and CLI overrides.
+
+Defaults live here and only here. A preset or YAML file sets some keys; CLI options that a
+user did not give are None and leave the value underneath unchanged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from autoblur.errors import ConfigError
+from autoblur.resources import data_dir
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class LogoDetectorConfig(_Strict):
+    """Reference-logo matching with local features."""
+
+    max_side: int = Field(960, ge=64, description="keyframes are downscaled to this longest side")
+    ratio: float = Field(0.8, gt=0, lt=1, description="Lowe's ratio test")
+    min_inliers: int = Field(12, ge=4, description="RANSAC inliers needed to accept an instance")
+    ransac_px: float = Field(5.0, gt=0, description="RANSAC reprojection threshold, frame pixels")
+    max_instances: int = Field(4, ge=1, description="instances of one logo per keyframe")
+    reference_max_side: int = Field(800, ge=32, description="references are resized to this")
+
+
+class DetectConfig(_Strict):
+    """Detectors run on keyframes."""
+
+    logo: LogoDetectorConfig = LogoDetectorConfig()
+    min_confidence: float = Field(0.0, ge=0, le=1)
+
+
+class SceneCutConfig(_Strict):
+    """Histogram scene-cut detection."""
+
+    enabled: bool = True
+    threshold: float = Field(0.35, gt=0, le=1, description="Bhattacharyya distance of a cut")
+
+
+class TrackConfig(_Strict):
+    """Carrying masks between keyframes."""
+
+    backend: str = "auto"
+    min_similarity: float = Field(0.55, ge=-1, le=1, description="NCC to the keyframe look")
+    min_visible: float = Field(0.25, gt=0, le=1, description="share of the mask left in frame")
+    max_missed_keyframes: int = Field(1, ge=0, description="keyframes a track may go undetected")
+    match_iou: float = Field(0.3, gt=0, le=1, description="box IoU to join a detection to a track")
+
+
+class RemoveConfig(_Strict):
+    """How masked pixels are replaced."""
+
+    mode: Literal["inpaint", "blur", "pixelate", "fill"] | None = Field(
+        None, description="one action for every brand, overriding rule files"
+    )
+    default_action: Literal["inpaint", "blur", "pixelate", "fill", "keep"] = "inpaint"
+    inpainter: str = "auto"
+    margin_px: int = Field(6, ge=0, description="masks are dilated by this many pixels")
+    feather_px: int = Field(4, ge=0, description="soft edge width of the blend")
+    blur_fraction: float = Field(0.25, gt=0, le=2, description="blur sigma / mask short side")
+    pixel_fraction: float = Field(0.12, gt=0, le=1, description="block size / mask short side")
+    fill_color: tuple[int, int, int] | None = Field(None, description="RGB; None = surroundings")
+    inpaint_max_side: int = Field(256, ge=16, description="spatial inpaint works at this scale")
+
+
+class EncodeConfig(_Strict):
+    """Output video encoding."""
+
+    codec: str = "libx264"
+    crf: int = Field(16, ge=0, le=63)
+    preset: str = "medium"
+
+
+class PipelineConfig(_Strict):
+    """Everything a run needs besides its inputs."""
+
+    keyframe_interval: int = Field(12, ge=1)
+    segmenter: str = "auto"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    detect: DetectConfig = DetectConfig()
+    scene_cut: SceneCutConfig = SceneCutConfig()
+    track: TrackConfig = TrackConfig()
+    remove: RemoveConfig = RemoveConfig()
+    encode: EncodeConfig = EncodeConfig()
+
+
+def preset_names() -> list[str]:
+    """Names of the presets shipped in ``configs/``."""
+    return sorted(p.stem for p in (data_dir("configs")).glob("*.yaml"))
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: expected a mapping of config keys at the top level")
+    return loaded
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _validation_message(source: str, exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{source}: key '{where}': {first['msg']}{more}"
+
+
+def load_config(
+    preset_or_path: str | None = None, overrides: dict[str, Any] | None = None
+) -> PipelineConfig:
+    """Build the config from a preset name or YAML path, then CLI overrides.
+
+    Args:
+        preset_or_path: a preset name from ``configs/`` (e.g. ``fast``) or a YAML file path;
+            None for the defaults.
+        overrides: nested mapping of keys to set; None values are ignored.
+
+    Raises:
+        ConfigError: unknown preset, unreadable file, unknown key or bad value, naming the
+            file and the key.
+    """
+    values: dict[str, Any] = {}
+    source = "defaults"
+    if preset_or_path is not None:
+        candidate = Path(preset_or_path)
+        if candidate.suffix in (".yaml", ".yml") or candidate.exists():
+            path = candidate
+        else:
+            path = data_dir("configs") / f"{preset_or_path}.yaml"
+            if not path.exists():
+                raise ConfigError(
+                    f"--config {preset_or_path!r}: no such file or preset; "
+                    f"presets: {', '.join(preset_names())}"
+                )
+        if not path.exists():
+            raise ConfigError(f"{path}: config file not found")
+        values = _read_yaml(path)
+        source = str(path)
+    try:
+        config = PipelineConfig.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigError(_validation_message(source, exc)) from None
+    cleaned = _drop_none(overrides or {})
+    if not cleaned:
+        return config
+    try:
+        return PipelineConfig.model_validate(_deep_merge(config.model_dump(), cleaned))
+    except ValidationError as exc:
+        raise ConfigError(_validation_message("command-line options", exc)) from None
+
+
+def _drop_none(tree: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            value = _drop_none(value)
+            if value:
+                out[key] = value
+        elif value is not None:
+            out[key] = value
+    return out

@@ -1,0 +1,180 @@
+"""Streaming decoder: frames as RGB arrays with their exact timestamps."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.error
+import numpy as np
+
+from autoblur.errors import VideoError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the container says about the input.
+
+    Attributes:
+        path: the input file.
+        width: frame width in pixels.
+        height: frame height in pixels.
+        fps: average frame rate.
+        time_base: the video stream's time base; frame ``pts`` are in these units.
+        frame_count_header: the frame count the container claims (may be wrong, or None).
+        duration_s: the container's duration in seconds, or None.
+        codec: the video codec name.
+        audio_streams: number of audio streams (copied to the output untouched).
+        format_name: the container format.
+        pix_fmt: the decoder's pixel format (e.g. ``yuv420p``), or None if unknown.
+    """
+
+    path: Path
+    width: int
+    height: int
+    fps: Fraction
+    time_base: Fraction
+    frame_count_header: int | None
+    duration_s: float | None
+    codec: str
+    audio_streams: int
+    format_name: str
+    pix_fmt: str | None = None
+
+
+@dataclass
+class VideoFrame:
+    """One decoded frame.
+
+    Attributes:
+        index: 0-based position in decode order of presentation.
+        pts: presentation timestamp in ``VideoInfo.time_base`` units.
+        time_s: presentation time in seconds.
+        rgb: (H, W, 3) uint8 RGB pixels; removers edit them in place.
+        source: the decoded frame in its own pixel format, so that the encoder can take
+            untouched pixels without a lossy RGB round trip.
+    """
+
+    index: int
+    pts: int
+    time_s: float
+    rgb: np.ndarray
+    source: av.VideoFrame | None = None
+
+
+class VideoReader:
+    """Open a video for one streaming pass.
+
+    Args:
+        path: the input file.
+
+    Raises:
+        VideoError: the file is missing, not a video, or has no video stream.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise VideoError(f"{self.path}: input file not found")
+        if self.path.is_dir():
+            raise VideoError(f"{self.path}: is a folder, not a video file")
+        try:
+            self._container = av.open(str(self.path), "r")
+        except av.error.FFmpegError as exc:
+            raise VideoError(
+                f"{self.path}: cannot be read as a video "
+                f"(not a video file, or truncated/corrupt: {exc.strerror})"
+            ) from None
+        if not self._container.streams.video:
+            self._container.close()
+            raise VideoError(f"{self.path}: has no video stream")
+        self.video_stream = self._container.streams.video[0]
+        self.video_stream.thread_type = "AUTO"
+        self.audio_streams = list(self._container.streams.audio)
+        self.info = self._probe()
+
+    def _probe(self) -> VideoInfo:
+        stream = self.video_stream
+        ctx = stream.codec_context
+        if not ctx.width or not ctx.height:
+            self.close()
+            raise VideoError(f"{self.path}: the video stream has no frame size (corrupt header)")
+        fps = stream.average_rate or stream.guessed_rate or stream.base_rate
+        if not fps:
+            fps = Fraction(25)
+            log.warning("%s: no frame rate in the container; assuming 25 fps", self.path)
+        duration = None
+        if self._container.duration:
+            duration = self._container.duration / av.time_base
+        return VideoInfo(
+            path=self.path,
+            width=ctx.width,
+            height=ctx.height,
+            fps=Fraction(fps),
+            time_base=Fraction(stream.time_base or Fraction(1, 1) / Fraction(fps)),
+            frame_count_header=stream.frames or None,
+            duration_s=duration,
+            codec=ctx.name,
+            audio_streams=len(self.audio_streams),
+            format_name=self._container.format.name,
+            pix_fmt=ctx.pix_fmt,
+        )
+
+    def frames(
+        self, on_audio_packet: Callable[[av.Packet], None] | None = None
+    ) -> Iterator[VideoFrame]:
+        """Decode the video stream in order; hand every audio packet to ``on_audio_packet``.
+
+        Raises:
+            VideoError: decoding fails part-way (corrupt or truncated data), or the video has
+                no decodable frame.
+        """
+        streams = [self.video_stream] + (self.audio_streams if on_audio_packet else [])
+        index = 0
+        frame_step = self.info.time_base and 1 / (self.info.fps * self.info.time_base)
+        try:
+            for packet in self._container.demux(streams):
+                if packet.stream.type != "video":
+                    if packet.dts is not None and on_audio_packet is not None:
+                        on_audio_packet(packet)
+                    continue
+                for frame in packet.decode():
+                    pts = frame.pts if frame.pts is not None else round(index * frame_step)
+                    yield VideoFrame(
+                        index=index,
+                        pts=pts,
+                        time_s=float(pts * self.info.time_base),
+                        rgb=frame.to_ndarray(format="rgb24"),
+                        source=frame,
+                    )
+                    index += 1
+        except av.error.FFmpegError as exc:
+            raise VideoError(
+                f"{self.path}: corrupt or truncated video data after frame {index} "
+                f"({exc.strerror}); re-export or re-download the file"
+            ) from None
+        if index == 0:
+            raise VideoError(f"{self.path}: the video has no decodable frames (empty video)")
+        self.frames_decoded = index
+        claimed = self.info.frame_count_header
+        if claimed and claimed != index:
+            log.warning(
+                "%s: the container claims %d frames but %d decoded; used the %d decoded",
+                self.path, claimed, index, index,
+            )
+
+    def close(self) -> None:
+        """Release the file."""
+        self._container.close()
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

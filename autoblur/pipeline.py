@@ -1,0 +1,271 @@
+"""The streaming pipeline: decode, keyframes, detect, segment, track, remove, encode, report.
+
+Frames flow through generators; the only frames held at once are those since the last
+keyframe (at most ``keyframe_interval``) plus what a temporal remover keeps in its window, so
+memory does not grow with the length of the video.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from autoblur.config import PipelineConfig
+from autoblur.errors import ConfigError, VideoError
+from autoblur.io import VideoFrame, VideoReader, VideoWriter
+from autoblur.io.writer import check_output_path
+from autoblur.remove import MaskedFrame, build_removers
+from autoblur.report import build_report, write_json_atomic
+from autoblur.rules import RuleSet
+from autoblur.scene import SceneCutDetector
+from autoblur.segment import build_segmenter
+from autoblur.track import TrackManager, build_propagator
+from autoblur.track.manager import FrameMasks
+from autoblur.types import BrandCue, Detections, union_mask
+from detectors import CUE_FIELDS, DETECTORS, Detector, available_detectors
+
+log = logging.getLogger(__name__)
+
+
+
+class Progress(Protocol):
+    """Receives progress: the expected frame count once known, then frames as they finish."""
+
+    def start(self, total_frames: int | None) -> None:
+        """The input is open; ``total_frames`` is the container's claim (may be wrong)."""
+        ...
+
+    def advance(self, frames: int) -> None:
+        """``frames`` more frames are finished."""
+        ...
+
+
+class _Silent:
+    def start(self, total_frames: int | None) -> None:
+        pass
+
+    def advance(self, frames: int) -> None:
+        pass
+
+
+@dataclass
+class Job:
+    """One video to process.
+
+    Attributes:
+        input_path: the video to read (never modified).
+        output_path: where to write the cleaned video; None to scan only.
+        cues: the brands to look for.
+        config: pipeline settings.
+        rules: the rule file the cues came from, if any.
+        masks_dir: a folder to write each frame's removal mask to as PNG, if any.
+        report_path: where to write the JSON report, if anywhere.
+    """
+
+    input_path: Path
+    output_path: Path | None
+    cues: Sequence[BrandCue]
+    config: PipelineConfig
+    rules: RuleSet | None = None
+    masks_dir: Path | None = None
+    report_path: Path | None = None
+    notices: list[str] = field(default_factory=list)
+
+
+def build_detectors(cues: Sequence[BrandCue], job: Job) -> list[Detector]:
+    """Detectors for the cue kinds the brands use; a note for each kind that cannot run yet.
+
+    Raises:
+        ConfigError: no brand has a cue any available detector can use.
+    """
+    available = set(available_detectors())
+    detectors = []
+    for name, cue_field in CUE_FIELDS.items():
+        users = [cue for cue in cues if getattr(cue, cue_field)]
+        if not users:
+            continue
+        if name in available:
+            detectors.append(DETECTORS.build(name, users, job.config.detect))
+            continue
+        for cue in users:
+            values = ", ".join(repr(v) for v in getattr(cue, cue_field))
+            job.notices.append(
+                f"brand {cue.name!r}: {cue_field} cues ({values}) need the {name!r} detector, "
+                "which is not available in this installation; they are ignored"
+            )
+    if not detectors:
+        raise ConfigError(
+            "nothing to look for: give --logo images (or a rule file with 'logos'); "
+            f"available detectors: {', '.join(sorted(available)) or 'none'}"
+        )
+    return detectors
+
+
+def _check_paths(job: Job) -> None:
+    if job.output_path is not None:
+        check_output_path(job.input_path, job.output_path)
+    for extra in (job.report_path, job.masks_dir):
+        if extra is None:
+            continue
+        if extra.resolve() == job.input_path.resolve():
+            raise VideoError(f"{extra}: would overwrite the input; choose another path")
+        folder = extra.resolve().parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK):
+            raise VideoError(f"{extra}: folder {folder} does not exist or is not writable")
+    if job.masks_dir is not None and job.masks_dir.exists():
+        if not job.masks_dir.is_dir() or any(job.masks_dir.iterdir()):
+            raise VideoError(f"{job.masks_dir}: --masks needs a new or empty folder")
+
+
+class _MaskFolder:
+    """Writes per-frame masks into a hidden folder that is renamed into place at the end."""
+
+    def __init__(self, final: Path) -> None:
+        self.final = final
+        self.partial = final.with_name(f".{final.name}.partial-{os.getpid()}")
+        self.partial.mkdir()
+
+    def write(self, item: MaskedFrame) -> None:
+        dense = np.zeros(item.frame.rgb.shape[:2], np.uint8)
+        for mask in item.masks.values():
+            h, w = mask.bitmap.shape
+            dense[mask.y0 : mask.y0 + h, mask.x0 : mask.x0 + w][mask.bitmap] = 255
+        cv2.imwrite(str(self.partial / f"{item.frame.index:06d}.png"), dense)
+
+    def commit(self) -> None:
+        if self.final.exists():
+            self.final.rmdir()
+        os.replace(self.partial, self.final)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.partial, ignore_errors=True)
+
+
+class Pipeline:
+    """Runs one :class:`Job`.
+
+    Args:
+        job: what to process and how.
+        progress: told how far the run has got.
+    """
+
+    def __init__(self, job: Job, progress: Progress | None = None) -> None:
+        self.job = job
+        self.config = job.config
+        self.progress = progress or _Silent()
+        self.detect_seconds: list[float] = []
+
+    def run(self) -> dict:
+        """Process the job and return its report (also written to ``job.report_path``).
+
+        Raises:
+            AutoblurError: bad input, config or output; nothing is left half-written.
+        """
+        job = self.job
+        if not job.cues:
+            raise ConfigError("no brands given: use --logo IMAGE or --rules FILE")
+        _check_paths(job)
+        started = time.perf_counter()
+        with VideoReader(job.input_path) as reader:
+            self.progress.start(reader.info.frame_count_header)
+            self.detectors = build_detectors(job.cues, job)
+            self.segmenter = build_segmenter(self.config)
+            action_of = {cue.name: self._action(cue) for cue in job.cues}
+            self.manager = TrackManager(build_propagator(self.config), self.config.track, action_of)
+            removers = build_removers(self.config, set(action_of.values()))
+            masks = _MaskFolder(job.masks_dir) if job.masks_dir is not None else None
+            try:
+                frames_done = self._stream(reader, removers, masks)
+            except BaseException:
+                if masks is not None:
+                    masks.discard()
+                raise
+            if masks is not None:
+                masks.commit()
+            report = build_report(
+                job=job,
+                info=reader.info,
+                frames_decoded=frames_done,
+                tracks=self.manager.all_tracks(),
+                seconds=time.perf_counter() - started,
+                detect_seconds=self.detect_seconds,
+            )
+        if job.report_path is not None:
+            write_json_atomic(job.report_path, report)
+        return report
+
+    def _action(self, cue: BrandCue) -> str:
+        mode = self.config.remove.mode
+        return mode if mode is not None and cue.action != "keep" else cue.action
+
+    def _stream(self, reader: VideoReader, removers: list, masks: _MaskFolder | None) -> int:
+        job = self.job
+        frames_done = 0
+        if job.output_path is None:
+            for item in self._masked_frames(reader.frames()):
+                if masks is not None:
+                    masks.write(item)
+                frames_done += 1
+                self.progress.advance(1)
+            return frames_done
+        with VideoWriter(job.output_path, reader.info, self.config.encode, reader.audio_streams) as writer:
+            stream: Iterator[MaskedFrame] = self._masked_frames(reader.frames(writer.mux_audio))
+            for remover in removers:
+                stream = remover(stream)
+            for item in stream:
+                writer.write(item.frame, item.changed_xyxy)
+                if masks is not None:
+                    masks.write(item)
+                frames_done += 1
+                self.progress.advance(1)
+        return frames_done
+
+    def _masked_frames(self, frames: Iterator[VideoFrame]) -> Iterator[MaskedFrame]:
+        margin = self.config.remove.margin_px
+        for frame, track_masks in self._tracked(frames):
+            by_action: dict[str, list] = {}
+            for track_id, mask in track_masks.items():
+                action = self.manager.action_of_track(track_id)
+                if action != "keep":
+                    by_action.setdefault(action, []).append(mask.dilate(margin))
+            yield MaskedFrame(frame, {a: union_mask(m) for a, m in by_action.items()})
+
+    def _tracked(self, frames: Iterator[VideoFrame]) -> Iterator[tuple[VideoFrame, FrameMasks]]:
+        """Frames in order with their track masks; keyframes every N frames and at cuts."""
+        scene = SceneCutDetector(self.config.scene_cut)
+        interval = self.config.keyframe_interval
+        pending: list[VideoFrame] = []
+        last_key: int | None = None
+        for frame in frames:
+            cut = scene.is_cut(frame.rgb)
+            if last_key is None or cut or frame.index - last_key >= interval:
+                yield from self._keyframe(pending, frame, cut)
+                pending, last_key = [], frame.index
+            else:
+                pending.append(frame)
+        if pending:  # the last frame closes the final stretch like a keyframe
+            yield from self._keyframe(pending[:-1], pending[-1], False)
+
+    def _keyframe(
+        self, between: list[VideoFrame], key: VideoFrame, cut: bool
+    ) -> Iterator[tuple[VideoFrame, FrameMasks]]:
+        detections = self._detect(key.rgb)
+        per_frame = self.manager.advance(between, key, detections, cut)
+        yield from zip([*between, key], per_frame)
+
+    def _detect(self, rgb: np.ndarray) -> Detections:
+        started = time.perf_counter()
+        found = Detections.concat([d.detect(rgb) for d in self.detectors])
+        keep = np.nonzero(found.confidence >= self.config.detect.min_confidence)[0]
+        found = self.segmenter.segment(rgb, found.select(keep))
+        self.detect_seconds.append(time.perf_counter() - started)
+        return found

@@ -1,0 +1,71 @@
+"""The remover interface, its registries, and the chain that applies one remover per action."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from autoblur.config import PipelineConfig
+from autoblur.io.reader import VideoFrame
+from autoblur.registry import Registry
+from autoblur.types import RegionMask
+
+
+@dataclass
+class MaskedFrame:
+    """A frame on its way through the removers.
+
+    Attributes:
+        frame: the decoded frame; removers edit ``frame.rgb`` in place.
+        masks: action name to the (already dilated) region to remove with it.
+        changed_xyxy: box (x0, y0, x1, y1, exclusive) enclosing every edited pixel, or None.
+    """
+
+    frame: VideoFrame
+    masks: dict[str, RegionMask] = field(default_factory=dict)
+    changed_xyxy: tuple[int, int, int, int] | None = None
+
+    def mark_changed(self, xyxy: tuple[int, int, int, int]) -> None:
+        """Grow ``changed_xyxy`` to cover ``xyxy``."""
+        if self.changed_xyxy is None:
+            self.changed_xyxy = xyxy
+            return
+        a = self.changed_xyxy
+        self.changed_xyxy = (min(a[0], xyxy[0]), min(a[1], xyxy[1]), max(a[2], xyxy[2]), max(a[3], xyxy[3]))
+
+
+class Remover(Protocol):
+    """Replaces the pixels under one action's mask in a stream of frames.
+
+    A remover is a stream transformer, so a temporal one may hold a bounded window of frames
+    back and look ahead; a spatial one passes each frame straight through.
+    """
+
+    action: str
+
+    def __call__(self, frames: Iterator[MaskedFrame]) -> Iterator[MaskedFrame]:
+        """Yield the same frames, in order, with ``masks[self.action]`` removed."""
+        ...
+
+
+# Builders of the removers for blur, pixelate and fill, keyed by action.
+REMOVERS: Registry[Remover] = Registry("remover")
+# Builders of the removers for the inpaint action, keyed by backend (``--inpainter``).
+INPAINTERS: Registry[Remover] = Registry("inpainter")
+_MODULES = ("autoblur.remove.spatial",)
+
+
+def build_removers(config: PipelineConfig, actions: set[str]) -> list[Remover]:
+    """One remover per action that some brand uses (``keep`` needs none)."""
+    for module in _MODULES:
+        importlib.import_module(module)
+    removers = []
+    for action in sorted(actions - {"keep"}):
+        if action == "inpaint":
+            backend = config.remove.inpainter
+            removers.append(INPAINTERS.build("spatial" if backend == "auto" else backend, config))
+        else:
+            removers.append(REMOVERS.build(action, config))
+    return removers

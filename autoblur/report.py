@@ -1,0 +1,93 @@
+"""The JSON report of a run or scan: input, rules, and every track found."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from autoblur import __version__
+from autoblur.errors import VideoError
+from autoblur.io.reader import VideoInfo
+from autoblur.track.manager import Track
+
+if TYPE_CHECKING:
+    from autoblur.pipeline import Job
+
+
+def _track_entry(track: Track) -> dict:
+    return {
+        "id": track.track_id,
+        "brand": track.brand,
+        "action": track.action,
+        "source": track.source,
+        "cue": track.cue,
+        "first_frame": track.first_frame,
+        "last_frame": track.last_frame,
+        "first_time_s": round(track.first_time_s, 6),
+        "last_time_s": round(track.last_time_s, 6),
+        "keyframes": track.keyframes,
+    }
+
+
+def build_report(
+    job: Job,
+    info: VideoInfo,
+    frames_decoded: int,
+    tracks: list[Track],
+    seconds: float,
+    detect_seconds: list[float],
+) -> dict:
+    """The report as a JSON-ready dict."""
+    rules = None
+    if job.rules is not None:
+        rules = {"path": str(job.rules.path), "country": job.rules.country}
+    mean_detect = sum(detect_seconds) / len(detect_seconds) if detect_seconds else 0.0
+    return {
+        "autoblur_version": __version__,
+        "mode": "scan" if job.output_path is None else "run",
+        "input": {
+            "path": str(info.path),
+            "width": info.width,
+            "height": info.height,
+            "fps": float(info.fps),
+            "fps_fraction": str(info.fps),
+            "time_base": str(info.time_base),
+            "frame_count": frames_decoded,
+            "frame_count_header": info.frame_count_header,
+            "duration_s": info.duration_s,
+            "codec": info.codec,
+            "container": info.format_name,
+            "audio_streams": info.audio_streams,
+        },
+        "output": None if job.output_path is None else str(job.output_path),
+        "rules": rules,
+        "brands_requested": [cue.name for cue in job.cues],
+        "brands_found": dict(Counter(t.brand for t in tracks)),
+        "notices": list(job.notices),
+        "tracks": [_track_entry(t) for t in tracks],
+        "timing": {
+            "seconds": round(seconds, 3),
+            "fps": round(frames_decoded / seconds, 2) if seconds > 0 else None,
+            "keyframes": len(detect_seconds),
+            "detect_ms_per_keyframe": round(1000 * mean_detect, 1),
+        },
+        "config": job.config.model_dump(mode="json"),
+    }
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write ``data`` as JSON to a temporary file beside ``path``, then rename it into place.
+
+    Raises:
+        VideoError: the file cannot be written.
+    """
+    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    try:
+        partial.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        os.replace(partial, path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise VideoError(f"{path}: cannot write report ({exc.strerror})") from None

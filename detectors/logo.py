@@ -1,0 +1,285 @@
+"""Reference-logo detector: SIFT features, ratio test, RANSAC homographies, several instances.
+
+Each instance's mask is the reference's silhouette warped by its homography, so a round logo
+gives a round mask under any perspective, not a box.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from autoblur.config import DetectConfig, LogoDetectorConfig
+from autoblur.errors import ConfigError
+from autoblur.types import BrandCue, Detections, RegionMask
+from detectors.base import DETECTORS
+
+_REFERENCE_MIN_SIDE = 400
+_REFERENCE_SCALES = (1.0, 0.5, 0.25)
+_REFERENCE_MIN_VIEW_PX = 48
+_SAME_POINT_PX = 8.0
+_NEIGHBOURS = 6
+_RANSAC_ITERATIONS = 4000
+_EXTRA_ATTEMPTS = 1
+_BORDER_STD_FOR_FULL_RECT = 24.0
+
+
+@dataclass(frozen=True)
+class LogoReference:
+    """One reference image, prepared for matching.
+
+    Attributes:
+        brand: the brand it belongs to.
+        path: the image file.
+        keypoints_xy: (K, 2) float32 keypoint positions in the prepared image.
+        descriptors: (K, 128) float32 SIFT descriptors.
+        silhouette: region mask of the logo's own pixels in the prepared image.
+    """
+
+    brand: str
+    path: Path
+    keypoints_xy: np.ndarray
+    descriptors: np.ndarray
+    silhouette: RegionMask
+
+
+def read_logo(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read a logo as (H, W, 3) uint8 RGB plus its (H, W) uint8 alpha, or None without one.
+
+    Raises:
+        ConfigError: the file is missing or not an image.
+    """
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise ConfigError(f"{path}: cannot read logo image (missing or not an image file)")
+    if image.dtype != np.uint8:
+        image = cv2.convertScaleAbs(image, alpha=255.0 / max(float(image.max()), 1.0))
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB), None
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB), image[:, :, 3]
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB), None
+
+
+def silhouette_of(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """The logo's own pixels as an (H, W) bool mask.
+
+    The alpha channel where there is one; else the pixels that differ from a uniform border
+    colour (holes filled); else, on a busy border, the whole image.
+    """
+    if alpha is not None:
+        return alpha > 127
+    height, width = rgb.shape[:2]
+    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]]).astype(np.float32)
+    if border.std(axis=0).max() > _BORDER_STD_FOR_FULL_RECT:
+        return np.ones((height, width), bool)
+    distance = np.abs(rgb.astype(np.float32) - np.median(border, axis=0)).max(axis=2)
+    foreground = (distance > 40).astype(np.uint8)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+    foreground = cv2.morphologyEx(foreground, cv2.MORPH_CLOSE, kernel)
+    contours, _ = cv2.findContours(foreground, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    filled = np.zeros_like(foreground)
+    cv2.drawContours(filled, contours, -1, 1, thickness=cv2.FILLED)
+    share = filled.mean()
+    if share < 0.02 or share > 0.97:
+        return np.ones((height, width), bool)
+    return filled.astype(bool)
+
+
+def _views(gray: np.ndarray, alpha: np.ndarray | None) -> list[tuple[float, np.ndarray]]:
+    """The reference as SIFT should see it: at several scales, over dark and light ground.
+
+    Flat graphic logos give few features, and which ones depends on the scale and on the
+    picture behind transparent parts (black lettering vanishes over black), so the reference
+    is described over both grounds and at 1, 1/2 and 1/4 size.
+    """
+    if alpha is None:
+        grounds = [gray]
+    else:
+        weight = alpha.astype(np.float32) / 255
+        grounds = [(weight * gray + (1 - weight) * g).astype(np.uint8) for g in (0, 255)]
+    views = []
+    for scale in _REFERENCE_SCALES:
+        if scale < 1 and min(gray.shape) * scale < _REFERENCE_MIN_VIEW_PX:
+            break
+        for ground in grounds:
+            views.append((scale, ground if scale == 1 else cv2.resize(
+                ground, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)))
+    return views
+
+
+def prepare_reference(
+    brand: str, path: Path, sift: cv2.SIFT, config: LogoDetectorConfig
+) -> LogoReference:
+    """Load, rescale and describe one reference image.
+
+    Raises:
+        ConfigError: unreadable image, or too little texture to match.
+    """
+    rgb, alpha = read_logo(path)
+    longest = max(rgb.shape[:2])
+    scale = min(config.reference_max_side / longest, max(1.0, _REFERENCE_MIN_SIDE / longest))
+    if scale != 1.0:
+        size = (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale))
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+        alpha = None if alpha is None else cv2.resize(alpha, size, interpolation=cv2.INTER_LINEAR)
+    silhouette = silhouette_of(rgb, alpha)
+    support = cv2.dilate(silhouette.astype(np.uint8) * 255, np.ones((9, 9), np.uint8))
+    points, descriptors = [], []
+    for view_scale, view in _views(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), alpha):
+        view_support = cv2.resize(support, view.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+        keypoints, found = sift.detectAndCompute(view, view_support)
+        if found is not None:
+            points += [(kp.pt[0] / view_scale, kp.pt[1] / view_scale) for kp in keypoints]
+            descriptors.append(found)
+    if len(points) < config.min_inliers:
+        raise ConfigError(
+            f"{path}: logo image of brand {brand!r} has too little detail to match "
+            f"({len(points)} features, need {config.min_inliers}); use a larger or sharper "
+            "reference"
+        )
+    return LogoReference(
+        brand=brand,
+        path=path,
+        keypoints_xy=np.float32(points),
+        descriptors=np.vstack(descriptors),
+        silhouette=RegionMask(0, 0, silhouette, silhouette.shape),
+    )
+
+
+def plausible_quad(quad_xy: np.ndarray, min_side_px: float = 8.0) -> bool:
+    """Whether a projected (4, 2) reference outline is a convex, unflipped, not-too-thin quad."""
+    edges = np.roll(quad_xy, -1, axis=0) - quad_xy
+    cross = edges[:, 0] * np.roll(edges[:, 1], -1) - edges[:, 1] * np.roll(edges[:, 0], -1)
+    if not (np.all(cross > 0) or np.all(cross < 0)):
+        return False
+    lengths = np.linalg.norm(edges, axis=1)
+    if lengths.min() < min_side_px or lengths.min() < 0.15 * lengths.max():
+        return False
+    # Image coordinates have y down: a reference seen unflipped keeps clockwise corners.
+    return bool(np.all(cross > 0))
+
+
+class LogoDetector:
+    """Finds every instance of the reference logos on a keyframe.
+
+    Args:
+        cues: brands; those with ``logos`` are used.
+        config: detection settings.
+    """
+
+    name = "logo"
+
+    def __init__(self, cues: Sequence[BrandCue], config: DetectConfig) -> None:
+        self.config = config.logo
+        self._sift = cv2.SIFT_create()
+        reference_sift = cv2.SIFT_create(contrastThreshold=0.02)
+        self._matcher = cv2.BFMatcher(cv2.NORM_L2)
+        self.references = [
+            prepare_reference(cue.name, path, reference_sift, self.config)
+            for cue in cues
+            for path in cue.logos
+        ]
+
+    def detect(self, rgb: np.ndarray) -> Detections:
+        """Instances of every reference on an (H, W, 3) uint8 RGB frame."""
+        height, width = rgb.shape[:2]
+        scale = min(1.0, self.config.max_side / max(height, width))
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        if scale < 1.0:
+            gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        keypoints, descriptors = self._sift.detectAndCompute(gray, None)
+        if descriptors is None or len(keypoints) < self.config.min_inliers:
+            return Detections.empty()
+        frame_xy = np.float32([kp.pt for kp in keypoints])
+        to_full = np.diag([1 / scale, 1 / scale, 1.0])
+        found = [
+            self._instance_detection(ref, to_full @ homography, inliers, (height, width))
+            for ref in self.references
+            for homography, inliers in self._instances(ref, frame_xy, descriptors, scale)
+        ]
+        return Detections.concat([d for d in found if d is not None])
+
+    def _instances(
+        self, ref: LogoReference, frame_xy: np.ndarray, frame_desc: np.ndarray, scale: float
+    ) -> list[tuple[np.ndarray, int]]:
+        good = self._ratio_test(ref, self._matcher.knnMatch(frame_desc, ref.descriptors, k=_NEIGHBOURS))
+        dst = np.float32([frame_xy[m.queryIdx] for m in good]).reshape(-1, 2)
+        src = np.float32([ref.keypoints_xy[m.trainIdx] for m in good]).reshape(-1, 2)
+        h, w = ref.silhouette.bitmap.shape
+        outline = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+        threshold = max(self.config.ransac_px * scale, 1.0)
+        instances: list[tuple[np.ndarray, int]] = []
+        attempts = self.config.max_instances + _EXTRA_ATTEMPTS
+        while len(src) >= self.config.min_inliers and len(instances) < self.config.max_instances:
+            attempts -= 1
+            if attempts < 0:
+                break
+            homography, inlier_mask = cv2.findHomography(
+                src, dst, cv2.RANSAC, threshold, maxIters=_RANSAC_ITERATIONS, confidence=0.999
+            )
+            if homography is None:
+                break
+            inliers = inlier_mask.ravel().astype(bool)
+            if inliers.sum() < self.config.min_inliers:
+                break
+            quad = cv2.perspectiveTransform(outline[None], homography)[0]
+            if not plausible_quad(quad):
+                src, dst = src[~inliers], dst[~inliers]  # a degenerate fit: try the rest
+                continue
+            refined, _ = cv2.findHomography(src[inliers], dst[inliers], 0)  # least squares on inliers
+            instances.append((homography if refined is None else refined, int(inliers.sum())))
+            # The next instance must come from matches outside the one just found.
+            contour = quad.reshape(-1, 1, 2)
+            outside = np.array(
+                [cv2.pointPolygonTest(contour, (float(x), float(y)), False) < 0 for x, y in dst]
+            )
+            keep = outside & ~inliers
+            src, dst = src[keep], dst[keep]
+        return instances
+
+    def _ratio_test(self, ref: LogoReference, candidates: list[list[cv2.DMatch]]) -> list[cv2.DMatch]:
+        """Lowe's ratio test against the nearest match at another reference position.
+
+        The reference holds several views of each spot, so the runner-up is taken from a
+        different place of the logo, not from another view of the same place.
+        """
+        good = []
+        for matches in candidates:
+            if not matches:
+                continue
+            best = matches[0]
+            where = ref.keypoints_xy[best.trainIdx]
+            runner_up = next(
+                (m for m in matches[1:]
+                 if np.hypot(*(ref.keypoints_xy[m.trainIdx] - where)) > _SAME_POINT_PX),
+                None,
+            )
+            if runner_up is None or best.distance < self.config.ratio * runner_up.distance:
+                good.append(best)
+        return good
+
+    def _instance_detection(
+        self, ref: LogoReference, homography: np.ndarray, inliers: int, frame_hw: tuple[int, int]
+    ) -> Detections | None:
+        mask = ref.silhouette.warp(homography, frame_hw)
+        if mask is None:
+            return None
+        return Detections(
+            xyxy=mask.xyxy[None],
+            confidence=[inliers / (inliers + 15.0)],
+            brand=[ref.brand],
+            source=[self.name],
+            cue=[str(ref.path)],
+            masks=[mask],
+        )
+
+
+@DETECTORS.register("logo")
+def build_logo_detector(cues: Sequence[BrandCue], config: DetectConfig) -> LogoDetector:
+    """The reference-logo detector for the brands that have logo images."""
+    return LogoDetector(cues, config)
