@@ -66,7 +66,7 @@ class RemoveConfig(_Strict):
     margin_px: int = Field(6, ge=0, description="masks are dilated by this many pixels")
     feather_px: int = Field(4, ge=0, description="soft edge width of the blend")
     blur_fraction: float = Field(0.25, gt=0, le=2, description="blur sigma / mask short side")
-    pixel_fraction: float = Field(0.12, gt=0, le=1, description="block size / mask short side")
+    pixel_fraction: float = Field(0.2, gt=0, le=1, description="block size / mask short side")
     fill_color: tuple[int, int, int] | None = Field(None, description="RGB; None = surroundings")
     inpaint_max_side: int = Field(256, ge=16, description="spatial inpaint works at this scale")
 
@@ -75,7 +75,7 @@ class EncodeConfig(_Strict):
     """Output video encoding."""
 
     codec: str = "libx264"
-    crf: int = Field(16, ge=0, le=63)
+    crf: int = Field(12, ge=0, le=63)
     preset: str = "medium"
 
 

@@ -96,12 +96,11 @@ def build_detectors(cues: Sequence[BrandCue], job: Job) -> list[Detector]:
         if name in available:
             detectors.append(DETECTORS.build(name, users, job.config.detect))
             continue
-        for cue in users:
-            values = ", ".join(repr(v) for v in getattr(cue, cue_field))
-            job.notices.append(
-                f"brand {cue.name!r}: {cue_field} cues ({values}) need the {name!r} detector, "
-                "which is not available in this installation; they are ignored"
-            )
+        brands = ", ".join(cue.name for cue in users)
+        job.notices.append(
+            f"'{cue_field}' cues of {len(users)} brand(s) ({brands}) need the {name!r} "
+            "detector, which is not available in this installation; they are ignored"
+        )
     if not detectors:
         raise ConfigError(
             "nothing to look for: give --logo images (or a rule file with 'logos'); "

@@ -47,8 +47,8 @@ class RegionMask:
         """Rasterise a polygon given as (K, 2) float x, y frame coordinates; None if off-frame."""
         poly = np.asarray(polygon_xy, dtype=np.float64)
         h, w = frame_hw
-        x0, y0 = np.floor(poly.min(axis=0)).astype(int)
-        x1, y1 = np.ceil(poly.max(axis=0)).astype(int) + 1
+        x0, y0 = (int(v) for v in np.floor(poly.min(axis=0)))
+        x1, y1 = (int(v) + 1 for v in np.ceil(poly.max(axis=0)))
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
         if x1 <= x0 or y1 <= y0:
             return None
@@ -101,10 +101,12 @@ class RegionMask:
         warped = cv2.perspectiveTransform(corners[None], homography)[0]
         frame_hw = frame_hw or self.frame_hw
         fh, fw = frame_hw
-        x0, y0 = np.floor(warped.min(axis=0)).astype(int)
-        x1, y1 = np.ceil(warped.max(axis=0)).astype(int) + 1
+        if not np.all(np.isfinite(warped)):
+            return None
+        x0, y0 = (int(v) for v in np.floor(warped.min(axis=0)))
+        x1, y1 = (int(v) + 1 for v in np.ceil(warped.max(axis=0)))
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, fw), min(y1, fh)
-        if x1 <= x0 or y1 <= y0 or not np.all(np.isfinite(warped)):
+        if x1 <= x0 or y1 <= y0:
             return None
         shift_in = np.array([[1, 0, self.x0], [0, 1, self.y0], [0, 0, 1]], np.float64)
         shift_out = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64)
@@ -209,10 +211,12 @@ class Detections:
         """The mask of detection ``i``, or its box rasterised when it has none."""
         if self.masks[i] is not None:
             return self.masks[i]
-        x0, y0, x1, y1 = self.xyxy[i]
-        return RegionMask.from_polygon(
-            np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64), frame_hw
-        )
+        h, w = frame_hw
+        x0, y0 = (max(0, int(np.floor(v))) for v in self.xyxy[i, :2])
+        x1, y1 = min(w, int(np.ceil(self.xyxy[i, 2]))), min(h, int(np.ceil(self.xyxy[i, 3])))
+        if x1 <= x0 or y1 <= y0:
+            return None
+        return RegionMask(x0, y0, np.ones((y1 - y0, x1 - x0), bool), frame_hw)
 
 
 @dataclass(frozen=True)

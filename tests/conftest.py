@@ -1,0 +1,97 @@
+"""Shared fixtures: the real media in ../shared/data and composites made from them."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from autoblur.synth import Composite, composite_logo, moving_placement
+from detectors.logo import read_logo
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+VIDEOS = DATA / "videos"
+IMAGES = DATA / "images"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not DATA.is_dir():
+        skip = pytest.mark.skip(reason=f"real test media not found at {DATA}")
+        for item in items:
+            if "real_media" in item.fixturenames:
+                item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def real_media() -> Path:
+    """The shared data folder (tests that use it are skipped where it is absent)."""
+    return DATA
+
+
+def make_composite(
+    tmp_dir: Path, video: str, logo: Path, max_frames: int, **placement: object
+) -> Composite:
+    rgb, _ = read_logo(logo)
+    return composite_logo(
+        VIDEOS / video,
+        logo,
+        tmp_dir / f"{Path(video).stem}_{logo.stem}.mp4",
+        moving_placement(rgb.shape[:2], **placement),
+        max_frames=max_frames,
+    )
+
+
+@pytest.fixture(scope="session")
+def bunny_windows(tmp_path_factory: pytest.TempPathFactory, real_media: Path) -> Composite:
+    """Big Buck Bunny (720p, with audio), 72 frames, the Windows logo moving in from frame 20."""
+    return make_composite(
+        tmp_path_factory.mktemp("bunny"), "bigbuckbunny.mp4", IMAGES / "WindowsLogo.jpg",
+        72, start_frame=20, speed_px=6,
+    )
+
+
+@pytest.fixture(scope="session")
+def bikes_box(tmp_path_factory: pytest.TempPathFactory, real_media: Path) -> Composite:
+    """bikes.mp4 (real street footage with hard cuts), 100 frames, the box logo moving over it."""
+    return make_composite(
+        tmp_path_factory.mktemp("bikes"), "bikes.mp4", IMAGES / "box.png", 100,
+        start_frame=5, speed_px=4, width_frac=0.3,
+    )
+
+
+def write_tiny_video(
+    path: Path,
+    size_wh: tuple[int, int] = (96, 64),
+    frames: int = 12,
+    rate: Fraction = Fraction(30000, 1001),
+    audio: bool = True,
+) -> Path:
+    """A small synthetic H.264 clip (moving gradient), optionally with an AAC track."""
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=rate)
+        video.width, video.height = size_wh
+        video.pix_fmt = "yuv444p" if size_wh[0] % 2 or size_wh[1] % 2 else "yuv420p"
+        sound = container.add_stream("aac", rate=48000) if audio else None
+        xs = np.linspace(0, 255, size_wh[0], dtype=np.float32)
+        for i in range(frames):
+            rgb = np.empty((size_wh[1], size_wh[0], 3), np.uint8)
+            rgb[..., 0] = (xs + 9 * i) % 256
+            rgb[..., 1] = np.linspace(0, 255, size_wh[1])[:, None]
+            rgb[..., 2] = 128
+            container.mux(video.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        container.mux(video.encode(None))
+        if sound is not None:
+            samples = int(48000 * frames / rate)
+            tone = (0.2 * np.sin(np.arange(samples) * 2 * np.pi * 440 / 48000)).astype(np.float32)
+            for start in range(0, samples, 1024):
+                chunk = tone[start : start + 1024][None]
+                frame = av.AudioFrame.from_ndarray(chunk, format="flt", layout="mono")
+                frame.sample_rate = 48000
+                frame.pts = start
+                container.mux(sound.encode(frame))
+            container.mux(sound.encode(None))
+    return path
