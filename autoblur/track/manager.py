@@ -104,7 +104,7 @@ class TrackManager:
         detections = _suppress_duplicates(detections)
         matched = self._associate(forward_key, detections, key)
         backward_starts = self._update_at_key(forward_key, detections, matched, key, between, forward)
-        backward = self._backward(between, key, backward_starts)
+        backward = self._backward(between, key, {} if cut else backward_starts)
         per_frame = []
         for i, frame in enumerate(between):
             masks = dict(backward[i])

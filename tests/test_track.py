@@ -1,0 +1,90 @@
+import numpy as np
+import pytest
+
+from autoblur.config import PipelineConfig
+from autoblur.io import VideoFrame, VideoReader
+from autoblur.track import TrackManager, build_propagator
+from autoblur.types import Detections, RegionMask
+
+
+def iou(a: RegionMask, b: RegionMask) -> float:
+    x, y = a.to_dense(), b.to_dense()
+    return (x & y).sum() / (x | y).sum()
+
+
+def frames_of(composite, count=None):
+    with VideoReader(composite.path) as reader:
+        return [f for f in reader.frames() if count is None or f.index < count]
+
+
+def detections_from(masks, brand="W"):
+    masks = [m for m in masks if m is not None]
+    return Detections(
+        [m.xyxy for m in masks] if masks else np.zeros((0, 4)), [0.9] * len(masks),
+        [brand] * len(masks), ["test"] * len(masks), ["truth"] * len(masks), masks,
+    )
+
+
+def test_flow_follows_a_moving_logo_forwards_and_backwards(bunny_windows):
+    frames = frames_of(bunny_windows)
+    propagator = build_propagator(PipelineConfig())
+    start = 30
+    forward = propagator.propagate([f.rgb for f in frames[start : start + 13]], {7: bunny_windows.masks[start]})
+    assert all(7 in masks for masks in forward)
+    assert min(iou(m[7], bunny_windows.masks[start + 1 + i]) for i, m in enumerate(forward)) > 0.85
+    backward = propagator.propagate([f.rgb for f in frames[start::-1]], {7: bunny_windows.masks[start]})
+    tracked_back = [start - 1 - i for i, m in enumerate(backward) if 7 in m]
+    # The logo enters at frame 20: it is followed back to there, and not into the frames before.
+    assert 20 <= min(tracked_back) <= 22
+    assert tracked_back == list(range(start - 1, min(tracked_back) - 1, -1))
+
+
+def test_manager_keeps_ids_starts_mid_video_and_resets_at_cuts(bunny_windows):
+    frames = frames_of(bunny_windows)
+    config = PipelineConfig()
+    manager = TrackManager(build_propagator(config), config.track, {"W": "blur"})
+    every = 12
+    outputs: dict[int, dict] = {}
+    previous = 0
+    for key in range(0, 61, every):
+        between = frames[previous + 1 : key] if key else []
+        per_frame = manager.advance(between, frames[key], detections_from([bunny_windows.masks[key]]), False)
+        for frame, masks in zip([*between, frames[key]], per_frame):
+            outputs[frame.index] = masks
+        previous = key
+    tracks = manager.all_tracks()
+    assert len(tracks) == 1  # one id for the whole appearance
+    track = tracks[0]
+    assert 20 <= track.first_frame <= 22  # back-filled from keyframe 24 to where it appeared
+    assert track.last_frame == 60
+    assert [k["frame"] for k in track.keyframes] == [24, 36, 48, 60]
+    for index in range(22, 61):
+        assert iou(outputs[index][track.track_id], bunny_windows.masks[index]) > 0.8
+    assert all(not outputs[i] for i in range(0, 20))
+    # A cut ends the track; the next detection gets a new id.
+    more = frames[61:64]
+    manager.advance(more[:-1], more[-1], detections_from([bunny_windows.masks[63]]), True)
+    tracks = manager.all_tracks()
+    assert [t.track_id for t in tracks] == [1, 2]
+    assert tracks[0].last_frame == 62 and tracks[1].first_frame == 63
+
+
+def test_undetected_track_is_kept_then_ended(bunny_windows):
+    frames = frames_of(bunny_windows)
+    config = PipelineConfig()
+    manager = TrackManager(build_propagator(config), config.track, {"W": "blur"})
+    manager.advance([], frames[24], detections_from([bunny_windows.masks[24]]), False)
+    manager.advance(frames[25:36], frames[36], Detections.empty(), False)
+    assert list(manager.active) == [1] and manager.active[1].missed == 1
+    manager.advance(frames[37:48], frames[48], Detections.empty(), False)
+    assert not manager.active and manager.finished[0].last_frame == 47
+
+
+@pytest.mark.parametrize("brand", ["W", "Other"])
+def test_association_needs_the_same_brand(bunny_windows, brand):
+    frames = frames_of(bunny_windows)
+    config = PipelineConfig()
+    manager = TrackManager(build_propagator(config), config.track, {"W": "blur", "Other": "blur"})
+    manager.advance([], frames[24], detections_from([bunny_windows.masks[24]], "W"), False)
+    manager.advance(frames[25:36], frames[36], detections_from([bunny_windows.masks[36]], brand), False)
+    assert len(manager.all_tracks()) == (1 if brand == "W" else 2)
