@@ -95,3 +95,12 @@ def write_tiny_video(
                 container.mux(sound.encode(frame))
             container.mux(sound.encode(None))
     return path
+
+
+def write_empty_video(path: Path) -> Path:
+    """An MP4 with a video stream declared but no frame in it."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        container.start_encoding()
+    return path

@@ -8,7 +8,7 @@ from autoblur.config import EncodeConfig
 from autoblur.errors import VideoError
 from autoblur.io import VideoReader, VideoWriter
 from autoblur.io.writer import check_output_path
-from tests.conftest import VIDEOS, write_tiny_video
+from tests.conftest import VIDEOS, write_empty_video, write_tiny_video
 
 
 def copy_video(src, dst, edit=None):
@@ -87,12 +87,8 @@ def test_missing_truncated_and_empty(tmp_path, real_media):
     truncated.write_bytes((VIDEOS / "bikes.mp4").read_bytes()[:200_000])
     with pytest.raises(VideoError, match="truncated"):
         VideoReader(truncated)
-    empty = tmp_path / "empty.mp4"
-    with av.open(str(empty), "w") as container:
-        stream = container.add_stream("libx264", rate=25)
-        stream.width, stream.height = 64, 48
-    with pytest.raises(VideoError):
-        with VideoReader(empty) as reader:
+    with pytest.raises(VideoError, match="empty"):
+        with VideoReader(write_empty_video(tmp_path / "empty.mp4")) as reader:
             list(reader.frames())
 
 

@@ -93,7 +93,7 @@ class VideoReader:
             ) from None
         if not self._container.streams.video:
             self._container.close()
-            raise VideoError(f"{self.path}: has no video stream")
+            raise VideoError(f"{self.path}: contains no video (no video stream, or an empty one)")
         self.video_stream = self._container.streams.video[0]
         self.video_stream.thread_type = "AUTO"
         self.audio_streams = list(self._container.streams.audio)

@@ -1,0 +1,5 @@
+"""``python -m autoblur``: the command line."""
+
+from autoblur.cli import main
+
+main()
