@@ -40,8 +40,13 @@ class _Bar:
 
     def start(self, total_frames: int | None) -> None:
         self.bar = tqdm(
-            total=total_frames, desc=self.label, unit="frame", disable=self.quiet,
-            file=sys.stderr, dynamic_ncols=True, leave=False,
+            total=total_frames,
+            desc=self.label,
+            unit="frame",
+            disable=self.quiet,
+            file=sys.stderr,
+            dynamic_ncols=True,
+            leave=False,
         )
 
     def advance(self, frames: int) -> None:
@@ -56,24 +61,55 @@ class _Bar:
 def _shared_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.argument("input_path", type=click.Path(path_type=Path)),
-        click.option("--logo", "logos", multiple=True, type=click.Path(path_type=Path),
-                     help="Reference logo image (repeatable); each file is one brand."),
-        click.option("--rules", type=click.Path(path_type=Path),
-                     help="Country rule file (brand_lists/<cc>.yaml)."),
-        click.option("--config", "config_name",
-                     help="Preset name from configs/ (default, fast, quality) or a YAML file."),
-        click.option("--report", "report_path", type=click.Path(path_type=Path),
-                     help="Write the JSON report here."),
-        click.option("--masks", "masks_dir", type=click.Path(path_type=Path),
-                     help="Write each frame's removal mask as PNG into this new folder."),
-        click.option("--keyframe-interval", type=click.IntRange(min=1),
-                     help="Run the detectors every N frames (and at every scene cut)."),
-        click.option("--tracker", type=click.Choice(["auto", "flow"]),
-                     help="Tracker carrying masks between keyframes."),
-        click.option("--segmenter", type=click.Choice(["auto", "none"]),
-                     help="Segmenter turning boxes into masks."),
-        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]),
-                     help="Where neural backends run."),
+        click.option(
+            "--logo",
+            "logos",
+            multiple=True,
+            type=click.Path(path_type=Path),
+            help="Reference logo image (repeatable); each file is one brand.",
+        ),
+        click.option(
+            "--rules",
+            type=click.Path(path_type=Path),
+            help="Country rule file (brand_lists/<cc>.yaml).",
+        ),
+        click.option(
+            "--config",
+            "config_name",
+            help="Preset name from configs/ (default, fast, quality) or a YAML file.",
+        ),
+        click.option(
+            "--report",
+            "report_path",
+            type=click.Path(path_type=Path),
+            help="Write the JSON report here.",
+        ),
+        click.option(
+            "--masks",
+            "masks_dir",
+            type=click.Path(path_type=Path),
+            help="Write each frame's removal mask as PNG into this new folder.",
+        ),
+        click.option(
+            "--keyframe-interval",
+            type=click.IntRange(min=1),
+            help="Run the detectors every N frames (and at every scene cut).",
+        ),
+        click.option(
+            "--tracker",
+            type=click.Choice(["auto", "flow"]),
+            help="Tracker carrying masks between keyframes.",
+        ),
+        click.option(
+            "--segmenter",
+            type=click.Choice(["auto", "none"]),
+            help="Segmenter turning boxes into masks.",
+        ),
+        click.option(
+            "--device",
+            type=click.Choice(["auto", "cpu", "cuda"]),
+            help="Where neural backends run.",
+        ),
         click.option("-q", "--quiet", is_flag=True, help="No progress bar or notes."),
     ]
     for option in reversed(options):
@@ -134,19 +170,27 @@ def _summary(report: dict) -> str:
     )
 
 
-def _build_job(
-    input_path: Path, output: Path | None, logos: tuple[Path, ...], rules_path: Path | None,
-    config_name: str | None, overrides: dict[str, Any], masks_dir: Path | None,
-    report_path: Path | None,
-) -> Job:
-    config = load_config(config_name, overrides)
+def _build_job(options: dict[str, Any], output: Path | None, overrides: dict[str, Any]) -> Job:
+    """The job described by the options that ``run`` and ``scan`` share, plus their own."""
+    overrides = {
+        "keyframe_interval": options["keyframe_interval"],
+        "segmenter": options["segmenter"],
+        "device": options["device"],
+        "track": {"backend": options["tracker"]},
+        **overrides,
+    }
+    config = load_config(options["config_name"], overrides)
     rules = None
-    if rules_path is not None:
-        rules = load_rules(rules_path, fallback_action=config.remove.default_action)
-    cues = _cues(logos, rules, config)
+    if options["rules"] is not None:
+        rules = load_rules(options["rules"], fallback_action=config.remove.default_action)
     return Job(
-        input_path=input_path, output_path=output, cues=cues, config=config, rules=rules,
-        masks_dir=masks_dir, report_path=report_path,
+        input_path=options["input_path"],
+        output_path=output,
+        cues=_cues(options["logos"], rules, config),
+        config=config,
+        rules=rules,
+        masks_dir=options["masks_dir"],
+        report_path=options["report_path"],
     )
 
 
@@ -159,34 +203,45 @@ def main() -> None:
 
 @main.command()
 @_shared_options
-@click.option("-o", "--output", type=click.Path(path_type=Path),
-              help="Output video (default: INPUT_clean.mp4 beside the input).")
-@click.option("--mode", type=click.Choice(["inpaint", "blur", "pixelate", "fill"]),
-              help="One removal action for every brand (overrides rule files).")
-@click.option("--inpainter", type=click.Choice(["auto", "spatial"]),
-              help="Backend of the inpaint action.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Output video (default: INPUT_clean.mp4 beside the input).",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["inpaint", "blur", "pixelate", "fill"]),
+    help="One removal action for every brand (overrides rule files).",
+)
+@click.option(
+    "--inpainter", type=click.Choice(["auto", "spatial"]), help="Backend of the inpaint action."
+)
 @click.option("--crf", type=click.IntRange(0, 63), help="Encoder quality (lower is better).")
 @click.option("--preset", help="Encoder speed preset (e.g. veryfast, medium, slow).")
 @click.option("--codec", help="Video encoder (default libx264).")
 @_handle_errors
 def run(
-    input_path: Path, output: Path | None, logos: tuple[Path, ...], rules: Path | None,
-    config_name: str | None, report_path: Path | None, masks_dir: Path | None,
-    keyframe_interval: int | None, tracker: str | None, segmenter: str | None,
-    device: str | None, quiet: bool, mode: str | None, inpainter: str | None,
-    crf: int | None, preset: str | None, codec: str | None,
+    output: Path | None,
+    mode: str | None,
+    inpainter: str | None,
+    crf: int | None,
+    preset: str | None,
+    codec: str | None,
+    **options: Any,
 ) -> int:
     """Remove brands from INPUT_PATH and write the cleaned video (audio kept)."""
-    output = output or _default_output(input_path)
-    overrides = {
-        "keyframe_interval": keyframe_interval, "segmenter": segmenter, "device": device,
-        "track": {"backend": tracker},
-        "remove": {"mode": mode, "inpainter": inpainter},
-        "encode": {"crf": crf, "preset": preset, "codec": codec},
-    }
-    job = _build_job(input_path, output, logos, rules, config_name, overrides, masks_dir, report_path)
-    report = _execute(job, "removing", quiet)
-    if not quiet:
+    output = output or _default_output(options["input_path"])
+    job = _build_job(
+        options,
+        output,
+        {
+            "remove": {"mode": mode, "inpainter": inpainter},
+            "encode": {"crf": crf, "preset": preset, "codec": codec},
+        },
+    )
+    report = _execute(job, "removing", options["quiet"])
+    if not options["quiet"]:
         click.echo(f"autoblur: wrote {output}: {_summary(report)}", err=True)
     return 0
 
@@ -194,23 +249,16 @@ def run(
 @main.command()
 @_shared_options
 @_handle_errors
-def scan(
-    input_path: Path, logos: tuple[Path, ...], rules: Path | None, config_name: str | None,
-    report_path: Path | None, masks_dir: Path | None, keyframe_interval: int | None,
-    tracker: str | None, segmenter: str | None, device: str | None, quiet: bool,
-) -> int:
+def scan(**options: Any) -> int:
     """Detect and track brands in INPUT_PATH without writing video.
 
     Exit code 0 when nothing was found, 1 when brands were found.
     """
-    overrides = {
-        "keyframe_interval": keyframe_interval, "segmenter": segmenter, "device": device,
-        "track": {"backend": tracker},
-    }
-    job = _build_job(input_path, None, logos, rules, config_name, overrides, masks_dir, report_path)
+    quiet = options["quiet"]
+    job = _build_job(options, None, {})
     report = _execute(job, "scanning", quiet)
-    if report_path is None and not quiet:
+    if options["report_path"] is None and not quiet:
         click.echo(json.dumps({k: report[k] for k in ("brands_found", "tracks")}, indent=2))
     if not quiet:
-        click.echo(f"autoblur: scanned {input_path}: {_summary(report)}", err=True)
+        click.echo(f"autoblur: scanned {job.input_path}: {_summary(report)}", err=True)
     return EXIT_FOUND if report["tracks"] else 0

@@ -68,7 +68,7 @@ class RemoveConfig(_Strict):
     blur_fraction: float = Field(0.25, gt=0, le=2, description="blur sigma / mask short side")
     pixel_fraction: float = Field(0.2, gt=0, le=1, description="block size / mask short side")
     fill_color: tuple[int, int, int] | None = Field(None, description="RGB; None = surroundings")
-    inpaint_max_side: int = Field(256, ge=16, description="spatial inpaint works at this scale")
+    inpaint_max_side: int = Field(160, ge=16, description="spatial inpaint works at this scale")
 
 
 class EncodeConfig(_Strict):

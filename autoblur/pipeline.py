@@ -36,7 +36,6 @@ from detectors import CUE_FIELDS, DETECTORS, Detector, available_detectors
 log = logging.getLogger(__name__)
 
 
-
 class Progress(Protocol):
     """Receives progress: the expected frame count once known, then frames as they finish."""
 
@@ -216,7 +215,9 @@ class Pipeline:
                 frames_done += 1
                 self.progress.advance(1)
             return frames_done
-        with VideoWriter(job.output_path, reader.info, self.config.encode, reader.audio_streams) as writer:
+        with VideoWriter(
+            job.output_path, reader.info, self.config.encode, reader.audio_streams
+        ) as writer:
             stream: Iterator[MaskedFrame] = self._masked_frames(reader.frames(writer.mux_audio))
             for remover in removers:
                 stream = remover(stream)
@@ -259,7 +260,7 @@ class Pipeline:
     ) -> Iterator[tuple[VideoFrame, FrameMasks]]:
         detections = self._detect(key.rgb)
         per_frame = self.manager.advance(between, key, detections, cut)
-        yield from zip([*between, key], per_frame)
+        yield from zip([*between, key], per_frame, strict=True)
 
     def _detect(self, rgb: np.ndarray) -> Detections:
         started = time.perf_counter()

@@ -162,4 +162,6 @@ def load_rules(path: str | Path, fallback_action: str = "inpaint") -> RuleSet:
         cues.append(cue)
     if not cues:
         raise ConfigError(f"{path}: field 'brands': the rule file lists no brands")
-    return RuleSet(path=path, country=merged.country, default_action=default_action, brands=tuple(cues))
+    return RuleSet(
+        path=path, country=merged.country, default_action=default_action, brands=tuple(cues)
+    )

@@ -28,17 +28,18 @@ class SceneCutDetector:
         previous, self._previous = self._previous, histogram
         if previous is None or not self.config.enabled:
             return False
-        self.last_distance = float(
-            cv2.compareHist(previous, histogram, cv2.HISTCMP_BHATTACHARYYA)
-        )
+        self.last_distance = float(cv2.compareHist(previous, histogram, cv2.HISTCMP_BHATTACHARYYA))
         return self.last_distance > self.config.threshold
 
 
 def _histogram(rgb: np.ndarray) -> np.ndarray:
     height, width = rgb.shape[:2]
     scale = min(1.0, _ANALYSIS_WIDTH / width)
-    small = cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))),
-                       interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        rgb,
+        (max(1, round(width * scale)), max(1, round(height * scale))),
+        interpolation=cv2.INTER_AREA,
+    )
     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
     hist = cv2.calcHist([hsv], [0, 1, 2], None, [12, 6, 6], [0, 180, 0, 256, 0, 256])
     return cv2.normalize(hist, hist, 1.0, 0.0, cv2.NORM_L1)

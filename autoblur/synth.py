@@ -104,7 +104,9 @@ def composite_logo(
     """
     rgb, alpha = read_logo(logo)
     coverage = (
-        alpha.astype(np.float32) / 255 if alpha is not None else silhouette_of(rgb, None).astype(np.float32)
+        alpha.astype(np.float32) / 255
+        if alpha is not None
+        else silhouette_of(rgb, None).astype(np.float32)
     )
     masks: list[RegionMask | None] = []
     encode = encode or EncodeConfig(crf=10, preset="veryfast")
@@ -126,5 +128,7 @@ def composite_logo(
                 frame.rgb[:] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
                 masks.append(RegionMask.from_dense(weight > 0.5))
                 touched = RegionMask.from_dense(weight > 0)
-                writer.write(frame, None if touched is None else tuple(int(v) for v in touched.xyxy))
+                writer.write(
+                    frame, None if touched is None else tuple(int(v) for v in touched.xyxy)
+                )
     return Composite(path=output, masks=masks, frame_count=len(masks))

@@ -58,7 +58,9 @@ class RegionMask:
         return cls._trimmed(x0, y0, canvas, frame_hw)
 
     @classmethod
-    def _trimmed(cls, x0: int, y0: int, bitmap: np.ndarray, frame_hw: tuple[int, int]) -> RegionMask | None:
+    def _trimmed(
+        cls, x0: int, y0: int, bitmap: np.ndarray, frame_hw: tuple[int, int]
+    ) -> RegionMask | None:
         ys, xs = np.nonzero(bitmap)
         if len(xs) == 0:
             return None

@@ -25,7 +25,10 @@ def main() -> None:
     size = (640, 360)
     logos = []
     for path, kwargs in (
-        (ROOT / "brand_lists/logos/windows.jpg", {"width_frac": 0.2, "speed_px": 3, "start_frame": 15}),
+        (
+            ROOT / "brand_lists/logos/windows.jpg",
+            {"width_frac": 0.2, "speed_px": 3, "start_frame": 15},
+        ),
         (ROOT / "brand_lists/logos/opencv.png", {"width_frac": 0.16, "speed_px": 2, "tilt": 0.05}),
     ):
         rgb, alpha = read_logo(path)
@@ -46,7 +49,9 @@ def main() -> None:
                         continue
                     art = cv2.warpPerspective(rgb, homography, size)
                     w = cv2.warpPerspective(weight, homography, size)[..., None]
-                    frame.rgb = np.clip(w * art + (1 - w) * frame.rgb + 0.5, 0, 255).astype(np.uint8)
+                    frame.rgb = np.clip(w * art + (1 - w) * frame.rgb + 0.5, 0, 255).astype(
+                        np.uint8
+                    )
                 writer.write(frame, None)
     print(f"wrote {out}")
 

@@ -107,8 +107,14 @@ def _views(gray: np.ndarray, alpha: np.ndarray | None) -> list[tuple[float, np.n
         if scale < 1 and min(gray.shape) * scale < _REFERENCE_MIN_VIEW_PX:
             break
         for ground in grounds:
-            views.append((scale, ground if scale == 1 else cv2.resize(
-                ground, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)))
+            views.append(
+                (
+                    scale,
+                    ground
+                    if scale == 1
+                    else cv2.resize(ground, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA),
+                )
+            )
     return views
 
 
@@ -207,7 +213,9 @@ class LogoDetector:
     def _instances(
         self, ref: LogoReference, frame_xy: np.ndarray, frame_desc: np.ndarray, scale: float
     ) -> list[tuple[np.ndarray, int]]:
-        good = self._ratio_test(ref, self._matcher.knnMatch(frame_desc, ref.descriptors, k=_NEIGHBOURS))
+        good = self._ratio_test(
+            ref, self._matcher.knnMatch(frame_desc, ref.descriptors, k=_NEIGHBOURS)
+        )
         dst = np.float32([frame_xy[m.queryIdx] for m in good]).reshape(-1, 2)
         src = np.float32([ref.keypoints_xy[m.trainIdx] for m in good]).reshape(-1, 2)
         h, w = ref.silhouette.bitmap.shape
@@ -231,7 +239,9 @@ class LogoDetector:
             if not plausible_quad(quad):
                 src, dst = src[~inliers], dst[~inliers]  # a degenerate fit: try the rest
                 continue
-            refined, _ = cv2.findHomography(src[inliers], dst[inliers], 0)  # least squares on inliers
+            refined, _ = cv2.findHomography(
+                src[inliers], dst[inliers], 0
+            )  # least squares on inliers
             instances.append((homography if refined is None else refined, int(inliers.sum())))
             # The next instance must come from matches outside the one just found.
             contour = quad.reshape(-1, 1, 2)
@@ -242,7 +252,9 @@ class LogoDetector:
             src, dst = src[keep], dst[keep]
         return instances
 
-    def _ratio_test(self, ref: LogoReference, candidates: list[list[cv2.DMatch]]) -> list[cv2.DMatch]:
+    def _ratio_test(
+        self, ref: LogoReference, candidates: list[list[cv2.DMatch]]
+    ) -> list[cv2.DMatch]:
         """Lowe's ratio test against the nearest match at another reference position.
 
         The reference holds several views of each spot, so the runner-up is taken from a
@@ -255,8 +267,11 @@ class LogoDetector:
             best = matches[0]
             where = ref.keypoints_xy[best.trainIdx]
             runner_up = next(
-                (m for m in matches[1:]
-                 if np.hypot(*(ref.keypoints_xy[m.trainIdx] - where)) > _SAME_POINT_PX),
+                (
+                    m
+                    for m in matches[1:]
+                    if np.hypot(*(ref.keypoints_xy[m.trainIdx] - where)) > _SAME_POINT_PX
+                ),
                 None,
             )
             if runner_up is None or best.distance < self.config.ratio * runner_up.distance:

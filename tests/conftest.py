@@ -49,8 +49,12 @@ def make_composite(
 def bunny_windows(tmp_path_factory: pytest.TempPathFactory, real_media: Path) -> Composite:
     """Big Buck Bunny (720p, with audio), 72 frames, the Windows logo moving in from frame 20."""
     return make_composite(
-        tmp_path_factory.mktemp("bunny"), "bigbuckbunny.mp4", IMAGES / "WindowsLogo.jpg",
-        72, start_frame=20, speed_px=6,
+        tmp_path_factory.mktemp("bunny"),
+        "bigbuckbunny.mp4",
+        IMAGES / "WindowsLogo.jpg",
+        72,
+        start_frame=20,
+        speed_px=6,
     )
 
 
@@ -58,8 +62,13 @@ def bunny_windows(tmp_path_factory: pytest.TempPathFactory, real_media: Path) ->
 def bikes_box(tmp_path_factory: pytest.TempPathFactory, real_media: Path) -> Composite:
     """bikes.mp4 (real street footage with hard cuts), 100 frames, the box logo moving over it."""
     return make_composite(
-        tmp_path_factory.mktemp("bikes"), "bikes.mp4", IMAGES / "box.png", 100,
-        start_frame=5, speed_px=4, width_frac=0.3,
+        tmp_path_factory.mktemp("bikes"),
+        "bikes.mp4",
+        IMAGES / "box.png",
+        100,
+        start_frame=5,
+        speed_px=4,
+        width_frac=0.3,
     )
 
 

@@ -31,7 +31,9 @@ class IndependentMatcher:
         self.matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
 
     def inliers(self, rgb: np.ndarray) -> int:
-        keypoints, descriptors = self.orb.detectAndCompute(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), None)
+        keypoints, descriptors = self.orb.detectAndCompute(
+            cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), None
+        )
         if descriptors is None:
             return 0
         pairs = self.matcher.knnMatch(self.descriptors, descriptors, k=2)
@@ -66,7 +68,16 @@ def bunny_run(bunny_windows, tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("bunny_run")
     out, report, masks = out_dir / "clean.mp4", out_dir / "report.json", out_dir / "masks"
     code, _, err = invoke(
-        "run", bunny_windows.path, "-o", out, "--logo", WINDOWS, "--report", report, "--masks", masks
+        "run",
+        bunny_windows.path,
+        "-o",
+        out,
+        "--logo",
+        WINDOWS,
+        "--report",
+        report,
+        "--masks",
+        masks,
     )
     assert code == 0, err
     return out, json.loads(report.read_text()), masks
@@ -77,7 +88,11 @@ def test_run_removes_the_logo_and_keeps_the_rest(bunny_windows, bunny_run):
     before, info_in = decode(bunny_windows.path)
     after, info_out = decode(out)
     assert len(after) == len(before) == bunny_windows.frame_count
-    assert (info_out.width, info_out.height, info_out.fps) == (info_in.width, info_in.height, info_in.fps)
+    assert (info_out.width, info_out.height, info_out.fps) == (
+        info_in.width,
+        info_in.height,
+        info_in.fps,
+    )
     assert [round(t, 4) for t, _ in after] == [round(t, 4) for t, _ in before]
     assert audio_packets(out) == audio_packets(bunny_windows.path) != []
 
@@ -128,7 +143,9 @@ def test_masks_folder_has_one_png_per_frame(bunny_windows, bunny_run):
 
 def test_blur_mode_across_scene_cuts(bikes_box, tmp_path):
     out, report = tmp_path / "bikes.mp4", tmp_path / "r.json"
-    code, _, err = invoke("run", bikes_box.path, "-o", out, "--logo", BOX, "--mode", "blur", "--report", report, "-q")
+    code, _, err = invoke(
+        "run", bikes_box.path, "-o", out, "--logo", BOX, "--mode", "blur", "--report", report, "-q"
+    )
     assert code == 0, err
     tracks = json.loads(report.read_text())["tracks"]
     cuts = [30, 76]
@@ -157,8 +174,16 @@ def test_scan_reports_and_exits_by_what_it_found(bunny_windows, tmp_path):
 
 def test_rule_file_run_on_the_bundled_sample(tmp_path):
     out, report = tmp_path / "s.mp4", tmp_path / "s.json"
-    code, _, err = invoke("run", REPO / "examples/sample.mp4", "-o", out, "--rules",
-                          REPO / "brand_lists/kr.yaml", "--report", report)
+    code, _, err = invoke(
+        "run",
+        REPO / "examples/sample.mp4",
+        "-o",
+        out,
+        "--rules",
+        REPO / "brand_lists/kr.yaml",
+        "--report",
+        report,
+    )
     assert code == 0, err
     data = json.loads(report.read_text())
     assert data["rules"]["country"] == "KR"
@@ -187,10 +212,26 @@ def bad_inputs(tmp: Path) -> dict[str, list[object]]:
     (tmp / "cut.mp4").write_bytes((VIDEOS / "bigbuckbunny.mp4").read_bytes()[:300_000])
     empty = write_empty_video(tmp / "empty.mp4")
     good = write_tiny_video(tmp / "good.mp4")
-    (tmp / "bad_rules.yaml").write_text("brands:\n  - name: Acme\n    action: vanish\n    text: [A]\n")
+    (tmp / "bad_rules.yaml").write_text(
+        "brands:\n  - name: Acme\n    action: vanish\n    text: [A]\n"
+    )
     return {
-        "input file not found": ["run", tmp / "missing.mp4", "-o", tmp / "o.mp4", "--logo", WINDOWS],
-        "cannot be read as a video": ["run", tmp / "text.mp4", "-o", tmp / "o.mp4", "--logo", WINDOWS],
+        "input file not found": [
+            "run",
+            tmp / "missing.mp4",
+            "-o",
+            tmp / "o.mp4",
+            "--logo",
+            WINDOWS,
+        ],
+        "cannot be read as a video": [
+            "run",
+            tmp / "text.mp4",
+            "-o",
+            tmp / "o.mp4",
+            "--logo",
+            WINDOWS,
+        ],
         "truncated": ["run", tmp / "cut.mp4", "-o", tmp / "o.mp4", "--logo", WINDOWS],
         "empty": ["run", empty, "-o", tmp / "o.mp4", "--logo", WINDOWS],
         "output path is the input": ["run", good, "-o", good, "--logo", WINDOWS],
@@ -202,11 +243,21 @@ def bad_inputs(tmp: Path) -> dict[str, list[object]]:
     }
 
 
-@pytest.mark.parametrize("case", [
-    "input file not found", "cannot be read as a video", "truncated", "empty",
-    "output path is the input", "does not exist", "field 'action'", "logo image not found",
-    "no brands given", "rule file not found",
-])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "input file not found",
+        "cannot be read as a video",
+        "truncated",
+        "empty",
+        "output path is the input",
+        "does not exist",
+        "field 'action'",
+        "logo image not found",
+        "no brands given",
+        "rule file not found",
+    ],
+)
 def test_bad_input_gives_one_line_and_exit_2(tmp_path, real_media, case):
     args = bad_inputs(tmp_path)[case]
     before = set(tmp_path.rglob("*"))
@@ -220,10 +271,24 @@ def test_bad_input_gives_one_line_and_exit_2(tmp_path, real_media, case):
 
 def test_console_script_prints_no_traceback(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "autoblur", "run", str(tmp_path / "nope.mp4"), "--logo", str(WINDOWS)],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "autoblur",
+            "run",
+            str(tmp_path / "nope.mp4"),
+            "--logo",
+            str(WINDOWS),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 2
-    assert result.stderr.strip() == f"autoblur: error: {tmp_path / 'nope.mp4'}: input file not found"
-    version = subprocess.run([sys.executable, "-m", "autoblur", "--version"], capture_output=True, text=True)
+    assert (
+        result.stderr.strip() == f"autoblur: error: {tmp_path / 'nope.mp4'}: input file not found"
+    )
+    version = subprocess.run(
+        [sys.executable, "-m", "autoblur", "--version"], capture_output=True, text=True
+    )
     assert version.returncode == 0 and "autoblur, version" in version.stdout

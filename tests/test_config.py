@@ -12,7 +12,9 @@ def test_every_shipped_preset_loads():
 
 
 def test_cli_overrides_apply_and_none_leaves_values():
-    config = load_config("fast", {"keyframe_interval": 3, "encode": {"crf": None, "preset": "slow"}})
+    config = load_config(
+        "fast", {"keyframe_interval": 3, "encode": {"crf": None, "preset": "slow"}}
+    )
     assert config.keyframe_interval == 3
     assert config.encode.preset == "slow"
     assert config.encode.crf == load_config("fast").encode.crf

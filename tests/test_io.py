@@ -12,7 +12,10 @@ from tests.conftest import VIDEOS, write_empty_video, write_tiny_video
 
 
 def copy_video(src, dst, edit=None):
-    with VideoReader(src) as reader, VideoWriter(dst, reader.info, EncodeConfig(), reader.audio_streams) as writer:
+    with (
+        VideoReader(src) as reader,
+        VideoWriter(dst, reader.info, EncodeConfig(), reader.audio_streams) as writer,
+    ):
         for frame in reader.frames(writer.mux_audio):
             box = edit(frame) if edit else None
             writer.write(frame, box)
@@ -57,9 +60,16 @@ def test_untouched_pixels_pass_through_and_edits_land(tmp_path, real_media):
     after, _ = decode_all(tmp_path / "out.mp4")
     outside = np.ones(before[0][1].shape[:2], bool)
     outside[32:88, 92:176] = False
-    mse = np.mean([np.mean((a[outside].astype(float) - b[outside]) ** 2) for (_, a), (_, b) in zip(before, after)])
+    mse = np.mean(
+        [
+            np.mean((a[outside].astype(float) - b[outside]) ** 2)
+            for (_, a), (_, b) in zip(before, after, strict=True)
+        ]
+    )
     assert 10 * np.log10(255**2 / mse) > 40
-    assert np.all(np.abs(after[5][1][45:75, 105:175].astype(int) - (255, 0, 0)).mean(axis=(0, 1)) < 25)
+    assert np.all(
+        np.abs(after[5][1][45:75, 105:175].astype(int) - (255, 0, 0)).mean(axis=(0, 1)) < 25
+    )
 
 
 def test_header_that_lies_about_frame_count(tmp_path, real_media, caplog):

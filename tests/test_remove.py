@@ -54,7 +54,9 @@ def test_inpaint_continues_a_smooth_background():
     clean = rgb.copy()
     rgb[80:150, 100:200] = (250, 20, 20)
     (remover,) = build_removers(PipelineConfig(), {"inpaint"})
-    (out,) = list(remover(iter([MaskedFrame(VideoFrame(0, 0, 0.0, rgb), {"inpaint": logo_mask()})])))
+    (out,) = list(
+        remover(iter([MaskedFrame(VideoFrame(0, 0, 0.0, rgb), {"inpaint": logo_mask()})]))
+    )
     error = np.abs(out.frame.rgb[80:150, 100:200].astype(int) - clean[80:150, 100:200]).mean()
     assert error < 15
 

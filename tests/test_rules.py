@@ -41,12 +41,18 @@ def test_logo_paths_are_relative_to_the_file_that_names_them(tmp_path):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("brands:\n  - name: Acme\n    action: explode\n    text: [A]\n",
-         r"brand 'Acme': field 'action': Input should be 'inpaint'"),
-        ("brands:\n  - name: Acme\n    logos: [missing.png]\n",
-         r"brand 'Acme': field 'logos': image 'missing.png' not found"),
-        ("brands:\n  - name: Acme\n    colour: red\n    text: [A]\n",
-         r"brand 'Acme': field 'colour': Extra inputs"),
+        (
+            "brands:\n  - name: Acme\n    action: explode\n    text: [A]\n",
+            r"brand 'Acme': field 'action': Input should be 'inpaint'",
+        ),
+        (
+            "brands:\n  - name: Acme\n    logos: [missing.png]\n",
+            r"brand 'Acme': field 'logos': image 'missing.png' not found",
+        ),
+        (
+            "brands:\n  - name: Acme\n    colour: red\n    text: [A]\n",
+            r"brand 'Acme': field 'colour': Extra inputs",
+        ),
         ("brands:\n  - name: Acme\n", r"brand 'Acme': needs at least one of"),
         ("brands:\n  - logos: [a.png]\n", r"brand #1: field 'name'"),
         ("brands: []\n", "lists no brands"),

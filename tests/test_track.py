@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from autoblur.config import PipelineConfig
-from autoblur.io import VideoFrame, VideoReader
+from autoblur.io import VideoReader
 from autoblur.track import TrackManager, build_propagator
 from autoblur.types import Detections, RegionMask
 
@@ -20,8 +20,12 @@ def frames_of(composite, count=None):
 def detections_from(masks, brand="W"):
     masks = [m for m in masks if m is not None]
     return Detections(
-        [m.xyxy for m in masks] if masks else np.zeros((0, 4)), [0.9] * len(masks),
-        [brand] * len(masks), ["test"] * len(masks), ["truth"] * len(masks), masks,
+        [m.xyxy for m in masks] if masks else np.zeros((0, 4)),
+        [0.9] * len(masks),
+        [brand] * len(masks),
+        ["test"] * len(masks),
+        ["truth"] * len(masks),
+        masks,
     )
 
 
@@ -29,10 +33,14 @@ def test_flow_follows_a_moving_logo_forwards_and_backwards(bunny_windows):
     frames = frames_of(bunny_windows)
     propagator = build_propagator(PipelineConfig())
     start = 30
-    forward = propagator.propagate([f.rgb for f in frames[start : start + 13]], {7: bunny_windows.masks[start]})
+    forward = propagator.propagate(
+        [f.rgb for f in frames[start : start + 13]], {7: bunny_windows.masks[start]}
+    )
     assert all(7 in masks for masks in forward)
     assert min(iou(m[7], bunny_windows.masks[start + 1 + i]) for i, m in enumerate(forward)) > 0.85
-    backward = propagator.propagate([f.rgb for f in frames[start::-1]], {7: bunny_windows.masks[start]})
+    backward = propagator.propagate(
+        [f.rgb for f in frames[start::-1]], {7: bunny_windows.masks[start]}
+    )
     tracked_back = [start - 1 - i for i, m in enumerate(backward) if 7 in m]
     # The logo enters at frame 20: it is followed back to there, and not into the frames before.
     assert 20 <= min(tracked_back) <= 22
@@ -48,8 +56,10 @@ def test_manager_keeps_ids_starts_mid_video_and_resets_at_cuts(bunny_windows):
     previous = 0
     for key in range(0, 61, every):
         between = frames[previous + 1 : key] if key else []
-        per_frame = manager.advance(between, frames[key], detections_from([bunny_windows.masks[key]]), False)
-        for frame, masks in zip([*between, frames[key]], per_frame):
+        per_frame = manager.advance(
+            between, frames[key], detections_from([bunny_windows.masks[key]]), False
+        )
+        for frame, masks in zip([*between, frames[key]], per_frame, strict=True):
             outputs[frame.index] = masks
         previous = key
     tracks = manager.all_tracks()
@@ -86,5 +96,7 @@ def test_association_needs_the_same_brand(bunny_windows, brand):
     config = PipelineConfig()
     manager = TrackManager(build_propagator(config), config.track, {"W": "blur", "Other": "blur"})
     manager.advance([], frames[24], detections_from([bunny_windows.masks[24]], "W"), False)
-    manager.advance(frames[25:36], frames[36], detections_from([bunny_windows.masks[36]], brand), False)
+    manager.advance(
+        frames[25:36], frames[36], detections_from([bunny_windows.masks[36]], brand), False
+    )
     assert len(manager.all_tracks()) == (1 if brand == "W" else 2)

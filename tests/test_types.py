@@ -46,7 +46,9 @@ def test_union_and_iou():
     b = RegionMask.from_polygon(np.array([[20, 20], [30, 20], [30, 30], [20, 30]]), (40, 40))
     both = union_mask([a, b])
     assert both.area == a.area + b.area
-    iou = box_iou(np.array([[0, 0, 10, 10]]), np.array([[0, 0, 10, 10], [5, 0, 15, 10], [50, 50, 60, 60]]))
+    iou = box_iou(
+        np.array([[0, 0, 10, 10]]), np.array([[0, 0, 10, 10], [5, 0, 15, 10], [50, 50, 60, 60]])
+    )
     assert iou[0].tolist() == pytest.approx([1.0, 1 / 3, 0.0])
 
 
@@ -55,7 +57,9 @@ def test_detections_check_their_columns():
         Detections([[0, 0, 1, 1]], [0.5, 0.6], ["a"], ["logo"], ["x"])
     empty = Detections.empty()
     assert len(Detections.concat([empty, empty])) == 0
-    dets = Detections([[0, 0, 4, 4], [1, 1, 5, 5]], [0.5, 0.9], ["a", "b"], ["logo"] * 2, ["x", "y"])
+    dets = Detections(
+        [[0, 0, 4, 4], [1, 1, 5, 5]], [0.5, 0.9], ["a", "b"], ["logo"] * 2, ["x", "y"]
+    )
     picked = dets.select([1])
     assert picked.brand == ["b"] and picked.confidence.tolist() == pytest.approx([0.9])
     box = dets.mask_or_box(0, (10, 10))

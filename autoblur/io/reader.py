@@ -166,7 +166,10 @@ class VideoReader:
         if claimed and claimed != index:
             log.warning(
                 "%s: the container claims %d frames but %d decoded; used the %d decoded",
-                self.path, claimed, index, index,
+                self.path,
+                claimed,
+                index,
+                index,
             )
 
     def close(self) -> None:

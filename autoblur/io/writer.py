@@ -76,7 +76,9 @@ class VideoWriter:
         audio_streams: list[av.audio.AudioStream] | None = None,
     ) -> None:
         self.path = Path(path)
-        self._tmp = self.path.with_name(f".{self.path.stem}.partial-{os.getpid()}{self.path.suffix}")
+        self._tmp = self.path.with_name(
+            f".{self.path.stem}.partial-{os.getpid()}{self.path.suffix}"
+        )
         self._time_base = info.time_base
         try:
             self._container = av.open(str(self._tmp), "w")
@@ -190,7 +192,6 @@ class VideoWriter:
             self.abort()
 
 
-
 def _plane_array(plane: av.video.plane.VideoPlane) -> np.ndarray:
     """A (height, width) uint8 view of one 8-bit plane, without its row padding."""
     rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
@@ -200,8 +201,8 @@ def _plane_array(plane: av.video.plane.VideoPlane) -> np.ndarray:
 def _frame_from_planes(planes: list[np.ndarray], pix_fmt: str) -> av.VideoFrame:
     height, width = planes[0].shape
     frame = av.VideoFrame(width, height, pix_fmt)
-    for plane, data in zip(frame.planes, planes):
-        np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[
-            :, : plane.width
-        ] = data
+    for plane, data in zip(frame.planes, planes, strict=True):
+        np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width] = (
+            data
+        )
     return frame

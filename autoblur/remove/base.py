@@ -33,7 +33,12 @@ class MaskedFrame:
             self.changed_xyxy = xyxy
             return
         a = self.changed_xyxy
-        self.changed_xyxy = (min(a[0], xyxy[0]), min(a[1], xyxy[1]), max(a[2], xyxy[2]), max(a[3], xyxy[3]))
+        self.changed_xyxy = (
+            min(a[0], xyxy[0]),
+            min(a[1], xyxy[1]),
+            max(a[2], xyxy[2]),
+            max(a[3], xyxy[3]),
+        )
 
 
 class Remover(Protocol):

@@ -146,7 +146,9 @@ class TeleaInpainter(SpatialRemover):
         if scale < 1.0:
             size = (max(1, round(w * scale)), max(1, round(h * scale)))
             image = cv2.resize(crop_rgb, size, interpolation=cv2.INTER_AREA)
-            hole = cv2.dilate(cv2.resize(hole, size, interpolation=cv2.INTER_NEAREST), np.ones((3, 3), np.uint8))
+            hole = cv2.dilate(
+                cv2.resize(hole, size, interpolation=cv2.INTER_NEAREST), np.ones((3, 3), np.uint8)
+            )
         filled = cv2.inpaint(image, hole, 5, cv2.INPAINT_TELEA)
         if scale < 1.0:
             filled = cv2.resize(filled, (w, h), interpolation=cv2.INTER_CUBIC)

@@ -124,8 +124,12 @@ class _ObjectTrack:
         start = points.reshape(-1, 1, 2)
         expected = cv2.perspectiveTransform(start.astype(np.float64), guess)
         moved, status, _ = cv2.calcOpticalFlowPyrLK(
-            from_gray, to_gray, start, expected.astype(np.float32),
-            flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **_LK,
+            from_gray,
+            to_gray,
+            start,
+            expected.astype(np.float32),
+            flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
+            **_LK,
         )
         back, status_back, _ = cv2.calcOpticalFlowPyrLK(
             to_gray, from_gray, moved, start.copy(), flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **_LK

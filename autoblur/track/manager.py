@@ -98,12 +98,16 @@ class TrackManager:
             One dict per frame of ``between + [key]``: track id to mask.
         """
         forward = self._forward(between, key, cut)
-        forward_key: FrameMasks = {} if cut else (forward[-1] if len(forward) > len(between) else {})
+        forward_key: FrameMasks = (
+            {} if cut else (forward[-1] if len(forward) > len(between) else {})
+        )
         if cut:
             self._end_all()
         detections = _suppress_duplicates(detections)
         matched = self._associate(forward_key, detections, key)
-        backward_starts = self._update_at_key(forward_key, detections, matched, key, between, forward)
+        backward_starts = self._update_at_key(
+            forward_key, detections, matched, key, between, forward
+        )
         backward = self._backward(between, key, {} if cut else backward_starts)
         per_frame = []
         for i, frame in enumerate(between):
@@ -135,7 +139,9 @@ class TrackManager:
         starts = {tid: t.mask for tid, t in self.active.items() if t.mask is not None}
         return self.propagator.propagate(sequence, starts)
 
-    def _associate(self, forward_key: FrameMasks, detections: Detections, key: VideoFrame) -> dict[int, int]:
+    def _associate(
+        self, forward_key: FrameMasks, detections: Detections, key: VideoFrame
+    ) -> dict[int, int]:
         """Greedy best-IoU matching of detections to tracks of the same brand: det -> track."""
         if not forward_key or not len(detections):
             return {}
