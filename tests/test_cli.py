@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from autoblur.cli import main
 from autoblur.io import VideoReader
+from autoblur.synth import composite_logo, moving_placement
 from tests.conftest import IMAGES, REPO, VIDEOS, write_empty_video, write_tiny_video
 
 WINDOWS = IMAGES / "WindowsLogo.jpg"
@@ -170,6 +171,27 @@ def test_scan_reports_and_exits_by_what_it_found(bunny_windows, tmp_path):
     code, stdout, _ = invoke("scan", VIDEOS / "carphone_pristine.mp4", "--logo", WINDOWS)
     assert code == 0
     assert json.loads(stdout)["tracks"] == []
+
+
+def test_logo_that_leaves_and_comes_back(tmp_path, real_media):
+    rgb = cv2.imread(str(WINDOWS))
+    moving = moving_placement(rgb.shape[:2], start_frame=5, speed_px=5)
+    away = range(26, 46)
+    clip = composite_logo(
+        VIDEOS / "bigbuckbunny.mp4",
+        WINDOWS,
+        tmp_path / "in.mp4",
+        lambda i, hw: None if i in away else moving(i, hw),
+        max_frames=72,
+    )
+    report = tmp_path / "r.json"
+    code, _, err = invoke("scan", clip.path, "--logo", WINDOWS, "--report", report, "-q")
+    assert code == 1, err
+    spans = [(t["first_frame"], t["last_frame"]) for t in json.loads(report.read_text())["tracks"]]
+    assert len(spans) == 2
+    (a0, a1), (b0, b1) = spans
+    assert 5 <= a0 <= 7 and 23 <= a1 <= 25  # gone from frame 26
+    assert 46 <= b0 <= 48 and b1 == 71  # back from frame 46, found between keyframes
 
 
 def test_rule_file_run_on_the_bundled_sample(tmp_path):
