@@ -69,6 +69,12 @@ def _shared_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Reference logo image (repeatable); each file is one brand.",
         ),
         click.option(
+            "--text",
+            "words",
+            multiple=True,
+            help="Brand word to find written in the picture (repeatable); each is one brand.",
+        ),
+        click.option(
             "--rules",
             type=click.Path(path_type=Path),
             help="Country rule file (brand_lists/<cc>.yaml).",
@@ -117,13 +123,19 @@ def _shared_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def _cues(logos: tuple[Path, ...], rules: RuleSet | None, config: PipelineConfig) -> list[BrandCue]:
+def _cues(
+    logos: tuple[Path, ...], words: tuple[str, ...], rules: RuleSet | None, config: PipelineConfig
+) -> list[BrandCue]:
     cues = list(rules.brands) if rules is not None else []
     action = config.remove.mode or config.remove.default_action
     for path in logos:
         if not path.is_file():
             raise ConfigError(f"{path}: logo image not found")
         cues.append(BrandCue(name=path.stem, action=action, logos=(path,)))
+    for word in words:
+        if not word.strip():
+            raise ConfigError("--text needs a word, got an empty string")
+        cues.append(BrandCue(name=word, action=action, text=(word,)))
     return cues
 
 
@@ -186,7 +198,7 @@ def _build_job(options: dict[str, Any], output: Path | None, overrides: dict[str
     return Job(
         input_path=options["input_path"],
         output_path=output,
-        cues=_cues(options["logos"], rules, config),
+        cues=_cues(options["logos"], options["words"], rules, config),
         config=config,
         rules=rules,
         masks_dir=options["masks_dir"],

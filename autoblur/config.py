@@ -31,10 +31,24 @@ class LogoDetectorConfig(_Strict):
     reference_max_side: int = Field(800, ge=32, description="references are resized to this")
 
 
+class TextDetectorConfig(_Strict):
+    """Wordmark reading with offline OCR."""
+
+    max_side: int = Field(1280, ge=64, description="keyframes are downscaled to this for OCR")
+    rotations: list[Literal[0, 90, 180, 270]] = Field(
+        default_factory=lambda: [0], description="also read the frame turned by these degrees"
+    )
+    max_edit_fraction: float = Field(
+        0.2, ge=0, lt=1, description="OCR slips allowed per letter of a brand word"
+    )
+    min_score: float = Field(0.5, ge=0, le=1, description="OCR confidence of a line to use it")
+
+
 class DetectConfig(_Strict):
     """Detectors run on keyframes."""
 
     logo: LogoDetectorConfig = LogoDetectorConfig()
+    text: TextDetectorConfig = TextDetectorConfig()
     min_confidence: float = Field(0.0, ge=0, le=1)
 
 

@@ -102,7 +102,7 @@ def build_detectors(cues: Sequence[BrandCue], job: Job) -> list[Detector]:
         )
     if not detectors:
         raise ConfigError(
-            "nothing to look for: give --logo images (or a rule file with 'logos'); "
+            "nothing to look for: give --logo images or --text words (or a rule file with them); "
             f"available detectors: {', '.join(sorted(available)) or 'none'}"
         )
     return detectors
@@ -160,7 +160,7 @@ class Pipeline:
         self.job = job
         self.config = job.config
         self.progress = progress or _Silent()
-        self.detect_seconds: list[float] = []
+        self.detect_seconds: dict[str, list[float]] = {}
 
     def run(self) -> dict:
         """Process the job and return its report (also written to ``job.report_path``).
@@ -170,7 +170,7 @@ class Pipeline:
         """
         job = self.job
         if not job.cues:
-            raise ConfigError("no brands given: use --logo IMAGE or --rules FILE")
+            raise ConfigError("no brands given: use --logo IMAGE, --text WORD or --rules FILE")
         _check_paths(job)
         started = time.perf_counter()
         with VideoReader(job.input_path) as reader:
@@ -263,9 +263,11 @@ class Pipeline:
         yield from zip([*between, key], per_frame, strict=True)
 
     def _detect(self, rgb: np.ndarray) -> Detections:
-        started = time.perf_counter()
-        found = Detections.concat([d.detect(rgb) for d in self.detectors])
+        parts = []
+        for detector in self.detectors:
+            started = time.perf_counter()
+            parts.append(detector.detect(rgb))
+            self.detect_seconds.setdefault(detector.name, []).append(time.perf_counter() - started)
+        found = Detections.concat(parts)
         keep = np.nonzero(found.confidence >= self.config.detect.min_confidence)[0]
-        found = self.segmenter.segment(rgb, found.select(keep))
-        self.detect_seconds.append(time.perf_counter() - started)
-        return found
+        return self.segmenter.segment(rgb, found.select(keep))

@@ -38,13 +38,16 @@ def build_report(
     frames_decoded: int,
     tracks: list[Track],
     seconds: float,
-    detect_seconds: list[float],
+    detect_seconds: dict[str, list[float]],
 ) -> dict:
-    """The report as a JSON-ready dict."""
+    """The report as a JSON-ready dict; ``detect_seconds`` holds each detector's times."""
     rules = None
     if job.rules is not None:
         rules = {"path": str(job.rules.path), "country": job.rules.country}
-    mean_detect = sum(detect_seconds) / len(detect_seconds) if detect_seconds else 0.0
+    keyframes = max((len(times) for times in detect_seconds.values()), default=0)
+    per_detector = {
+        name: round(1000 * sum(times) / len(times), 1) for name, times in detect_seconds.items()
+    }
     return {
         "autoblur_version": __version__,
         "mode": "scan" if job.output_path is None else "run",
@@ -71,8 +74,9 @@ def build_report(
         "timing": {
             "seconds": round(seconds, 3),
             "fps": round(frames_decoded / seconds, 2) if seconds > 0 else None,
-            "keyframes": len(detect_seconds),
-            "detect_ms_per_keyframe": round(1000 * mean_detect, 1),
+            "keyframes": keyframes,
+            "detect_ms_per_keyframe": round(sum(per_detector.values()), 1),
+            "detect_ms_per_keyframe_by_detector": per_detector,
         },
         "config": job.config.model_dump(mode="json"),
     }

@@ -8,7 +8,7 @@ from detectors.base import CUE_FIELDS, DETECTORS, Detector
 
 # Modules whose import registers a detector; a module that fails to import (a missing optional
 # dependency) leaves its detector unavailable.
-_MODULES = {"logo": "detectors.logo"}
+_MODULES = {"logo": "detectors.logo", "text": "detectors.text"}
 
 
 def available_detectors() -> list[str]:

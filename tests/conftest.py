@@ -6,6 +6,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -112,4 +113,16 @@ def write_empty_video(path: Path) -> Path:
         stream = container.add_stream("libx264", rate=25)
         stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
         container.start_encoding()
+    return path
+
+
+def render_word(path: Path, word: str) -> Path:
+    """A wordmark as an RGBA PNG: dark-red capitals outlined in white on a transparent ground."""
+    font, scale, thickness = cv2.FONT_HERSHEY_DUPLEX, 3.0, 7
+    (width, height), baseline = cv2.getTextSize(word, font, scale, thickness)
+    canvas = np.zeros((height + baseline + 40, width + 40, 4), np.uint8)
+    origin = (20, height + 20)
+    cv2.putText(canvas, word, origin, font, scale, (255, 255, 255, 255), thickness + 8, cv2.LINE_AA)
+    cv2.putText(canvas, word, origin, font, scale, (20, 20, 160, 255), thickness, cv2.LINE_AA)
+    cv2.imwrite(str(path), canvas)
     return path

@@ -14,9 +14,20 @@ import pytest
 from click.testing import CliRunner
 
 from autoblur.cli import main
+from autoblur.config import DetectConfig
 from autoblur.io import VideoReader
 from autoblur.synth import composite_logo, moving_placement
-from tests.conftest import IMAGES, REPO, VIDEOS, write_empty_video, write_tiny_video
+from autoblur.types import BrandCue
+from detectors.text import TextDetector
+from tests.conftest import (
+    IMAGES,
+    REPO,
+    VIDEOS,
+    make_composite,
+    render_word,
+    write_empty_video,
+    write_tiny_video,
+)
 
 WINDOWS = IMAGES / "WindowsLogo.jpg"
 BOX = IMAGES / "box.png"
@@ -211,10 +222,12 @@ def test_rule_file_run_on_the_bundled_sample(tmp_path):
     assert data["rules"]["country"] == "KR"
     actions = {t["brand"]: t["action"] for t in data["tracks"]}
     assert actions == {"Windows": "pixelate", "OpenCV": "inpaint"}
-    # Cues whose detector is not installed are reported once each, not silently dropped.
-    assert sum("'text' cues" in n for n in data["notices"]) == 1
-    assert sum("'prompts' cues" in n for n in data["notices"]) == 1
-    assert err.count("'text' cues") == 1
+    # Cues whose detector is not installed are reported once, not silently dropped.
+    assert [n for n in data["notices"] if "cues" in n] == [
+        "'prompts' cues of 3 brand(s) (Windows, Bastoncini, OpenCV) need the 'grounding_dino' "
+        "detector, which is not available in this installation; they are ignored"
+    ]
+    assert err.count("'prompts' cues") == 1
 
 
 def test_old_codecs_lying_headers_and_odd_sizes(tmp_path, real_media):
@@ -314,3 +327,27 @@ def test_console_script_prints_no_traceback(tmp_path):
         [sys.executable, "-m", "autoblur", "--version"], capture_output=True, text=True
     )
     assert version.returncode == 0 and "autoblur, version" in version.stdout
+
+
+def test_text_word_on_a_moving_clip_is_removed(tmp_path, real_media):
+    word_png = render_word(tmp_path / "globex.png", "GLOBEX")
+    clip = make_composite(
+        tmp_path, "bikes.mp4", word_png, 28, start_frame=3, width_frac=0.4, speed_px=5, tilt=0.05
+    )
+    out, report = tmp_path / "out.mp4", tmp_path / "r.json"
+    code, _, err = invoke("run", clip.path, "-o", out, "--text", "Globex", "--report", report, "-q")
+    assert code == 0, err
+    data = json.loads(report.read_text())
+    assert data["brands_found"] == {"Globex": 1}
+    assert data["tracks"][0]["source"] == "text" and data["tracks"][0]["first_frame"] <= 4
+    assert data["timing"]["detect_ms_per_keyframe_by_detector"]["text"] > 0
+    reader = TextDetector([BrandCue("Globex", "blur", text=("GLOBEX",))], DetectConfig())
+    before, _ = decode(clip.path)
+    after, _ = decode(out)
+    frames = [i for i, m in enumerate(clip.masks) if m is not None][::4]
+    assert sum(len(reader.detect(before[i][1])) > 0 for i in frames) >= 0.8 * len(frames)
+    assert not any(len(reader.detect(after[i][1])) for i in frames)
+    for i in frames:
+        truth = clip.masks[i].to_dense()
+        diff = np.abs(after[i][1].astype(int) - before[i][1]).max(axis=2)
+        assert (diff[truth] > 20).mean() > 0.7

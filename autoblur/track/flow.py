@@ -9,7 +9,7 @@ frame or when its warped first look no longer matches the frame (normalised corr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -27,6 +27,7 @@ _FB_MAX_ERROR_PX = 1.5
 _MIN_POINTS_HOMOGRAPHY = 10
 _MIN_POINTS_AFFINE = 4
 _FLAT_STD = 3.0
+_MAX_AREA_STEP = 1.3  # a frame-to-frame change of the visible area beyond this is a bad fit
 
 
 def masked_similarity(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
@@ -75,25 +76,38 @@ class _ObjectTrack:
         """Follow the object into ``gray``; None when it is lost.
 
         Points are tracked from the start frame itself (no drift), seeded by the motion
-        predicted from the last step; when too few survive, from the previous frame instead.
+        predicted from the last step; when that fit fails the checks, from the previous frame.
         """
+        for total in self._candidates(prev_gray, gray):
+            mask = self._checked_mask(total, gray)
+            if mask is not None:
+                self.last_step = total @ np.linalg.inv(self.total)
+                self.total, self.mask = total, mask
+                return mask
+        return None
+
+    def _candidates(self, prev_gray: np.ndarray, gray: np.ndarray) -> Iterator[np.ndarray]:
         predicted = self.last_step @ self.total
         total = self._fit(self.start_gray, gray, self.start_points, predicted)
-        if total is None:
-            step = self._fit(prev_gray, gray, self._corners(prev_gray, self.mask), self.last_step)
-            if step is None:
-                return None
-            total = step @ self.total
+        if total is not None:
+            yield total
+        step = self._fit(prev_gray, gray, self._corners(prev_gray, self.mask), self.last_step)
+        if step is not None:
+            yield step @ self.total
+
+    def _checked_mask(self, total: np.ndarray, gray: np.ndarray) -> RegionMask | None:
+        """The start mask moved by ``total``, if it is still in frame and still looks right."""
         mask = self.start_mask.warp(total)
         if mask is None or mask.area < self.config.min_visible * self.start_area:
+            return None
+        growth = mask.area / max(self.mask.area, 1)
+        if not 1 / _MAX_AREA_STEP < growth < _MAX_AREA_STEP:
             return None
         look = _warp_patch(self.start_gray, self.start_box, total, mask)
         h, w = mask.bitmap.shape
         crop = gray[mask.y0 : mask.y0 + h, mask.x0 : mask.x0 + w]
         if masked_similarity(look, crop, mask.bitmap) < self.config.min_similarity:
             return None
-        self.last_step = total @ np.linalg.inv(self.total)
-        self.total, self.mask = total, mask
         return mask
 
     @staticmethod
