@@ -227,7 +227,9 @@ def main() -> None:
     help="One removal action for every brand (overrides rule files).",
 )
 @click.option(
-    "--inpainter", type=click.Choice(["auto", "spatial"]), help="Backend of the inpaint action."
+    "--inpainter",
+    type=click.Choice(["auto", "spatial", "propagate"]),
+    help="Backend of the inpaint action.",
 )
 @click.option("--crf", type=click.IntRange(0, 63), help="Encoder quality (lower is better).")
 @click.option("--preset", help="Encoder speed preset (e.g. veryfast, medium, slow).")

@@ -83,6 +83,10 @@ class RemoveConfig(_Strict):
     pixel_fraction: float = Field(0.2, gt=0, le=1, description="block size / mask short side")
     fill_color: tuple[int, int, int] | None = Field(None, description="RGB; None = surroundings")
     inpaint_max_side: int = Field(160, ge=16, description="spatial inpaint works at this scale")
+    temporal_window: int = Field(30, ge=1, le=120, description="propagate: frames on each side")
+    temporal_consistency: float = Field(
+        12.0, gt=0, description="propagate: mean grey error allowed on a source's border"
+    )
 
 
 class EncodeConfig(_Strict):

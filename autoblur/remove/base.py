@@ -59,7 +59,10 @@ class Remover(Protocol):
 REMOVERS: Registry[Remover] = Registry("remover")
 # Builders of the removers for the inpaint action, keyed by backend (``--inpainter``).
 INPAINTERS: Registry[Remover] = Registry("inpainter")
-_MODULES = ("autoblur.remove.spatial",)
+_MODULES = ("autoblur.remove.spatial", "autoblur.remove.propagate")
+# The inpainter ``auto`` picks (``propagate`` becomes the default once it beats ``spatial``
+# on every benchmark clip; see BENCHMARKS.md).
+_AUTO_INPAINTER = "spatial"
 
 
 def build_removers(config: PipelineConfig, actions: set[str]) -> list[Remover]:
@@ -70,7 +73,8 @@ def build_removers(config: PipelineConfig, actions: set[str]) -> list[Remover]:
     for action in sorted(actions - {"keep"}):
         if action == "inpaint":
             backend = config.remove.inpainter
-            removers.append(INPAINTERS.build("spatial" if backend == "auto" else backend, config))
+            name = _AUTO_INPAINTER if backend == "auto" else backend
+            removers.append(INPAINTERS.build(name, config))
         else:
             removers.append(REMOVERS.build(action, config))
     return removers

@@ -7,7 +7,7 @@ the mask, so every masked pixel is fully replaced and the seam fades into the pi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -60,19 +60,47 @@ class SpatialRemover:
     def apply(self, rgb: np.ndarray, mask: RegionMask) -> tuple[int, int, int, int]:
         """Remove ``mask`` from the (H, W, 3) uint8 RGB frame in place; return the edited box."""
         x0, y0, x1, y1 = (int(v) for v in mask.xyxy)
-        short_side = max(1, min(x1 - x0, y1 - y0))
-        pad = self.context_px(short_side)
-        height, width = rgb.shape[:2]
-        cx0, cy0 = max(x0 - pad, 0), max(y0 - pad, 0)
-        cx1, cy1 = min(x1 + pad, width), min(y1 + pad, height)
-        crop = rgb[cy0:cy1, cx0:cx1]
-        crop_mask = np.zeros(crop.shape[:2], bool)
-        crop_mask[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0] = mask.bitmap
-        replaced = self.replace(crop, crop_mask)
-        alpha = feather_alpha(crop_mask, self.config.feather_px)[..., None]
-        blended = alpha * replaced.astype(np.float32) + (1 - alpha) * crop.astype(np.float32)
-        rgb[cy0:cy1, cx0:cx1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
-        return cx0, cy0, cx1, cy1
+        pad = self.context_px(max(1, min(x1 - x0, y1 - y0)))
+        return paste_replacement(
+            rgb,
+            mask,
+            pad,
+            self.config.feather_px,
+            lambda crop, crop_mask, _: self.replace(crop, crop_mask),
+        )
+
+
+Replacement = Callable[[np.ndarray, np.ndarray, tuple[int, int, int, int]], np.ndarray]
+
+
+def paste_replacement(
+    rgb: np.ndarray, mask: RegionMask, pad: int, feather_px: int, replace: Replacement
+) -> tuple[int, int, int, int]:
+    """Replace ``mask``'s pixels of an (H, W, 3) uint8 RGB frame in place, with a soft edge.
+
+    Args:
+        rgb: the frame, edited in place.
+        mask: the pixels to replace.
+        pad: picture around the mask's box to include in the crop.
+        feather_px: width of the fade outside the mask.
+        replace: given the crop, its (h, w) bool mask and the crop's box (x0, y0, x1, y1) in
+            the frame, returns the crop's replacement pixels.
+
+    Returns:
+        The edited box (x0, y0, x1, y1, exclusive).
+    """
+    x0, y0, x1, y1 = (int(v) for v in mask.xyxy)
+    height, width = rgb.shape[:2]
+    cx0, cy0 = max(x0 - pad, 0), max(y0 - pad, 0)
+    cx1, cy1 = min(x1 + pad, width), min(y1 + pad, height)
+    crop = rgb[cy0:cy1, cx0:cx1]
+    crop_mask = np.zeros(crop.shape[:2], bool)
+    crop_mask[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0] = mask.bitmap
+    replaced = replace(crop, crop_mask, (cx0, cy0, cx1, cy1))
+    alpha = feather_alpha(crop_mask, feather_px)[..., None]
+    blended = alpha * replaced.astype(np.float32) + (1 - alpha) * crop.astype(np.float32)
+    rgb[cy0:cy1, cx0:cx1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    return cx0, cy0, cx1, cy1
 
 
 class BlurRemover(SpatialRemover):

@@ -1,0 +1,252 @@
+"""The ``propagate`` inpainter: fills a logo with the real background seen in other frames.
+
+When the logo or the camera moves, what the logo hides on one frame is visible on others. For
+each frame the remover follows the background (a homography between consecutive frames, fitted
+to tracked corners outside every mask) to the frames before and after it within a bounded
+window, warps the nearest ones onto the hidden area, keeps those whose border agrees with the
+frame (after a per-channel gain correction), and fills each pixel from the frame nearest in
+time that shows it. What no frame ever showed is filled spatially. Frames stream through a
+window of ``2 * temporal_window + 1``, so memory does not grow with video length.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from autoblur.config import PipelineConfig, RemoveConfig
+from autoblur.remove.base import INPAINTERS, MaskedFrame
+from autoblur.remove.spatial import TeleaInpainter, paste_replacement
+from autoblur.types import RegionMask, union_mask
+
+_MOTION_SIDE = 640
+_MIN_MOTION_POINTS = 20
+_LOCAL_POINTS = 24
+_RING_PX = 8
+
+
+@dataclass
+class _Buffered:
+    """A frame held in the window."""
+
+    item: MaskedFrame
+    original: np.ndarray
+    hidden: RegionMask | None
+    gray: np.ndarray
+    to_next: _Motion | None = None
+
+
+@dataclass
+class _Motion:
+    """Background motion from one frame to the next, in full-resolution pixels.
+
+    Attributes:
+        points: (N, 2) float32 tracked corners on the earlier frame.
+        moved: (N, 2) float32 where they are on the later frame.
+        overall: the homography fitted to all of them.
+    """
+
+    points: np.ndarray
+    moved: np.ndarray
+    overall: np.ndarray
+
+    def near(self, region_xyxy: tuple[int, int, int, int]) -> np.ndarray:
+        """The homography of the surface around a region: fitted to the corners nearest it.
+
+        A logo on a moving bus must be filled with the bus, not the road: the motion comes
+        from the corners closest to the hole where they agree, else from the whole frame.
+        """
+        x0, y0, x1, y1 = region_xyxy
+        dx = np.maximum(np.maximum(x0 - self.points[:, 0], self.points[:, 0] - x1), 0)
+        dy = np.maximum(np.maximum(y0 - self.points[:, 1], self.points[:, 1] - y1), 0)
+        nearest = np.argsort(np.hypot(dx, dy))[:_LOCAL_POINTS]
+        if len(nearest) == _LOCAL_POINTS:
+            homography, inliers = cv2.findHomography(
+                self.points[nearest], self.moved[nearest], cv2.RANSAC, 1.5
+            )
+            if homography is not None and inliers.sum() >= _LOCAL_POINTS * 0.6:
+                return homography
+        return self.overall
+
+
+def _shift(dx: float, dy: float) -> np.ndarray:
+    return np.array([[1, 0, dx], [0, 1, dy], [0, 0, 1]], np.float64)
+
+
+class PropagateInpainter:
+    """Temporal inpainting from neighbouring frames, spatial fill for what none shows.
+
+    Args:
+        config: the pipeline config; ``remove.temporal_window`` frames on each side are used.
+    """
+
+    action = "inpaint"
+
+    def __init__(self, config: PipelineConfig) -> None:
+        self.config: RemoveConfig = config.remove
+        self.window = config.remove.temporal_window
+        self.spatial = TeleaInpainter(config)
+
+    def __call__(self, frames: Iterator[MaskedFrame]) -> Iterator[MaskedFrame]:
+        """See :class:`autoblur.remove.base.Remover`; output lags input by the window."""
+        buffer: deque[_Buffered] = deque()
+        first = 0  # stream position of buffer[0]
+        emitted = 0
+        for position, item in enumerate(frames):
+            entry = self._enter(item)
+            if buffer:
+                buffer[-1].to_next = self._motion(buffer[-1], entry)
+            buffer.append(entry)
+            while emitted + self.window <= position:
+                yield self._emit(buffer, emitted - first)
+                emitted += 1
+                while first < emitted - self.window:
+                    buffer.popleft()
+                    first += 1
+        while emitted - first < len(buffer):
+            yield self._emit(buffer, emitted - first)
+            emitted += 1
+
+    def _enter(self, item: MaskedFrame) -> _Buffered:
+        rgb = item.frame.rgb
+        scale = min(1.0, _MOTION_SIDE / max(rgb.shape[:2]))
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        if scale < 1.0:
+            gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        hidden = union_mask(list(item.masks.values()))
+        return _Buffered(item=item, original=rgb.copy(), hidden=hidden, gray=gray)
+
+    def _motion(self, earlier: _Buffered, later: _Buffered) -> _Motion | None:
+        """Background motion from ``earlier``'s pixel coordinates to ``later``'s."""
+        scale = earlier.gray.shape[1] / earlier.original.shape[1]
+        allowed = np.full(earlier.gray.shape, 255, np.uint8)
+        if earlier.hidden is not None:
+            hidden = cv2.resize(
+                earlier.hidden.dilate(_RING_PX).to_dense().astype(np.uint8),
+                earlier.gray.shape[::-1],
+                interpolation=cv2.INTER_NEAREST,
+            )
+            allowed[hidden > 0] = 0
+        points = cv2.goodFeaturesToTrack(earlier.gray, 1000, 0.005, 6, mask=allowed, blockSize=5)
+        if points is None or len(points) < _MIN_MOTION_POINTS:
+            return None
+        moved, status, _ = cv2.calcOpticalFlowPyrLK(earlier.gray, later.gray, points, None)
+        back, status_back, _ = cv2.calcOpticalFlowPyrLK(later.gray, earlier.gray, moved, None)
+        error = np.linalg.norm((back - points).reshape(-1, 2), axis=1)
+        good = (status.ravel() == 1) & (status_back.ravel() == 1) & (error < 0.5)
+        if good.sum() < _MIN_MOTION_POINTS:
+            return None
+        points, moved = points[good].reshape(-1, 2) / scale, moved[good].reshape(-1, 2) / scale
+        homography, inliers = cv2.findHomography(points, moved, cv2.RANSAC, 1.0 / scale)
+        if homography is None or inliers.sum() < _MIN_MOTION_POINTS:
+            return None
+        return _Motion(points=points, moved=moved, overall=homography)
+
+    def _emit(self, buffer: deque[_Buffered], index: int) -> MaskedFrame:
+        entry = buffer[index]
+        mask = entry.item.masks.get(self.action)
+        if mask is None:
+            return entry.item
+        pad = _RING_PX + self.config.feather_px + 2
+        rgb = entry.item.frame.rgb
+
+        def replace(
+            crop: np.ndarray, crop_mask: np.ndarray, box: tuple[int, int, int, int]
+        ) -> np.ndarray:
+            return self._fill(buffer, index, crop, crop_mask, box)
+
+        entry.item.mark_changed(paste_replacement(rgb, mask, pad, self.config.feather_px, replace))
+        return entry.item
+
+    def _sources(
+        self, buffer: deque[_Buffered], index: int, region: tuple[int, int, int, int]
+    ) -> Iterator[tuple[_Buffered, np.ndarray]]:
+        """Other frames of the window nearest first, each with its homography onto ``index``.
+
+        The motion is that of the surface around ``region`` (x0, y0, x1, y1); a frame pair
+        whose motion could not be followed (a cut, a blank frame) ends the search that way.
+        """
+        back, ahead = np.eye(3), np.eye(3)
+        back_ok = ahead_ok = True
+        for distance in range(1, self.window + 1):
+            if back_ok and index - distance >= 0:
+                step = buffer[index - distance].to_next
+                back_ok = step is not None
+                if back_ok:
+                    back = back @ step.near(region)
+                    yield buffer[index - distance], back
+            if ahead_ok and index + distance < len(buffer):
+                step = buffer[index + distance - 1].to_next
+                ahead_ok = step is not None
+                if ahead_ok:
+                    ahead = ahead @ np.linalg.inv(step.near(region))
+                    yield buffer[index + distance], ahead
+
+    def _fill(
+        self,
+        buffer: deque[_Buffered],
+        index: int,
+        crop: np.ndarray,
+        crop_mask: np.ndarray,
+        box: tuple[int, int, int, int],
+    ) -> np.ndarray:
+        x0, y0, x1, y1 = box
+        size = (x1 - x0, y1 - y0)
+        target = crop.astype(np.float32)
+        here = buffer[index]
+        trusted = np.ones(crop_mask.shape, bool)
+        if here.hidden is not None:
+            trusted &= ~here.hidden.to_dense()[y0:y1, x0:x1]
+        ring = cv2.dilate(crop_mask.astype(np.uint8), np.ones((2 * _RING_PX + 1,) * 2, np.uint8))
+        ring = ring.astype(bool) & ~crop_mask & trusted
+        filled = np.zeros(crop_mask.shape, bool)
+        for source, homography in self._sources(buffer, index, box):
+            onto_crop = _shift(-x0, -y0) @ homography
+            warped = cv2.warpPerspective(source.original, onto_crop, size, flags=cv2.INTER_LINEAR)
+            valid = cv2.warpPerspective(
+                np.ones(source.original.shape[:2], np.uint8),
+                onto_crop,
+                size,
+                flags=cv2.INTER_NEAREST,
+            ).astype(bool)
+            if source.hidden is not None:
+                seen = source.hidden.warp(homography)
+                if seen is not None:
+                    valid &= ~seen.to_dense()[y0:y1, x0:x1]
+            gain = self._agreement(warped, crop, ring & valid)
+            if gain is None:
+                continue
+            take = crop_mask & valid & ~filled
+            target[take] = np.clip(warped[take] * gain, 0, 255)
+            filled |= take
+            if filled[crop_mask].all():
+                break
+        remaining = crop_mask & ~filled
+        if remaining.any():
+            return self.spatial.replace(np.clip(target + 0.5, 0, 255).astype(np.uint8), remaining)
+        return target
+
+    def _agreement(
+        self, warped: np.ndarray, crop: np.ndarray, ring: np.ndarray
+    ) -> np.ndarray | None:
+        """Per-channel gain matching ``warped`` to ``crop`` on the ring; None if they disagree."""
+        if ring.sum() < 20:
+            return None
+        source = warped[ring].astype(np.float32)
+        reference = crop[ring].astype(np.float32)
+        # Medians: people walking through the border must not veto a good source.
+        gain = np.clip(
+            (np.median(reference, axis=0) + 1) / (np.median(source, axis=0) + 1), 0.8, 1.25
+        )
+        error = np.median(np.abs(source * gain - reference).max(axis=1))
+        return gain if error <= self.config.temporal_consistency else None
+
+
+@INPAINTERS.register("propagate")
+def build_propagate(config: PipelineConfig) -> PropagateInpainter:
+    """Temporal inpainting from neighbouring frames; needs no weights, commercially safe."""
+    return PropagateInpainter(config)
