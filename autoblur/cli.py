@@ -18,8 +18,11 @@ import click
 from tqdm import tqdm
 
 from autoblur import __version__
+from autoblur.batch import BatchOptions, discover_items, run_batch
+from autoblur.batch.runner import SUMMARY_JSON, exit_code
 from autoblur.config import PipelineConfig, load_config
 from autoblur.errors import AutoblurError, ConfigError
+from autoblur.html import write_video_html
 from autoblur.pipeline import Job, Pipeline
 from autoblur.rules import RuleSet, load_rules
 from autoblur.types import BrandCue
@@ -91,6 +94,12 @@ def _shared_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Write the JSON report here.",
         ),
         click.option(
+            "--html",
+            "html_path",
+            type=click.Path(path_type=Path),
+            help="Also write a self-contained HTML report here.",
+        ),
+        click.option(
             "--masks",
             "masks_dir",
             type=click.Path(path_type=Path),
@@ -153,19 +162,21 @@ def _handle_errors(func: Callable[..., int]) -> Callable[..., None]:
             click.echo(f"autoblur: error: {exc}", err=True)
             sys.exit(EXIT_ERROR)
         except KeyboardInterrupt:
-            click.echo("autoblur: interrupted; no output was written", err=True)
+            click.echo("autoblur: interrupted; nothing half-written was left behind", err=True)
             sys.exit(EXIT_INTERRUPTED)
         sys.exit(code)
 
     return wrapper
 
 
-def _execute(job: Job, label: str, quiet: bool) -> dict:
+def _execute(job: Job, label: str, quiet: bool, html_path: Path | None) -> dict:
     bar = _Bar(label, quiet)
     try:
         report = Pipeline(job, bar).run()
     finally:
         bar.close()
+    if html_path is not None:
+        write_video_html(html_path, report)
     if not quiet:
         for note in job.notices:
             click.echo(f"autoblur: note: {note}", err=True)
@@ -203,6 +214,7 @@ def _build_job(options: dict[str, Any], output: Path | None, overrides: dict[str
         rules=rules,
         masks_dir=options["masks_dir"],
         report_path=options["report_path"],
+        thumbnails=options["html_path"] is not None,
     )
 
 
@@ -254,7 +266,7 @@ def run(
             "encode": {"crf": crf, "preset": preset, "codec": codec},
         },
     )
-    report = _execute(job, "removing", options["quiet"])
+    report = _execute(job, "removing", options["quiet"], options["html_path"])
     if not options["quiet"]:
         click.echo(f"autoblur: wrote {output}: {_summary(report)}", err=True)
     return 0
@@ -270,9 +282,90 @@ def scan(**options: Any) -> int:
     """
     quiet = options["quiet"]
     job = _build_job(options, None, {})
-    report = _execute(job, "scanning", quiet)
+    report = _execute(job, "scanning", quiet, options["html_path"])
     if options["report_path"] is None and not quiet:
         click.echo(json.dumps({k: report[k] for k in ("brands_found", "tracks")}, indent=2))
     if not quiet:
         click.echo(f"autoblur: scanned {job.input_path}: {_summary(report)}", err=True)
     return EXIT_FOUND if report["tracks"] else 0
+
+
+@main.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Output folder: videos, reports, state and summary.",
+)
+@click.option(
+    "--rules",
+    type=click.Path(path_type=Path),
+    help="Rule file for items whose manifest row names none.",
+)
+@click.option("--scan-only", is_flag=True, help="Detect and report only; write no video.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Videos processed at once (local executor).",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Run items here, or as Ray tasks (RAY_ADDRESS or local Ray).",
+)
+@click.option(
+    "--gpus-per-task",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="GPUs Ray reserves per item.",
+)
+@click.option("--html", is_flag=True, help="Also write self-contained HTML reports.")
+@click.option("--config", "config_name", help="Preset name or YAML file.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@_handle_errors
+def batch(
+    source: Path,
+    out_dir: Path,
+    rules: Path | None,
+    scan_only: bool,
+    workers: int,
+    executor: str,
+    gpus_per_task: float,
+    html: bool,
+    config_name: str | None,
+    quiet: bool,
+) -> int:
+    """Process every video of a folder, or of a CSV/JSONL manifest, against rule files.
+
+    Re-running skips items already finished with the same input and rules, and retries failed
+    ones. Exit code 0 all clean or removed, 1 brands found (--scan-only), 3 some item failed.
+    """
+    options = BatchOptions(
+        out_dir=out_dir,
+        config=load_config(config_name),
+        scan_only=scan_only,
+        workers=workers,
+        executor=executor,
+        gpus_per_task=gpus_per_task,
+        html=html,
+    )
+    items = discover_items(source, out_dir, rules)
+    bar = tqdm(total=len(items), desc="batch", unit="video", disable=quiet, file=sys.stderr)
+    try:
+        summary = run_batch(items, options, on_result=lambda result: bar.update(1))
+    finally:
+        bar.close()
+    if not quiet:
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(summary["status_counts"].items()))
+        click.echo(
+            f"autoblur: batch of {len(items)}: {counts}; see {out_dir / SUMMARY_JSON}", err=True
+        )
+    return exit_code(summary)

@@ -68,6 +68,8 @@ class Job:
         rules: the rule file the cues came from, if any.
         masks_dir: a folder to write each frame's removal mask to as PNG, if any.
         report_path: where to write the JSON report, if anywhere.
+        thumbnails: put a JPEG of each track's first detection (box drawn) in the report.
+        notices: things the user should know, gathered while setting up (filled in by the run).
     """
 
     input_path: Path
@@ -77,6 +79,7 @@ class Job:
     rules: RuleSet | None = None
     masks_dir: Path | None = None
     report_path: Path | None = None
+    thumbnails: bool = False
     notices: list[str] = field(default_factory=list)
 
 
@@ -124,6 +127,18 @@ def _check_paths(job: Job) -> None:
             raise VideoError(f"{job.masks_dir}: --masks needs a new or empty folder")
 
 
+def thumbnail_jpeg(rgb: np.ndarray, xyxy: list[float], max_side: int = 320) -> bytes:
+    """A small JPEG of an (H, W, 3) uint8 RGB frame with a box drawn around ``xyxy``."""
+    scale = min(1.0, max_side / max(rgb.shape[:2]))
+    small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    x0, y0, x1, y1 = (round(v * scale) for v in xyxy)
+    cv2.rectangle(small, (x0, y0), (x1, y1), (255, 40, 40), 2)
+    ok, encoded = cv2.imencode(
+        ".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80]
+    )
+    return encoded.tobytes() if ok else b""
+
+
 class _MaskFolder:
     """Writes per-frame masks into a hidden folder that is renamed into place at the end."""
 
@@ -161,6 +176,7 @@ class Pipeline:
         self.config = job.config
         self.progress = progress or _Silent()
         self.detect_seconds: dict[str, list[float]] = {}
+        self.thumbnails: dict[int, bytes] = {}
 
     def run(self) -> dict:
         """Process the job and return its report (also written to ``job.report_path``).
@@ -196,6 +212,7 @@ class Pipeline:
                 tracks=self.manager.all_tracks(),
                 seconds=time.perf_counter() - started,
                 detect_seconds=self.detect_seconds,
+                thumbnails=self.thumbnails,
             )
         if job.report_path is not None:
             write_json_atomic(job.report_path, report)
@@ -260,7 +277,18 @@ class Pipeline:
     ) -> Iterator[tuple[VideoFrame, FrameMasks]]:
         detections = self._detect(key.rgb)
         per_frame = self.manager.advance(between, key, detections, cut)
+        if self.job.thumbnails:
+            self._capture_thumbnails(key)
         yield from zip([*between, key], per_frame, strict=True)
+
+    def _capture_thumbnails(self, key: VideoFrame) -> None:
+        for track in self.manager.active.values():
+            if track.track_id in self.thumbnails or not track.keyframes:
+                continue
+            if track.keyframes[-1]["frame"] == key.index:
+                self.thumbnails[track.track_id] = thumbnail_jpeg(
+                    key.rgb, track.keyframes[-1]["xyxy"]
+                )
 
     def _detect(self, rgb: np.ndarray) -> Detections:
         parts = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from collections import Counter
@@ -17,8 +18,8 @@ if TYPE_CHECKING:
     from autoblur.pipeline import Job
 
 
-def _track_entry(track: Track) -> dict:
-    return {
+def _track_entry(track: Track, thumbnail: bytes | None) -> dict:
+    entry = {
         "id": track.track_id,
         "brand": track.brand,
         "action": track.action,
@@ -30,6 +31,9 @@ def _track_entry(track: Track) -> dict:
         "last_time_s": round(track.last_time_s, 6),
         "keyframes": track.keyframes,
     }
+    if thumbnail:
+        entry["thumbnail_jpeg_base64"] = base64.b64encode(thumbnail).decode("ascii")
+    return entry
 
 
 def build_report(
@@ -39,6 +43,7 @@ def build_report(
     tracks: list[Track],
     seconds: float,
     detect_seconds: dict[str, list[float]],
+    thumbnails: dict[int, bytes] | None = None,
 ) -> dict:
     """The report as a JSON-ready dict; ``detect_seconds`` holds each detector's times."""
     rules = None
@@ -70,7 +75,7 @@ def build_report(
         "brands_requested": [cue.name for cue in job.cues],
         "brands_found": dict(Counter(t.brand for t in tracks)),
         "notices": list(job.notices),
-        "tracks": [_track_entry(t) for t in tracks],
+        "tracks": [_track_entry(t, (thumbnails or {}).get(t.track_id)) for t in tracks],
         "timing": {
             "seconds": round(seconds, 3),
             "fps": round(frames_decoded / seconds, 2) if seconds > 0 else None,
