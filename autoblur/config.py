@@ -101,6 +101,12 @@ class PipelineConfig(_Strict):
     """Everything a run needs besides its inputs."""
 
     keyframe_interval: int = Field(12, ge=1)
+    scan_idle_keyframe_interval: int | None = Field(
+        None,
+        ge=1,
+        description="scans: keyframe spacing while no brand is on screen (None: as usual); "
+        "faster, but an appearance shorter than it can be missed",
+    )
     segmenter: str = "auto"
     device: Literal["auto", "cpu", "cuda"] = "auto"
     detect: DetectConfig = DetectConfig()

@@ -26,7 +26,7 @@ from autoblur.io.writer import check_output_path
 from autoblur.remove import MaskedFrame, build_removers
 from autoblur.report import build_report, write_json_atomic
 from autoblur.rules import RuleSet
-from autoblur.scene import SceneCutDetector
+from autoblur.scene import ANALYSIS_WIDTH, SceneCutDetector
 from autoblur.segment import build_segmenter
 from autoblur.track import TrackManager, build_propagator
 from autoblur.track.manager import FrameMasks
@@ -257,13 +257,22 @@ class Pipeline:
             yield MaskedFrame(frame, {a: union_mask(m) for a, m in by_action.items()})
 
     def _tracked(self, frames: Iterator[VideoFrame]) -> Iterator[tuple[VideoFrame, FrameMasks]]:
-        """Frames in order with their track masks; keyframes every N frames and at cuts."""
+        """Frames in order with their track masks; keyframes every N frames and at cuts.
+
+        A scan may space its keyframes out to ``scan_idle_keyframe_interval`` while no brand is
+        on screen (off by default: an appearance shorter than that can be missed); the backward
+        tracking from the keyframe that finds one covers the frames before it.
+        """
         scene = SceneCutDetector(self.config.scene_cut)
-        interval = self.config.keyframe_interval
+        scanning = self.job.output_path is None
         pending: list[VideoFrame] = []
         last_key: int | None = None
         for frame in frames:
-            cut = scene.is_cut(frame.rgb)
+            cut = scene.is_cut(frame.preview(ANALYSIS_WIDTH))
+            interval = self.config.keyframe_interval
+            idle_interval = self.config.scan_idle_keyframe_interval
+            if scanning and idle_interval and not self.manager.active:
+                interval = max(interval, idle_interval)
             if last_key is None or cut or frame.index - last_key >= interval:
                 yield from self._keyframe(pending, frame, cut)
                 pending, last_key = [], frame.index

@@ -7,7 +7,7 @@ import numpy as np
 
 from autoblur.config import SceneCutConfig
 
-_ANALYSIS_WIDTH = 160
+ANALYSIS_WIDTH = 160  # frames are compared at this width
 
 
 class SceneCutDetector:
@@ -34,7 +34,7 @@ class SceneCutDetector:
 
 def _histogram(rgb: np.ndarray) -> np.ndarray:
     height, width = rgb.shape[:2]
-    scale = min(1.0, _ANALYSIS_WIDTH / width)
+    scale = min(1.0, ANALYSIS_WIDTH / width)
     small = cv2.resize(
         rgb,
         (max(1, round(width * scale)), max(1, round(height * scale))),

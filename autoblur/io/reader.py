@@ -10,6 +10,7 @@ from pathlib import Path
 
 import av
 import av.error
+import cv2
 import numpy as np
 
 from autoblur.errors import VideoError
@@ -48,24 +49,54 @@ class VideoInfo:
     pix_fmt: str | None = None
 
 
-@dataclass
 class VideoFrame:
     """One decoded frame.
 
-    Attributes:
-        index: 0-based position in decode order of presentation.
+    Args:
+        index: 0-based position in presentation order.
         pts: presentation timestamp in ``VideoInfo.time_base`` units.
         time_s: presentation time in seconds.
-        rgb: (H, W, 3) uint8 RGB pixels; removers edit them in place.
+        rgb: (H, W, 3) uint8 RGB pixels, or None to convert ``source`` when first asked.
         source: the decoded frame in its own pixel format, so that the encoder can take
             untouched pixels without a lossy RGB round trip.
+
+    Frames that nothing looks at at full size (a scan between keyframes) are never converted.
     """
 
-    index: int
-    pts: int
-    time_s: float
-    rgb: np.ndarray
-    source: av.VideoFrame | None = None
+    def __init__(
+        self,
+        index: int,
+        pts: int,
+        time_s: float,
+        rgb: np.ndarray | None = None,
+        source: av.VideoFrame | None = None,
+    ) -> None:
+        if rgb is None and source is None:
+            raise ValueError("VideoFrame needs rgb pixels or a decoded source frame")
+        self.index = index
+        self.pts = pts
+        self.time_s = time_s
+        self._rgb = rgb
+        self.source = source
+
+    @property
+    def rgb(self) -> np.ndarray:
+        """(H, W, 3) uint8 RGB pixels; removers edit them in place."""
+        if self._rgb is None:
+            self._rgb = self.source.to_ndarray(format="rgb24")
+        return self._rgb
+
+    @rgb.setter
+    def rgb(self, pixels: np.ndarray) -> None:
+        self._rgb = pixels
+
+    def preview(self, width: int) -> np.ndarray:
+        """A small (h, ``width``, 3) uint8 RGB copy, made without converting the whole frame."""
+        if self._rgb is not None or self.source is None:
+            height = max(1, round(self.rgb.shape[0] * width / self.rgb.shape[1]))
+            return cv2.resize(self.rgb, (width, height), interpolation=cv2.INTER_AREA)
+        height = max(1, round(self.source.height * width / self.source.width))
+        return self.source.reformat(width=width, height=height, format="rgb24").to_ndarray()
 
 
 class VideoReader:
@@ -147,11 +178,7 @@ class VideoReader:
                 for frame in packet.decode():
                     pts = frame.pts if frame.pts is not None else round(index * frame_step)
                     yield VideoFrame(
-                        index=index,
-                        pts=pts,
-                        time_s=float(pts * self.info.time_base),
-                        rgb=frame.to_ndarray(format="rgb24"),
-                        source=frame,
+                        index=index, pts=pts, time_s=float(pts * self.info.time_base), source=frame
                     )
                     index += 1
         except av.error.FFmpegError as exc:
