@@ -40,6 +40,23 @@ def inputs(tmp_path: Path, real_media: Path) -> Path:
     return folder
 
 
+def batch_command(inputs: Path, out: Path, *extra: str) -> list[str]:
+    """``autoblur batch`` as a separate process, as a nightly job would start it."""
+    return [
+        sys.executable,
+        "-m",
+        "autoblur",
+        "batch",
+        str(inputs),
+        "--rules",
+        str(RULES),
+        "-o",
+        str(out),
+        "-q",
+        *extra,
+    ]
+
+
 def summary_of(out: Path) -> dict:
     return json.loads((out / "batch_summary.json").read_text())
 
@@ -122,18 +139,7 @@ def test_interrupted_batch_keeps_finished_work_and_leaves_no_partials(inputs, tm
     out = tmp_path / "out"
     for i in range(3):
         shutil.copy(SAMPLE, inputs / f"more{i}.mp4")
-    command = [
-        sys.executable,
-        "-m",
-        "autoblur",
-        "batch",
-        str(inputs),
-        "--rules",
-        str(RULES),
-        "-o",
-        str(out),
-        "-q",
-    ]
+    command = batch_command(inputs, out)
     process = subprocess.Popen(command, start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline:  # wait until the first item is finished and recorded
@@ -250,21 +256,7 @@ def test_ray_executor_gives_the_same_results(inputs, tmp_path):
     invoke("batch", inputs, "--rules", RULES, "-o", local, "--scan-only", "-q")
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "autoblur",
-            "batch",
-            str(inputs),
-            "--rules",
-            str(RULES),
-            "-o",
-            str(remote),
-            "--scan-only",
-            "--executor",
-            "ray",
-            "-q",
-        ],
+        batch_command(inputs, remote, "--scan-only", "--executor", "ray"),
         capture_output=True,
         text=True,
         timeout=600,
