@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -26,6 +26,7 @@ from autoblur.types import RegionMask, union_mask
 _MOTION_SIDE = 640
 _MIN_MOTION_POINTS = 20
 _LOCAL_POINTS = 24
+_REGION_GRID = 16  # regions this close share one local motion fit
 _RING_PX = 8
 
 
@@ -53,6 +54,7 @@ class _Motion:
     points: np.ndarray
     moved: np.ndarray
     overall: np.ndarray
+    cache: dict = field(default_factory=dict)
 
     def near(self, region_xyxy: tuple[int, int, int, int]) -> np.ndarray:
         """The homography of the surface around a region: fitted to the corners nearest it.
@@ -60,6 +62,12 @@ class _Motion:
         A logo on a moving bus must be filled with the bus, not the road: the motion comes
         from the corners closest to the hole where they agree, else from the whole frame.
         """
+        key = tuple(round(v / _REGION_GRID) for v in region_xyxy)
+        if key not in self.cache:
+            self.cache[key] = self._fit_near(region_xyxy)
+        return self.cache[key]
+
+    def _fit_near(self, region_xyxy: tuple[int, int, int, int]) -> np.ndarray:
         x0, y0, x1, y1 = region_xyxy
         dx = np.maximum(np.maximum(x0 - self.points[:, 0], self.points[:, 0] - x1), 0)
         dy = np.maximum(np.maximum(y0 - self.points[:, 1], self.points[:, 1] - y1), 0)
@@ -204,23 +212,28 @@ class PropagateInpainter:
         ring = cv2.dilate(crop_mask.astype(np.uint8), np.ones((2 * _RING_PX + 1,) * 2, np.uint8))
         ring = ring.astype(bool) & ~crop_mask & trusted
         filled = np.zeros(crop_mask.shape, bool)
+        frame_hw = crop_mask.shape
         for source, homography in self._sources(buffer, index, box):
             onto_crop = _shift(-x0, -y0) @ homography
-            warped = cv2.warpPerspective(source.original, onto_crop, size, flags=cv2.INTER_LINEAR)
-            valid = cv2.warpPerspective(
-                np.ones(source.original.shape[:2], np.uint8),
-                onto_crop,
-                size,
-                flags=cv2.INTER_NEAREST,
-            ).astype(bool)
+            valid = np.ones(frame_hw, bool)
+            corners = np.array([[0, 0], [size[0], 0], [size[0], size[1]], [0, size[1]]], float)
+            back = cv2.perspectiveTransform(corners[None] + (x0, y0), np.linalg.inv(homography))[0]
+            sh, sw = source.original.shape[:2]
+            if back.min() < 0 or back[:, 0].max() >= sw or back[:, 1].max() >= sh:
+                valid = cv2.warpPerspective(
+                    np.ones((sh, sw), np.uint8), onto_crop, size, flags=cv2.INTER_NEAREST
+                ).astype(bool)
             if source.hidden is not None:
                 seen = source.hidden.warp(homography)
                 if seen is not None:
                     valid &= ~seen.to_dense()[y0:y1, x0:x1]
+            take = crop_mask & valid & ~filled
+            if not take.any():
+                continue  # this frame shows nothing still missing
+            warped = cv2.warpPerspective(source.original, onto_crop, size, flags=cv2.INTER_LINEAR)
             gain = self._agreement(warped, crop, ring & valid)
             if gain is None:
                 continue
-            take = crop_mask & valid & ~filled
             target[take] = np.clip(warped[take] * gain, 0, 255)
             filled |= take
             if filled[crop_mask].all():
@@ -236,8 +249,9 @@ class PropagateInpainter:
         """Per-channel gain matching ``warped`` to ``crop`` on the ring; None if they disagree."""
         if ring.sum() < 20:
             return None
-        source = warped[ring].astype(np.float32)
-        reference = crop[ring].astype(np.float32)
+        step = max(1, int(ring.sum()) // 2000)  # a few thousand border pixels are plenty
+        source = warped[ring][::step].astype(np.float32)
+        reference = crop[ring][::step].astype(np.float32)
         # Medians: people walking through the border must not veto a good source.
         gain = np.clip(
             (np.median(reference, axis=0) + 1) / (np.median(source, axis=0) + 1), 0.8, 1.25
