@@ -26,9 +26,10 @@ def output_pix_fmt(info: VideoInfo) -> str:
     Keeping the input's chroma layout lets untouched pixels reach the encoder bit-exact;
     RGB sources and odd frame sizes (which 4:2:0 cannot hold) get 4:4:4.
     """
-    if info.pix_fmt in _PASSTHROUGH_FORMATS and not (info.width % 2 or info.height % 2):
+    even = not (info.width % 2 or info.height % 2)
+    if even and info.pix_fmt in _PASSTHROUGH_FORMATS:
         return info.pix_fmt
-    if info.pix_fmt in ("yuv420p", "yuvj420p") and not (info.width % 2 or info.height % 2):
+    if even and info.pix_fmt == "yuvj420p":  # full-range JPEG-style input: re-range, keep 4:2:0
         return "yuv420p"
     return "yuv444p"
 
