@@ -75,13 +75,14 @@ class TrackManager:
         self.action_of = action_of
         self.active: dict[int, Track] = {}
         self.finished: list[Track] = []
+        self._by_id: dict[int, Track] = {}  # every track, active or ended
         # The last keyframe's pixels, copied: removers edit frames in place once yielded.
         self._anchor_rgb: np.ndarray | None = None
         self._next_id = 1
 
     def all_tracks(self) -> list[Track]:
         """Every track so far, ended and active, by id."""
-        return sorted([*self.finished, *self.active.values()], key=lambda t: t.track_id)
+        return [self._by_id[track_id] for track_id in sorted(self._by_id)]
 
     def advance(
         self, between: list[VideoFrame], key: VideoFrame, detections: Detections, cut: bool
@@ -128,9 +129,7 @@ class TrackManager:
         return self._track(track_id).action
 
     def _track(self, track_id: int) -> Track:
-        if track_id in self.active:
-            return self.active[track_id]
-        return next(t for t in self.finished if t.track_id == track_id)
+        return self._by_id[track_id]
 
     def _forward(self, between: list[VideoFrame], key: VideoFrame, cut: bool) -> list[FrameMasks]:
         if self._anchor_rgb is None or not self.active:
@@ -227,6 +226,7 @@ class TrackManager:
         )
         self._next_id += 1
         self.active[track.track_id] = track
+        self._by_id[track.track_id] = track
         return track
 
     def _end(self, track_id: int) -> None:
