@@ -148,11 +148,10 @@ class _MaskFolder:
         self.partial.mkdir()
 
     def write(self, item: MaskedFrame) -> None:
-        dense = np.zeros(item.frame.rgb.shape[:2], np.uint8)
+        dense = np.zeros(item.frame.rgb.shape[:2], bool)
         for mask in item.masks.values():
-            h, w = mask.bitmap.shape
-            dense[mask.y0 : mask.y0 + h, mask.x0 : mask.x0 + w][mask.bitmap] = 255
-        cv2.imwrite(str(self.partial / f"{item.frame.index:06d}.png"), dense)
+            mask.paste_into(dense)
+        cv2.imwrite(str(self.partial / f"{item.frame.index:06d}.png"), dense.astype(np.uint8) * 255)
 
     def commit(self) -> None:
         if self.final.exists():

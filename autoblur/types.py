@@ -89,6 +89,19 @@ class RegionMask:
         h, w = self.bitmap.shape
         dense[self.y0 : self.y0 + h, self.x0 : self.x0 + w] |= self.bitmap
 
+    def crop(self, xyxy: tuple[int, int, int, int]) -> np.ndarray:
+        """The bool mask inside box ``xyxy`` (x1, y1 exclusive), without making a dense frame."""
+        x0, y0, x1, y1 = xyxy
+        out = np.zeros((y1 - y0, x1 - x0), bool)
+        h, w = self.bitmap.shape
+        ax0, ay0 = max(self.x0, x0), max(self.y0, y0)
+        ax1, ay1 = min(self.x0 + w, x1), min(self.y0 + h, y1)
+        if ax1 > ax0 and ay1 > ay0:
+            out[ay0 - y0 : ay1 - y0, ax0 - x0 : ax1 - x0] = self.bitmap[
+                ay0 - self.y0 : ay1 - self.y0, ax0 - self.x0 : ax1 - self.x0
+            ]
+        return out
+
     def warp(
         self, homography: np.ndarray, frame_hw: tuple[int, int] | None = None
     ) -> RegionMask | None:

@@ -64,3 +64,12 @@ def test_detections_check_their_columns():
     assert picked.brand == ["b"] and picked.confidence.tolist() == pytest.approx([0.9])
     box = dets.mask_or_box(0, (10, 10))
     assert box.area == 16
+
+
+def test_crop_matches_the_dense_mask_in_any_box():
+    dense = np.zeros((40, 60), bool)
+    dense[5:15, 20:33] = True
+    mask = RegionMask.from_dense(dense)
+    for box in [(0, 0, 60, 40), (25, 10, 50, 30), (0, 0, 10, 10), (30, 12, 31, 13)]:
+        x0, y0, x1, y1 = box
+        assert np.array_equal(mask.crop(box), dense[y0:y1, x0:x1])

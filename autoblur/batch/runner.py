@@ -16,7 +16,10 @@ from autoblur.batch.items import BatchItem
 from autoblur.batch.state import BatchState, file_digest, rules_digest
 from autoblur.config import PipelineConfig
 from autoblur.errors import AutoblurError, ConfigError
+from autoblur.html import write_batch_html, write_video_html
+from autoblur.pipeline import Job, Pipeline
 from autoblur.report import write_json_atomic
+from autoblur.rules import load_rules
 
 SUMMARY_JSON = "batch_summary.json"
 SUMMARY_CSV = "batch_summary.csv"
@@ -48,9 +51,6 @@ class BatchOptions:
 
 def run_item(item: BatchItem, options: BatchOptions) -> dict:
     """Process one item; never raises for a bad video: the failure is in the result."""
-    from autoblur.pipeline import Job, Pipeline
-    from autoblur.rules import load_rules
-
     started = time.perf_counter()
     report_path = options.out_dir / Path(item.output_name).with_suffix(".report.json")
     output = None if options.scan_only else options.out_dir / item.output_name
@@ -75,8 +75,6 @@ def run_item(item: BatchItem, options: BatchOptions) -> dict:
         )
         report = Pipeline(job).run()
         if options.html:
-            from autoblur.html import write_video_html
-
             write_video_html(report_path.with_suffix(".html"), report)
         found = report["brands_found"]
         status = "clean" if not found else ("found" if options.scan_only else "removed")
@@ -198,8 +196,6 @@ def run_batch(
     write_json_atomic(options.out_dir / SUMMARY_JSON, summary)
     _write_csv(options.out_dir / SUMMARY_CSV, ordered)
     if options.html:
-        from autoblur.html import write_batch_html
-
         write_batch_html(options.out_dir / SUMMARY_HTML, summary)
     return summary
 

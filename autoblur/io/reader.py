@@ -168,7 +168,7 @@ class VideoReader:
         """
         streams = [self.video_stream] + (self.audio_streams if on_audio_packet else [])
         index = 0
-        frame_step = self.info.time_base and 1 / (self.info.fps * self.info.time_base)
+        frame_step = 1 / (self.info.fps * self.info.time_base)  # pts units per frame
         try:
             for packet in self._container.demux(streams):
                 if packet.stream.type != "video":

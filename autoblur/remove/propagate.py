@@ -208,7 +208,7 @@ class PropagateInpainter:
         here = buffer[index]
         trusted = np.ones(crop_mask.shape, bool)
         if here.hidden is not None:
-            trusted &= ~here.hidden.to_dense()[y0:y1, x0:x1]
+            trusted &= ~here.hidden.crop(box)
         ring = cv2.dilate(crop_mask.astype(np.uint8), np.ones((2 * _RING_PX + 1,) * 2, np.uint8))
         ring = ring.astype(bool) & ~crop_mask & trusted
         filled = np.zeros(crop_mask.shape, bool)
@@ -226,7 +226,7 @@ class PropagateInpainter:
             if source.hidden is not None:
                 seen = source.hidden.warp(homography)
                 if seen is not None:
-                    valid &= ~seen.to_dense()[y0:y1, x0:x1]
+                    valid &= ~seen.crop(box)
             take = crop_mask & valid & ~filled
             if not take.any():
                 continue  # this frame shows nothing still missing
