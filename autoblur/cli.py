@@ -23,6 +23,8 @@ from autoblur.batch.runner import SUMMARY_JSON, exit_code
 from autoblur.config import PipelineConfig, load_config
 from autoblur.errors import AutoblurError, ConfigError
 from autoblur.html import write_video_html
+from autoblur.models import ModelEntry, checkpoint_path, load_manifest, model_dir, verify
+from autoblur.models.download import download_model
 from autoblur.pipeline import Job, Pipeline
 from autoblur.rules import RuleSet, load_rules
 from autoblur.types import BrandCue
@@ -56,6 +58,10 @@ class _Bar:
         if self.bar is not None:
             self.bar.update(frames)
 
+    def note(self, message: str) -> None:
+        if not self.quiet:
+            tqdm.write(f"autoblur: note: {message}", file=sys.stderr)
+
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
@@ -76,6 +82,18 @@ def _shared_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "words",
             multiple=True,
             help="Brand word to find written in the picture (repeatable); each is one brand.",
+        ),
+        click.option(
+            "--prompt",
+            "prompts",
+            multiple=True,
+            help='What to find, in words (repeatable), e.g. "Nike logo"; each is one brand. '
+            "Needs the models extra and the Grounding-DINO model.",
+        ),
+        click.option(
+            "--model",
+            "prompt_model",
+            help="Grounding-DINO model for --prompt: a Hugging Face hub id or a local folder.",
         ),
         click.option(
             "--rules",
@@ -117,13 +135,13 @@ def _shared_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--segmenter",
-            type=click.Choice(["auto", "none"]),
-            help="Segmenter turning boxes into masks.",
+            type=click.Choice(["auto", "sam", "grabcut", "none"]),
+            help="Segmenter turning boxes into masks (auto: SAM when present, else GrabCut).",
         ),
         click.option(
             "--device",
-            type=click.Choice(["auto", "cpu", "cuda"]),
-            help="Where neural backends run.",
+            type=click.Choice(["auto", "cpu", "cuda", "mps"]),
+            help="Where neural backends run (auto: CUDA, then Apple MPS, then CPU).",
         ),
         click.option("-q", "--quiet", is_flag=True, help="No progress bar or notes."),
     ]
@@ -133,7 +151,11 @@ def _shared_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _cues(
-    logos: tuple[Path, ...], words: tuple[str, ...], rules: RuleSet | None, config: PipelineConfig
+    logos: tuple[Path, ...],
+    words: tuple[str, ...],
+    prompts: tuple[str, ...],
+    rules: RuleSet | None,
+    config: PipelineConfig,
 ) -> list[BrandCue]:
     cues = list(rules.brands) if rules is not None else []
     action = config.remove.mode or config.remove.default_action
@@ -145,6 +167,10 @@ def _cues(
         if not word.strip():
             raise ConfigError("--text needs a word, got an empty string")
         cues.append(BrandCue(name=word, action=action, text=(word,)))
+    for prompt in prompts:
+        if not prompt.strip():
+            raise ConfigError("--prompt needs a phrase, got an empty string")
+        cues.append(BrandCue(name=prompt, action=action, prompts=(prompt,)))
     return cues
 
 
@@ -177,9 +203,6 @@ def _execute(job: Job, label: str, quiet: bool, html_path: Path | None) -> dict:
         bar.close()
     if html_path is not None:
         write_video_html(html_path, report)
-    if not quiet:
-        for note in job.notices:
-            click.echo(f"autoblur: note: {note}", err=True)
     return report
 
 
@@ -197,8 +220,9 @@ def _build_job(options: dict[str, Any], output: Path | None, overrides: dict[str
     """The job described by the options that ``run`` and ``scan`` share, plus their own."""
     overrides = {
         "keyframe_interval": options["keyframe_interval"],
-        "segmenter": options["segmenter"],
+        "segment": {"backend": options["segmenter"]},
         "device": options["device"],
+        "detect": {"grounding_dino": {"model": options["prompt_model"]}},
         "track": {"backend": options["tracker"]},
         **overrides,
     }
@@ -209,12 +233,21 @@ def _build_job(options: dict[str, Any], output: Path | None, overrides: dict[str
     return Job(
         input_path=options["input_path"],
         output_path=output,
-        cues=_cues(options["logos"], options["words"], rules, config),
+        cues=_cues(options["logos"], options["words"], options["prompts"], rules, config),
         config=config,
         rules=rules,
         masks_dir=options["masks_dir"],
         report_path=options["report_path"],
         thumbnails=options["html_path"] is not None,
+        required_detectors=frozenset(
+            name
+            for name, given in (
+                ("logo", options["logos"]),
+                ("text", options["words"]),
+                ("grounding_dino", options["prompts"]),
+            )
+            if given
+        ),
     )
 
 
@@ -369,3 +402,100 @@ def batch(
             f"autoblur: batch of {len(items)}: {counts}; see {out_dir / SUMMARY_JSON}", err=True
         )
     return exit_code(summary)
+
+
+@main.group()
+def models() -> None:
+    """List, download and verify the neural models (folder: ckpt/ or $AUTOBLUR_CKPT)."""
+
+
+def _hub_snapshot(entry: ModelEntry) -> Path | None:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None
+    config = try_to_load_from_cache(entry.repo, "config.json")
+    return Path(config).parent if isinstance(config, str) else None
+
+
+def _model_location(entry: ModelEntry) -> tuple[bool, str]:
+    if entry.kind == "hub":
+        snapshot = _hub_snapshot(entry)
+        return snapshot is not None, str(snapshot or f"hub: {entry.repo}")
+    path = checkpoint_path(entry)
+    return path.is_file(), str(path)
+
+
+@models.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_handle_errors
+def models_list(as_json: bool) -> int:
+    """Every model the manifest knows: file, size, licence, commercial use, present or not."""
+    rows = []
+    for entry in load_manifest().models.values():
+        present, where = _model_location(entry)
+        rows.append(
+            {
+                "name": entry.name,
+                "file": entry.file or entry.repo,
+                "size_mb": round(entry.size / 1e6) if entry.size else None,
+                "licence": entry.licence,
+                "commercial_use": entry.commercial_use,
+                "present": present,
+                "path": where,
+                "stage": entry.stage,
+            }
+        )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return 0
+    click.echo(f"model folder: {model_dir()}")
+    for row in rows:
+        size = f"{row['size_mb']} MB" if row["size_mb"] else "size ?"
+        use = "commercial use ok" if row["commercial_use"] else "NON-COMMERCIAL ONLY"
+        state = "present" if row["present"] else "missing"
+        click.echo(
+            f"{row['name']:<20} {row['file']:<36} {size:>9}  {row['licence']:<13} {use:<19} "
+            f"{state:<8} {row['path']}"
+        )
+    return 0
+
+
+@models.command("download")
+@click.argument("names", nargs=-1, required=True)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@_handle_errors
+def models_download(names: tuple[str, ...], quiet: bool) -> int:
+    """Fetch models by name (or `all`), resuming partial files and checking their sha256."""
+    manifest = load_manifest()
+    wanted = list(manifest.models) if "all" in names else list(names)
+    for name in wanted:
+        entry = manifest.get(name)
+        present, where = _model_location(entry)
+        if present:
+            click.echo(f"{name}: already present at {where}", err=True)
+            continue
+        path = download_model(entry, quiet=quiet)
+        click.echo(f"{name}: downloaded to {path}", err=True)
+    return 0
+
+
+@models.command("verify")
+@_handle_errors
+def models_verify() -> int:
+    """Check the sha256 of every present model file against the manifest (exit 1 on a mismatch)."""
+    bad = 0
+    for entry in load_manifest().models.values():
+        if entry.kind == "hub":
+            continue
+        verdict = verify(entry)
+        if verdict.status == "missing":
+            continue
+        bad += verdict.status == "mismatch"
+        detail = {
+            "ok": "sha256 matches",
+            "mismatch": f"sha256 {verdict.sha256} differs from the expected one",
+            "unchecked": f"no published sha256 to check against (file has {verdict.sha256})",
+        }[verdict.status]
+        click.echo(f"{entry.name}: {verdict.path}: {detail}")
+    return 1 if bad else 0

@@ -44,12 +44,49 @@ class TextDetectorConfig(_Strict):
     min_score: float = Field(0.5, ge=0, le=1, description="OCR confidence of a line to use it")
 
 
+class GroundingDinoConfig(_Strict):
+    """Open-vocabulary detection from text prompts (needs the models extra)."""
+
+    model: str = Field(
+        "IDEA-Research/grounding-dino-tiny",
+        description="Hugging Face hub id (from the hub cache) or a local model folder",
+    )
+    box_threshold: float = Field(0.35, ge=0, le=1, description="best token score of a box")
+    text_threshold: float = Field(0.25, ge=0, le=1, description="score of the winning phrase")
+    nms_iou: float = Field(0.5, gt=0, le=1, description="boxes overlapping more are one object")
+    max_detections: int = Field(20, ge=1, description="best boxes kept per keyframe")
+    batch_size: int = Field(4, ge=1, description="keyframes per forward pass in detect_batch")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="auto: bf16 on a GPU that has it, else fp32"
+    )
+
+
 class DetectConfig(_Strict):
     """Detectors run on keyframes."""
 
     logo: LogoDetectorConfig = LogoDetectorConfig()
     text: TextDetectorConfig = TextDetectorConfig()
+    grounding_dino: GroundingDinoConfig = GroundingDinoConfig()
     min_confidence: float = Field(0.0, ge=0, le=1)
+
+
+class SamConfig(_Strict):
+    """Box-prompted Segment Anything (needs the models extra and a checkpoint)."""
+
+    variant: Literal["vit_b", "vit_l", "vit_h"] = "vit_b"
+    checkpoint: str | None = Field(
+        None, description="a checkpoint file to use instead of the model folder's"
+    )
+    max_leak: float = Field(
+        0.2, ge=0, le=1, description="share of a mask allowed outside its (padded) box"
+    )
+
+
+class SegmentConfig(_Strict):
+    """Turning detection boxes into masks on keyframes."""
+
+    backend: str = "auto"
+    sam: SamConfig = SamConfig()
 
 
 class SceneCutConfig(_Strict):
@@ -107,9 +144,9 @@ class PipelineConfig(_Strict):
         description="scans: keyframe spacing while no brand is on screen (None: as usual); "
         "faster, but an appearance shorter than it can be missed",
     )
-    segmenter: str = "auto"
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     detect: DetectConfig = DetectConfig()
+    segment: SegmentConfig = SegmentConfig()
     scene_cut: SceneCutConfig = SceneCutConfig()
     track: TrackConfig = TrackConfig()
     remove: RemoveConfig = RemoveConfig()

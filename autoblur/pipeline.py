@@ -20,9 +20,10 @@ import cv2
 import numpy as np
 
 from autoblur.config import PipelineConfig
-from autoblur.errors import ConfigError, VideoError
+from autoblur.errors import CheckpointError, ConfigError, VideoError
 from autoblur.io import VideoFrame, VideoReader, VideoWriter
 from autoblur.io.writer import check_output_path
+from autoblur.models.extra import INSTALL_HINT
 from autoblur.remove import MaskedFrame, build_removers
 from autoblur.report import build_report, write_json_atomic
 from autoblur.rules import RuleSet
@@ -47,12 +48,19 @@ class Progress(Protocol):
         """``frames`` more frames are finished."""
         ...
 
+    def note(self, message: str) -> None:
+        """Something the user should know before the work starts (a fallback, the device)."""
+        ...
+
 
 class _Silent:
     def start(self, total_frames: int | None) -> None:
         pass
 
     def advance(self, frames: int) -> None:
+        pass
+
+    def note(self, message: str) -> None:
         pass
 
 
@@ -69,6 +77,8 @@ class Job:
         masks_dir: a folder to write each frame's removal mask to as PNG, if any.
         report_path: where to write the JSON report, if anywhere.
         thumbnails: put a JPEG of each track's first detection (box drawn) in the report.
+        required_detectors: detectors asked for on the command line: the run fails when one
+            of them cannot run, instead of noting it.
         notices: things the user should know, gathered while setting up (filled in by the run).
     """
 
@@ -80,14 +90,20 @@ class Job:
     masks_dir: Path | None = None
     report_path: Path | None = None
     thumbnails: bool = False
+    required_detectors: frozenset[str] = frozenset()
     notices: list[str] = field(default_factory=list)
 
 
 def build_detectors(cues: Sequence[BrandCue], job: Job) -> list[Detector]:
-    """Detectors for the cue kinds the brands use; a note for each kind that cannot run yet.
+    """Detectors for the cue kinds the brands use.
+
+    A detector that cannot run (not installed, or its model missing) fails the run when the
+    user asked for it on the command line (``job.required_detectors``); for cues from a rule
+    file it adds a notice and the others run.
 
     Raises:
-        ConfigError: no brand has a cue any available detector can use.
+        ConfigError: a required detector is not installed, or no detector can run at all.
+        CheckpointError: a required detector's model is missing, saying how to fetch it.
     """
     available = set(available_detectors())
     detectors = []
@@ -95,18 +111,26 @@ def build_detectors(cues: Sequence[BrandCue], job: Job) -> list[Detector]:
         users = [cue for cue in cues if getattr(cue, cue_field)]
         if not users:
             continue
-        if name in available:
-            detectors.append(DETECTORS.build(name, users, job.config.detect))
-            continue
         brands = ", ".join(cue.name for cue in users)
+        if name not in available:
+            reason = f"need the {name!r} detector, which is not available in this installation"
+            if name in job.required_detectors:
+                raise ConfigError(f"{reason.removeprefix('need ')}; {INSTALL_HINT}")
+        else:
+            try:
+                detectors.append(DETECTORS.build(name, users, job.config))
+                continue
+            except CheckpointError as exc:
+                if name in job.required_detectors:
+                    raise
+                reason = f"cannot run: {exc}"
         job.notices.append(
-            f"'{cue_field}' cues of {len(users)} brand(s) ({brands}) need the {name!r} "
-            "detector, which is not available in this installation; they are ignored"
+            f"'{cue_field}' cues of {len(users)} brand(s) ({brands}) {reason}; they are ignored"
         )
     if not detectors:
         raise ConfigError(
-            "nothing to look for: give --logo images or --text words (or a rule file with them); "
-            f"available detectors: {', '.join(sorted(available)) or 'none'}"
+            "nothing to look for: give --logo images, --text words or --prompt phrases (or a "
+            f"rule file with them); available detectors: {', '.join(sorted(available)) or 'none'}"
         )
     return detectors
 
@@ -185,16 +209,19 @@ class Pipeline:
         """
         job = self.job
         if not job.cues:
-            raise ConfigError("no brands given: use --logo IMAGE, --text WORD or --rules FILE")
+            raise ConfigError(
+                "no brands given: use --logo IMAGE, --text WORD, --prompt PHRASE or --rules FILE"
+            )
         _check_paths(job)
         started = time.perf_counter()
         with VideoReader(job.input_path) as reader:
-            self.progress.start(reader.info.frame_count_header)
             self.detectors = build_detectors(job.cues, job)
-            self.segmenter = build_segmenter(self.config)
+            self.segmenter = build_segmenter(self.config, job.notices)
             action_of = {cue.name: self._action(cue) for cue in job.cues}
             self.manager = TrackManager(build_propagator(self.config), self.config.track, action_of)
             removers = build_removers(self.config, set(action_of.values()))
+            self._announce([*self.detectors, self.segmenter])
+            self.progress.start(reader.info.frame_count_header)
             masks = _MaskFolder(job.masks_dir) if job.masks_dir is not None else None
             try:
                 frames_done = self._stream(reader, removers, masks)
@@ -216,6 +243,14 @@ class Pipeline:
         if job.report_path is not None:
             write_json_atomic(job.report_path, report)
         return report
+
+    def _announce(self, stages: list) -> None:
+        """Tell the user the setup notices and where neural stages run, before any work."""
+        devices = sorted({str(stage.device) for stage in stages if hasattr(stage, "device")})
+        if devices:
+            self.job.notices.append(f"neural models run on {', '.join(devices)}")
+        for notice in self.job.notices:
+            self.progress.note(notice)
 
     def _action(self, cue: BrandCue) -> str:
         mode = self.config.remove.mode

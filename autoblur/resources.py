@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def data_dir(name: str) -> Path:
-    """The folder of shipped data ``name`` (``configs`` or ``brand_lists``).
+    """The folder of shipped data ``name`` (``configs``, ``brand_lists`` or ``ckpt``).
 
     A wheel carries them under ``autoblur/_data/``; an editable install reads them from the
     repository root beside the package.
     """
-    bundled = _PACKAGE_DIR / "_data" / name
+    bundled = PACKAGE_DIR / "_data" / name
     if bundled.is_dir():
         return bundled
-    return _PACKAGE_DIR.parent / name
+    return PACKAGE_DIR.parent / name

@@ -8,7 +8,11 @@ from detectors.base import CUE_FIELDS, DETECTORS, Detector
 
 # Modules whose import registers a detector; a module that fails to import (a missing optional
 # dependency) leaves its detector unavailable.
-_MODULES = {"logo": "detectors.logo", "text": "detectors.text"}
+_MODULES = {
+    "logo": "detectors.logo",
+    "text": "detectors.text",
+    "grounding_dino": "detectors.grounding_dino",
+}
 
 
 def available_detectors() -> list[str]:

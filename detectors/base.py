@@ -7,7 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
-from autoblur.config import DetectConfig
+from autoblur.config import PipelineConfig
 from autoblur.registry import Registry
 from autoblur.types import BrandCue, Detections
 
@@ -22,7 +22,7 @@ class Detector(Protocol):
         ...
 
 
-DetectorBuilder = Callable[[Sequence[BrandCue], DetectConfig], Detector]
+DetectorBuilder = Callable[[Sequence[BrandCue], PipelineConfig], Detector]
 DETECTORS: Registry[Detector] = Registry("detector")
 
 # The cue field of a brand that each detector reads, in the order the pipeline runs them.

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from autoblur.config import DetectConfig, LogoDetectorConfig
+from autoblur.config import DetectConfig, LogoDetectorConfig, PipelineConfig
 from autoblur.errors import ConfigError
 from autoblur.types import BrandCue, Detections, RegionMask
 from detectors.base import DETECTORS
@@ -295,6 +295,6 @@ class LogoDetector:
 
 
 @DETECTORS.register("logo")
-def build_logo_detector(cues: Sequence[BrandCue], config: DetectConfig) -> LogoDetector:
+def build_logo_detector(cues: Sequence[BrandCue], config: PipelineConfig) -> LogoDetector:
     """The reference-logo detector for the brands that have logo images."""
-    return LogoDetector(cues, config)
+    return LogoDetector(cues, config.detect)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from autoblur.config import DetectConfig, TextDetectorConfig
+from autoblur.config import DetectConfig, PipelineConfig, TextDetectorConfig
 from autoblur.types import BrandCue, Detections, RegionMask
 from detectors.base import DETECTORS
 
@@ -188,6 +188,6 @@ class TextDetector:
 
 
 @DETECTORS.register("text")
-def build_text_detector(cues: Sequence[BrandCue], config: DetectConfig) -> TextDetector:
+def build_text_detector(cues: Sequence[BrandCue], config: PipelineConfig) -> TextDetector:
     """The wordmark detector for the brands that have ``text`` cues."""
-    return TextDetector(cues, config)
+    return TextDetector(cues, config.detect)

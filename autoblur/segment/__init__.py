@@ -2,47 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
-import numpy as np
+import importlib
 
 from autoblur.config import PipelineConfig
-from autoblur.registry import Registry
-from autoblur.types import Detections
+from autoblur.errors import CheckpointError
+from autoblur.segment.base import SEGMENTERS, Segmenter
+from autoblur.segment.classical import DetectorMasks, GrabCutMasks
+
+_CLASSICAL = "grabcut"
 
 
-class Segmenter(Protocol):
-    """Fills in (or refines) the masks of a keyframe's detections."""
+def build_segmenter(config: PipelineConfig, notices: list[str]) -> Segmenter:
+    """The segmenter the config names.
 
-    name: str
+    ``auto`` uses SAM when its extra is installed and its checkpoint present, and otherwise
+    falls back to GrabCut, saying so once in ``notices``.
 
-    def segment(self, rgb: np.ndarray, detections: Detections) -> Detections:
-        """Detections on the (H, W, 3) uint8 RGB keyframe, each with a mask where possible."""
-        ...
-
-
-SEGMENTERS: Registry[Segmenter] = Registry("segmenter")
-
-
-class DetectorMasks:
-    """Keeps each detector's own mask (a warped logo silhouette, say); a box where none."""
-
-    name = "none"
-
-    def segment(self, rgb: np.ndarray, detections: Detections) -> Detections:
-        """See :class:`Segmenter`."""
-        frame_hw = rgb.shape[:2]
-        detections.masks = [detections.mask_or_box(i, frame_hw) for i in range(len(detections))]
-        return detections
-
-
-@SEGMENTERS.register("none")
-def build_detector_masks(config: PipelineConfig) -> DetectorMasks:
-    """No segmentation model: detector masks as they are."""
-    return DetectorMasks()
+    Raises:
+        CheckpointError: ``sam`` was asked for by name and cannot be loaded.
+        ConfigError: unknown backend name.
+    """
+    name = config.segment.backend
+    if name == "sam" or name == "auto":
+        try:
+            importlib.import_module("autoblur.segment.sam")
+        except ImportError as exc:
+            if name == "sam":
+                raise CheckpointError(f"--segmenter sam: {exc}") from None
+            notices.append(f"segmenter auto: SAM unavailable ({exc}); using {_CLASSICAL}")
+            return SEGMENTERS.build(_CLASSICAL, config)
+    if name != "auto":
+        return SEGMENTERS.build(name, config)
+    try:
+        return SEGMENTERS.build("sam", config)
+    except CheckpointError as exc:
+        notices.append(f"segmenter auto: SAM unavailable ({exc}); using {_CLASSICAL}")
+        return SEGMENTERS.build(_CLASSICAL, config)
 
 
-def build_segmenter(config: PipelineConfig) -> Segmenter:
-    """The segmenter the config names; ``auto`` picks the best one available."""
-    name = "none" if config.segmenter == "auto" else config.segmenter
-    return SEGMENTERS.build(name, config)
+__all__ = ["SEGMENTERS", "DetectorMasks", "GrabCutMasks", "Segmenter", "build_segmenter"]

@@ -1,0 +1,14 @@
+"""Checking for the optional ``models`` extra before a neural backend imports it."""
+
+from __future__ import annotations
+
+import importlib.util
+
+INSTALL_HINT = 'pip install -e ".[models]"'
+
+
+def require_modules(what: str, *modules: str) -> None:
+    """Raise ImportError naming ``what`` and the install command if a module is missing."""
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ImportError(f"{what} needs the models extra ({', '.join(missing)}): {INSTALL_HINT}")
