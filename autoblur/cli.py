@@ -130,8 +130,9 @@ def _shared_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--tracker",
-            type=click.Choice(["auto", "flow"]),
-            help="Tracker carrying masks between keyframes.",
+            type=click.Choice(["auto", "flow", "deaot"]),
+            help="Tracker carrying masks between keyframes (auto: DeAOT on a GPU when its "
+            "checkpoint is present, else flow).",
         ),
         click.option(
             "--segmenter",

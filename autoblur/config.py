@@ -96,10 +96,26 @@ class SceneCutConfig(_Strict):
     threshold: float = Field(0.35, gt=0, le=1, description="Bhattacharyya distance of a cut")
 
 
+class DeaotConfig(_Strict):
+    """The DeAOT tracker (models extra and checkpoint)."""
+
+    max_side: int = Field(
+        481, ge=33, description="frames are tracked at this longest side (rounded to 16k+1)"
+    )
+    long_term_gap: int = Field(5, ge=1, description="every this many frames joins the memory")
+    max_memory_frames: int = Field(
+        8, ge=2, description="long-term memory cap in frames, so memory is bounded"
+    )
+    min_confidence: float = Field(
+        0.5, ge=0, le=1, description="an object whose mean probability drops below is lost"
+    )
+
+
 class TrackConfig(_Strict):
     """Carrying masks between keyframes."""
 
     backend: str = "auto"
+    deaot: DeaotConfig = DeaotConfig()
     min_similarity: float = Field(0.55, ge=-1, le=1, description="NCC to the keyframe look")
     min_visible: float = Field(0.25, gt=0, le=1, description="share of the mask left in frame")
     max_missed_keyframes: int = Field(1, ge=0, description="keyframes a track may go undetected")

@@ -218,9 +218,10 @@ class Pipeline:
             self.detectors = build_detectors(job.cues, job)
             self.segmenter = build_segmenter(self.config, job.notices)
             action_of = {cue.name: self._action(cue) for cue in job.cues}
-            self.manager = TrackManager(build_propagator(self.config), self.config.track, action_of)
+            propagator = build_propagator(self.config, job.notices)
+            self.manager = TrackManager(propagator, self.config.track, action_of)
             removers = build_removers(self.config, set(action_of.values()))
-            self._announce([*self.detectors, self.segmenter])
+            self._announce([*self.detectors, self.segmenter, propagator])
             self.progress.start(reader.info.frame_count_header)
             masks = _MaskFolder(job.masks_dir) if job.masks_dir is not None else None
             try:

@@ -55,12 +55,13 @@ class RegionMask:
         canvas = np.zeros((y1 - y0, x1 - x0), np.uint8)
         pts = np.round((poly - (x0, y0)) * 16).astype(np.int32)
         cv2.fillPoly(canvas, [pts], 1, lineType=cv2.LINE_8, shift=4)
-        return cls._trimmed(x0, y0, canvas, frame_hw)
+        return cls.from_crop(x0, y0, canvas, frame_hw)
 
     @classmethod
-    def _trimmed(
+    def from_crop(
         cls, x0: int, y0: int, bitmap: np.ndarray, frame_hw: tuple[int, int]
     ) -> RegionMask | None:
+        """A mask from a crop whose top-left pixel is (x0, y0), trimmed to its content."""
         ys, xs = np.nonzero(bitmap)
         if len(xs) == 0:
             return None
@@ -129,7 +130,7 @@ class RegionMask:
         out = cv2.warpPerspective(
             self.bitmap.astype(np.uint8), local, (x1 - x0, y1 - y0), flags=cv2.INTER_NEAREST
         )
-        return self._trimmed(x0, y0, out, frame_hw)
+        return self.from_crop(x0, y0, out, frame_hw)
 
     def dilate(self, radius_px: int) -> RegionMask:
         """Grow the mask by ``radius_px`` pixels (an elliptic kernel), clipped to the frame."""

@@ -31,7 +31,7 @@ def detections_from(masks, brand="W"):
 
 def test_flow_follows_a_moving_logo_forwards_and_backwards(bunny_windows):
     frames = frames_of(bunny_windows)
-    propagator = build_propagator(PipelineConfig())
+    propagator = build_propagator(PipelineConfig(), [])
     start = 30
     forward = propagator.propagate(
         [f.rgb for f in frames[start : start + 13]], {7: bunny_windows.masks[start]}
@@ -50,7 +50,7 @@ def test_flow_follows_a_moving_logo_forwards_and_backwards(bunny_windows):
 def test_manager_keeps_ids_starts_mid_video_and_resets_at_cuts(bunny_windows):
     frames = frames_of(bunny_windows)
     config = PipelineConfig()
-    manager = TrackManager(build_propagator(config), config.track, {"W": "blur"})
+    manager = TrackManager(build_propagator(config, []), config.track, {"W": "blur"})
     every = 12
     outputs: dict[int, dict] = {}
     previous = 0
@@ -82,7 +82,7 @@ def test_manager_keeps_ids_starts_mid_video_and_resets_at_cuts(bunny_windows):
 def test_undetected_track_is_kept_then_ended(bunny_windows):
     frames = frames_of(bunny_windows)
     config = PipelineConfig()
-    manager = TrackManager(build_propagator(config), config.track, {"W": "blur"})
+    manager = TrackManager(build_propagator(config, []), config.track, {"W": "blur"})
     manager.advance([], frames[24], detections_from([bunny_windows.masks[24]]), False)
     manager.advance(frames[25:36], frames[36], Detections.empty(), False)
     assert list(manager.active) == [1] and manager.active[1].missed == 1
@@ -94,7 +94,9 @@ def test_undetected_track_is_kept_then_ended(bunny_windows):
 def test_association_needs_the_same_brand(bunny_windows, brand):
     frames = frames_of(bunny_windows)
     config = PipelineConfig()
-    manager = TrackManager(build_propagator(config), config.track, {"W": "blur", "Other": "blur"})
+    manager = TrackManager(
+        build_propagator(config, []), config.track, {"W": "blur", "Other": "blur"}
+    )
     manager.advance([], frames[24], detections_from([bunny_windows.masks[24]], "W"), False)
     manager.advance(
         frames[25:36], frames[36], detections_from([bunny_windows.masks[36]], brand), False

@@ -10,6 +10,7 @@ from typing import Protocol
 import numpy as np
 
 from autoblur.config import PipelineConfig
+from autoblur.errors import CheckpointError
 from autoblur.registry import Registry
 from autoblur.types import RegionMask
 
@@ -22,7 +23,10 @@ class MaskPropagator(Protocol):
     name: str
 
     def propagate(
-        self, frames_rgb: Sequence[np.ndarray], start_masks: dict[int, RegionMask]
+        self,
+        frames_rgb: Sequence[np.ndarray],
+        start_masks: dict[int, RegionMask],
+        continues: bool = False,
     ) -> list[dict[int, RegionMask]]:
         """Track objects from ``frames_rgb[0]``, where ``start_masks`` hold, onwards.
 
@@ -30,6 +34,9 @@ class MaskPropagator(Protocol):
             frames_rgb: (H, W, 3) uint8 RGB frames in the order to track them (reverse them to
                 track backwards).
             start_masks: object id to its mask on ``frames_rgb[0]``.
+            continues: ``frames_rgb[0]`` is the last frame of the previous continuing call, in
+                the same shot: a tracker with a memory may keep it (new ids are new objects,
+                known ids get their masks refreshed, missing ids have ended).
 
         Returns:
             One dict per frame of ``frames_rgb[1:]``: the masks of the objects still tracked.
@@ -37,16 +44,43 @@ class MaskPropagator(Protocol):
         """
         ...
 
+    def reset(self) -> None:
+        """Forget any memory kept between calls (a scene cut)."""
+        ...
+
 
 PROPAGATORS: Registry[MaskPropagator] = Registry("tracker")
-_MODULES = {"flow": "autoblur.track.flow"}
+_MODULES = {"flow": "autoblur.track.flow", "deaot": "autoblur.track.deaot.propagator"}
+_CLASSICAL = "flow"
 
 
-def build_propagator(config: PipelineConfig) -> MaskPropagator:
-    """The tracker backend the config names; ``auto`` picks the best one available."""
-    for module in _MODULES.values():
-        importlib.import_module(module)
+def build_propagator(config: PipelineConfig, notices: list[str]) -> MaskPropagator:
+    """The tracker backend the config names.
+
+    ``auto`` uses DeAOT when its extra, its checkpoint and a GPU are there (on a CPU it is
+    too slow for long videos), and the flow tracker otherwise.
+
+    Raises:
+        CheckpointError: ``deaot`` was asked for and cannot run (extra or checkpoint missing).
+        ConfigError: unknown backend name.
+    """
     name = config.track.backend
-    if name == "auto":
-        name = "flow"
-    return PROPAGATORS.build(name, config)
+    importlib.import_module(_MODULES[_CLASSICAL])
+    if name in ("deaot", "auto"):
+        try:
+            importlib.import_module(_MODULES["deaot"])
+        except ImportError as exc:
+            if name == "deaot":
+                raise CheckpointError(f"--tracker deaot: {exc}") from None
+            return PROPAGATORS.build(_CLASSICAL, config)
+    if name != "auto":
+        return PROPAGATORS.build(name, config)
+    from autoblur.track.deaot.propagator import gpu_available
+
+    if not gpu_available(config.device):
+        return PROPAGATORS.build(_CLASSICAL, config)
+    try:
+        return PROPAGATORS.build("deaot", config)
+    except CheckpointError as exc:
+        notices.append(f"tracker auto: DeAOT unavailable ({exc}); using {_CLASSICAL}")
+        return PROPAGATORS.build(_CLASSICAL, config)

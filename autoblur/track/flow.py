@@ -175,9 +175,12 @@ class FlowPropagator:
         self.config = config.track
 
     def propagate(
-        self, frames_rgb: Sequence[np.ndarray], start_masks: dict[int, RegionMask]
+        self,
+        frames_rgb: Sequence[np.ndarray],
+        start_masks: dict[int, RegionMask],
+        continues: bool = False,
     ) -> list[dict[int, RegionMask]]:
-        """See :class:`autoblur.track.base.MaskPropagator`."""
+        """See :class:`autoblur.track.base.MaskPropagator` (each call starts afresh)."""
         if not start_masks or len(frames_rgb) < 2:
             return [{} for _ in frames_rgb[1:]]
         prev_gray = cv2.cvtColor(frames_rgb[0], cv2.COLOR_RGB2GRAY)
@@ -195,6 +198,9 @@ class FlowPropagator:
             results.append(masks)
             prev_gray = gray
         return results
+
+    def reset(self) -> None:
+        """Nothing is kept between calls."""
 
 
 @PROPAGATORS.register("flow")

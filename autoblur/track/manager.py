@@ -104,6 +104,7 @@ class TrackManager:
         )
         if cut:
             self._end_all()
+            self.propagator.reset()
         detections = _suppress_duplicates(detections)
         matched = self._associate(forward_key, detections, key)
         backward_starts = self._update_at_key(
@@ -136,7 +137,7 @@ class TrackManager:
             return [{} for _ in between]
         sequence = [self._anchor_rgb, *(f.rgb for f in between)] + ([] if cut else [key.rgb])
         starts = {tid: t.mask for tid, t in self.active.items() if t.mask is not None}
-        return self.propagator.propagate(sequence, starts)
+        return self.propagator.propagate(sequence, starts, continues=True)
 
     def _associate(
         self, forward_key: FrameMasks, detections: Detections, key: VideoFrame
