@@ -274,8 +274,8 @@ def main() -> None:
 )
 @click.option(
     "--inpainter",
-    type=click.Choice(["auto", "spatial", "propagate"]),
-    help="Backend of the inpaint action.",
+    type=click.Choice(["auto", "spatial", "propagate", "e2fgvi", "e2fgvi-hq"]),
+    help="Backend of the inpaint action (e2fgvi: non-commercial licence, models extra).",
 )
 @click.option("--crf", type=click.IntRange(0, 63), help="Encoder quality (lower is better).")
 @click.option("--preset", help="Encoder speed preset (e.g. veryfast, medium, slow).")

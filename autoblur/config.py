@@ -122,6 +122,19 @@ class TrackConfig(_Strict):
     match_iou: float = Field(0.3, gt=0, le=1, description="box IoU to join a detection to a track")
 
 
+class E2fgviConfig(_Strict):
+    """The E2FGVI inpainters (models extra, checkpoint; non-commercial licence)."""
+
+    local_frames: int = Field(10, ge=2, description="neighbouring frames inpainted together")
+    stride: int = Field(5, ge=1, description="window step; windows overlap by the rest")
+    reference_frames: int = Field(3, ge=0, description="earlier output frames given as context")
+    reference_step: int = Field(10, ge=1, description="frames between reference frames")
+    context: float = Field(0.75, ge=0, description="picture around the masks, x their size")
+    max_side: int = Field(
+        432, ge=108, description="HQ: crops are scaled to at most this longest side"
+    )
+
+
 class RemoveConfig(_Strict):
     """How masked pixels are replaced."""
 
@@ -140,6 +153,7 @@ class RemoveConfig(_Strict):
     temporal_consistency: float = Field(
         12.0, gt=0, description="propagate: mean grey error allowed on a source's border"
     )
+    e2fgvi: E2fgviConfig = E2fgviConfig()
 
 
 class EncodeConfig(_Strict):

@@ -7,6 +7,7 @@ import math
 import zlib
 from collections.abc import Mapping
 
+import numpy as np
 import torch
 
 
@@ -42,3 +43,16 @@ def rule_state_dict(
 def tensor_sha256(tensor: torch.Tensor) -> str:
     """sha256 of a tensor's raw little-endian C-contiguous bytes, as the manifests record."""
     return hashlib.sha256(tensor.contiguous().numpy().tobytes()).hexdigest()
+
+
+def assert_stats_close(actual: torch.Tensor, stats: np.ndarray, rel: float = 1e-5) -> None:
+    """Check a tensor against a fixture's ``stats__`` entry: [sum, sum|x|, sum x^2, min, max, n].
+
+    Sums are compared relative to the sum of magnitudes (a signed sum can be near zero).
+    """
+    x = actual.double()
+    mine = np.array(
+        [x.sum(), x.abs().sum(), (x * x).sum(), x.min(), x.max(), x.numel()], np.float64
+    )
+    scale = np.array([stats[1], stats[1], stats[2], abs(stats[3]), abs(stats[4]), 1.0])
+    assert np.all(np.abs(mine - stats) <= rel * np.maximum(scale, 1e-12)), (mine, stats)

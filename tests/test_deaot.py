@@ -27,7 +27,7 @@ from autoblur.track.deaot.model import DeAOT  # noqa: E402
 from autoblur.track.deaot.propagator import DeAOTPropagator, working_size  # noqa: E402
 from autoblur.types import RegionMask  # noqa: E402
 from tests.conftest import IMAGES, REPO, make_composite  # noqa: E402
-from tests.parity_weights import rule_state_dict, tensor_sha256  # noqa: E402
+from tests.parity_weights import assert_stats_close, rule_state_dict, tensor_sha256  # noqa: E402
 
 PARITY = REPO.parent / "shared" / "parity" / "deaot_r50_l"
 TOL = 1e-4
@@ -41,15 +41,6 @@ def rule_model() -> DeAOT:
     model = DeAOT().eval()
     model.load_state_dict(rule_state_dict(model), strict=True)
     return model
-
-
-def _close_stats(actual: torch.Tensor, stats: np.ndarray) -> None:
-    x = actual.double()
-    mine = np.array(
-        [x.sum(), x.abs().sum(), (x * x).sum(), x.min(), x.max(), x.numel()], np.float64
-    )
-    scale = np.array([stats[1], stats[1], stats[2], abs(stats[3]), abs(stats[4]), 1.0])
-    assert np.all(np.abs(mine - stats) <= 1e-5 * np.maximum(scale, 1e-12)), (mine, stats)
 
 
 def test_rule_weights_match_the_manifest_and_load_strictly():
@@ -74,17 +65,17 @@ def test_parity_official_flow(rule_model):
     engine.add_reference(torch.from_numpy(case["images"][0]), reference, int(case["obj_num"]))
     enc = engine.features
     for name, tensor in (("4x", enc[0]), ("8x", enc[1]), ("16x", enc[2])):
-        _close_stats(tensor, case[f"stats__ref_enc_{name}"])
+        assert_stats_close(tensor, case[f"stats__ref_enc_{name}"])
     assert np.abs(enc[-1].numpy() - case["ref_enc_16x_proj"]).max() <= TOL
     assert np.abs(enc[0][:, :32].numpy() - case["ref_enc_4x_ch0_32"]).max() <= TOL
     for layer in range(3):
-        _close_stats(engine.outputs[layer], case[f"stats__ref_lstt_out_{layer}"])
+        assert_stats_close(engine.outputs[layer], case[f"stats__ref_lstt_out_{layer}"])
     assert np.abs(engine.outputs[2].numpy() - case["ref_lstt_out_2"]).max() <= TOL
     for t in (1, 2):
         engine.step(torch.from_numpy(case["images"][t]))
         assert np.abs(engine.features[-1].numpy() - case[f"f{t}_enc_16x_proj"]).max() <= TOL
         for layer in range(3):
-            _close_stats(engine.outputs[layer], case[f"stats__f{t}_lstt_out_{layer}"])
+            assert_stats_close(engine.outputs[layer], case[f"stats__f{t}_lstt_out_{layer}"])
         if t == 1:
             for layer in range(3):
                 diff = np.abs(engine.outputs[layer].numpy() - case[f"f1_lstt_out_{layer}"])
@@ -95,7 +86,7 @@ def test_parity_official_flow(rule_model):
         assert np.abs(logits[:, :3].numpy() - case[f"f{t}_logits"]).max() <= TOL
         assert np.abs(prob[:, :3].numpy() - case[f"f{t}_prob"]).max() <= TOL
         assert float(prob[:, 3:].abs().max()) == 0.0
-        _close_stats(prob, case[f"stats__f{t}_prob_allch"])
+        assert_stats_close(prob, case[f"stats__f{t}_prob_allch"])
         label = prob.argmax(dim=1, keepdim=True).float()
         np.testing.assert_array_equal(label[0, 0].numpy(), case[f"f{t}_label"])
         engine.update_memory(label)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from autoblur.config import PipelineConfig
+from autoblur.errors import CheckpointError
 from autoblur.io.reader import VideoFrame
 from autoblur.registry import Registry
 from autoblur.types import RegionMask
@@ -60,13 +61,23 @@ REMOVERS: Registry[Remover] = Registry("remover")
 # Builders of the removers for the inpaint action, keyed by backend (``--inpainter``).
 INPAINTERS: Registry[Remover] = Registry("inpainter")
 _MODULES = ("autoblur.remove.spatial", "autoblur.remove.propagate")
-# The inpainter ``auto`` picks (``propagate`` becomes the default once it beats ``spatial``
-# on every benchmark clip; see BENCHMARKS.md).
+# Neural inpainters, imported only when asked for (they need the models extra).
+_NEURAL = {
+    "e2fgvi": "autoblur.remove.e2fgvi.inpainter",
+    "e2fgvi-hq": "autoblur.remove.e2fgvi.inpainter",
+}
+# The inpainter ``auto`` picks: commercially safe and weight-free (``propagate`` becomes the
+# default once it beats ``spatial`` on every benchmark clip; see BENCHMARKS.md). E2FGVI is
+# never picked automatically: its licence forbids commercial use.
 _AUTO_INPAINTER = "spatial"
 
 
 def build_removers(config: PipelineConfig, actions: set[str]) -> list[Remover]:
-    """One remover per action that some brand uses (``keep`` needs none)."""
+    """One remover per action that some brand uses (``keep`` needs none).
+
+    Raises:
+        CheckpointError: a neural inpainter was asked for and cannot run.
+    """
     for module in _MODULES:
         importlib.import_module(module)
     removers = []
@@ -74,6 +85,11 @@ def build_removers(config: PipelineConfig, actions: set[str]) -> list[Remover]:
         if action == "inpaint":
             backend = config.remove.inpainter
             name = _AUTO_INPAINTER if backend == "auto" else backend
+            if name in _NEURAL:
+                try:
+                    importlib.import_module(_NEURAL[name])
+                except ImportError as exc:
+                    raise CheckpointError(f"--inpainter {name}: {exc}") from None
             removers.append(INPAINTERS.build(name, config))
         else:
             removers.append(REMOVERS.build(action, config))

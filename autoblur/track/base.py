@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 from collections.abc import Sequence
 from typing import Protocol
@@ -10,8 +11,7 @@ from typing import Protocol
 import numpy as np
 
 from autoblur.config import PipelineConfig
-from autoblur.errors import CheckpointError
-from autoblur.registry import Registry
+from autoblur.registry import Registry, build_preferred
 from autoblur.types import RegionMask
 
 log = logging.getLogger(__name__)
@@ -64,23 +64,23 @@ def build_propagator(config: PipelineConfig, notices: list[str]) -> MaskPropagat
         CheckpointError: ``deaot`` was asked for and cannot run (extra or checkpoint missing).
         ConfigError: unknown backend name.
     """
-    name = config.track.backend
     importlib.import_module(_MODULES[_CLASSICAL])
-    if name in ("deaot", "auto"):
-        try:
-            importlib.import_module(_MODULES["deaot"])
-        except ImportError as exc:
-            if name == "deaot":
-                raise CheckpointError(f"--tracker deaot: {exc}") from None
-            return PROPAGATORS.build(_CLASSICAL, config)
-    if name != "auto":
-        return PROPAGATORS.build(name, config)
-    from autoblur.track.deaot.propagator import gpu_available
+    return build_preferred(
+        PROPAGATORS,
+        config.track.backend,
+        "deaot",
+        _CLASSICAL,
+        _MODULES["deaot"],
+        config,
+        notices,
+        worth_trying=lambda: _gpu_present(config.device),
+    )
 
-    if not gpu_available(config.device):
-        return PROPAGATORS.build(_CLASSICAL, config)
-    try:
-        return PROPAGATORS.build("deaot", config)
-    except CheckpointError as exc:
-        notices.append(f"tracker auto: DeAOT unavailable ({exc}); using {_CLASSICAL}")
-        return PROPAGATORS.build(_CLASSICAL, config)
+
+def _gpu_present(requested: str) -> bool:
+    """Whether neural models would run on a GPU (False without torch or with --device cpu)."""
+    if requested == "cpu" or importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    return torch.cuda.is_available() or torch.backends.mps.is_available()

@@ -34,11 +34,6 @@ from autoblur.track.deaot.model import MAX_OBJECTS, STRIDE, DeAOT, normalise_fra
 MANIFEST_NAME = "deaot_r50_l"
 
 
-def gpu_available(requested: str) -> bool:
-    """Whether neural models would run on a GPU for this ``--device`` setting."""
-    return resolve_device(requested).type in ("cuda", "mps") if requested != "cpu" else False
-
-
 def working_size(frame_hw: tuple[int, int], max_side: int) -> tuple[int, int]:
     """(h, w) no larger than ``max_side`` on the long side, keeping the aspect, each 16k+1."""
     h, w = frame_hw
