@@ -27,7 +27,7 @@ from autoblur.io import VideoReader  # noqa: E402
 from autoblur.segment import build_segmenter  # noqa: E402
 from autoblur.segment.classical import grabcut_box  # noqa: E402
 from autoblur.segment.sam import SamSegmenter, leak_share, load_sam, sam_architecture  # noqa: E402
-from autoblur.types import BrandCue, Detections  # noqa: E402
+from autoblur.types import BrandCue, Detections, RegionMask  # noqa: E402
 from detectors.grounding_dino import GroundingDinoDetector, build_captions, nms  # noqa: E402
 from tests.conftest import IMAGES, make_composite  # noqa: E402
 from tests.tiny_models import VIT_B, write_sam_checkpoint, write_tiny_grounding_dino  # noqa: E402
@@ -142,6 +142,16 @@ def test_sam_masks_each_box_from_one_embedding(sam_folder, monkeypatch, caplog, 
         assert mask is not None and mask.frame_hw == rgb.shape[:2]
         dense = mask.to_dense()
         assert leak_share(dense, box) <= 0.2
+    # A detection with an exact mask of its own (a logo silhouette) keeps it, with no SAM pass.
+    own = RegionMask.from_dense(_box_mask(rgb.shape[:2], 50, 70, 90, 110))
+    kept = Detections(boxes[:1], [0.9], ["a"], ["logo"], ["x"], [own])
+    assert segmenter.segment(rgb, kept).masks[0] is own and calls == [1]
+
+
+def _box_mask(frame_hw, x0, y0, x1, y1):
+    dense = np.zeros(frame_hw, bool)
+    dense[y0:y1, x0:x1] = True
+    return dense
 
 
 def test_leaking_masks_are_refused():

@@ -3,7 +3,8 @@
 Uses the official ``segment-anything`` code and checkpoints. The image embedding is computed
 once per keyframe for all of its boxes; of SAM's three candidate masks the one with the best
 predicted IoU that stays inside its (padded) box is kept, and a box whose every candidate
-leaks out falls back to the classical mask.
+leaks out falls back to the classical mask. Detections that bring their own exact mask (a
+warped logo silhouette, an OCR quadrilateral) keep it.
 """
 
 from __future__ import annotations
@@ -115,20 +116,25 @@ class SamSegmenter:
 
     @torch.inference_mode()
     def segment(self, rgb: np.ndarray, detections: Detections) -> Detections:
-        """See :class:`autoblur.segment.base.Segmenter`."""
-        if len(detections) == 0:
-            return detections
+        """See :class:`autoblur.segment.base.Segmenter`.
+
+        Only boxes without a mask of their own are segmented: a warped logo silhouette or an
+        OCR quadrilateral is already exact, so it is kept.
+        """
+        boxes_only = [i for i, mask in enumerate(detections.masks) if mask is None]
+        if not boxes_only:
+            return self.fallback.segment(rgb, detections)
         self.predictor.set_image(rgb)
-        boxes = torch.as_tensor(detections.xyxy, device=self.device)
+        boxes = torch.as_tensor(detections.xyxy[boxes_only], device=self.device)
         boxes = self.predictor.transform.apply_boxes_torch(boxes, rgb.shape[:2])
         candidates, predicted_iou, _ = self.predictor.predict_torch(
             point_coords=None, point_labels=None, boxes=boxes, multimask_output=True
         )
         candidates = candidates.cpu().numpy()
         predicted_iou = predicted_iou.float().cpu().numpy()
-        for index in range(len(detections)):
-            for choice in np.argsort(-predicted_iou[index]):
-                mask = candidates[index, choice]
+        for row, index in enumerate(boxes_only):
+            for choice in np.argsort(-predicted_iou[row]):
+                mask = candidates[row, choice]
                 if leak_share(mask, detections.xyxy[index]) <= self.settings.max_leak:
                     detections.masks[index] = RegionMask.from_dense(mask)
                     break
