@@ -68,6 +68,12 @@ class DetectConfig(_Strict):
     text: TextDetectorConfig = TextDetectorConfig()
     grounding_dino: GroundingDinoConfig = GroundingDinoConfig()
     min_confidence: float = Field(0.0, ge=0, le=1)
+    keyframe_batch: int | None = Field(
+        None,
+        ge=1,
+        description="keyframes detected together (None: the prompt detector's batch_size on a "
+        "GPU, else 1); holds that many keyframe stretches of frames back",
+    )
 
 
 class SamConfig(_Strict):

@@ -296,10 +296,14 @@ class Pipeline:
 
         A scan may space its keyframes out to ``scan_idle_keyframe_interval`` while no brand is
         on screen (off by default: an appearance shorter than that can be missed); the backward
-        tracking from the keyframe that finds one covers the frames before it.
+        tracking from the keyframe that finds one covers the frames before it. On a GPU the
+        keyframes of several stretches are detected in one batch (``_keyframe_batch``), which
+        holds that many stretches of frames back.
         """
         scene = SceneCutDetector(self.config.scene_cut)
         scanning = self.job.output_path is None
+        batch_size = self._keyframe_batch()
+        stretches: list[tuple[list[VideoFrame], VideoFrame, bool]] = []
         pending: list[VideoFrame] = []
         last_key: int | None = None
         for frame in frames:
@@ -309,21 +313,35 @@ class Pipeline:
             if scanning and idle_interval and not self.manager.active:
                 interval = max(interval, idle_interval)
             if last_key is None or cut or frame.index - last_key >= interval:
-                yield from self._keyframe(pending, frame, cut)
+                stretches.append((pending, frame, cut))
                 pending, last_key = [], frame.index
+                if len(stretches) >= batch_size:
+                    yield from self._keyframes(stretches)
+                    stretches = []
             else:
                 pending.append(frame)
         if pending:  # the last frame closes the final stretch like a keyframe
-            yield from self._keyframe(pending[:-1], pending[-1], False)
+            stretches.append((pending[:-1], pending[-1], False))
+        yield from self._keyframes(stretches)
 
-    def _keyframe(
-        self, between: list[VideoFrame], key: VideoFrame, cut: bool
+    def _keyframe_batch(self) -> int:
+        """Keyframes detected per batch: the config's, or on a GPU the prompt detector's."""
+        if self.config.detect.keyframe_batch is not None:
+            return self.config.detect.keyframe_batch
+        on_gpu = any(
+            getattr(getattr(d, "device", None), "type", "cpu") == "cuda" for d in self.detectors
+        )
+        return self.config.detect.grounding_dino.batch_size if on_gpu else 1
+
+    def _keyframes(
+        self, stretches: list[tuple[list[VideoFrame], VideoFrame, bool]]
     ) -> Iterator[tuple[VideoFrame, FrameMasks]]:
-        detections = self._detect(key.rgb)
-        per_frame = self.manager.advance(between, key, detections, cut)
-        if self.job.thumbnails:
-            self._capture_thumbnails(key)
-        yield from zip([*between, key], per_frame, strict=True)
+        keys = [key for _, key, _ in stretches]
+        for (between, key, cut), detections in zip(stretches, self._detect(keys), strict=True):
+            per_frame = self.manager.advance(between, key, detections, cut)
+            if self.job.thumbnails:
+                self._capture_thumbnails(key)
+            yield from zip([*between, key], per_frame, strict=True)
 
     def _capture_thumbnails(self, key: VideoFrame) -> None:
         for track in self.manager.active.values():
@@ -334,12 +352,28 @@ class Pipeline:
                     key.rgb, track.keyframes[-1]["xyxy"]
                 )
 
-    def _detect(self, rgb: np.ndarray) -> Detections:
-        parts = []
+    def _detect(self, keys: list[VideoFrame]) -> list[Detections]:
+        """Every detector on the keyframes, then the segmenter on each one's detections.
+
+        A detector that has ``detect_batch`` takes all the keyframes in one call.
+        """
+        per_detector = []
         for detector in self.detectors:
             started = time.perf_counter()
-            parts.append(detector.detect(rgb))
-            self.detect_seconds.setdefault(detector.name, []).append(time.perf_counter() - started)
-        found = Detections.concat(parts)
-        keep = np.nonzero(found.confidence >= self.config.detect.min_confidence)[0]
-        return self.segmenter.segment(rgb, found.select(keep))
+            if len(keys) > 1 and hasattr(detector, "detect_batch"):
+                found = detector.detect_batch([key.rgb for key in keys])
+                times = [(time.perf_counter() - started) / len(keys)] * len(keys)
+            else:
+                found, times = [], []
+                for key in keys:
+                    found.append(detector.detect(key.rgb))
+                    times.append(time.perf_counter() - started)
+                    started = time.perf_counter()
+            self.detect_seconds.setdefault(detector.name, []).extend(times)
+            per_detector.append(found)
+        results = []
+        for index, key in enumerate(keys):
+            found = Detections.concat([parts[index] for parts in per_detector])
+            keep = np.nonzero(found.confidence >= self.config.detect.min_confidence)[0]
+            results.append(self.segmenter.segment(key.rgb, found.select(keep)))
+        return results

@@ -228,3 +228,33 @@ def test_prompt_without_its_model_fails_at_start(tmp_path, monkeypatch, real_med
     [line] = result.output.strip().splitlines()
     assert "grounding_dino_tiny" in line and "autoblur models download grounding_dino_tiny" in line
     assert not out.exists()
+
+
+def test_keyframes_detected_in_batches_give_the_same_tracks(tmp_path, gd_folder, real_media):
+    from autoblur.pipeline import Job, Pipeline
+
+    clip = make_composite(tmp_path, "bikes.mp4", IMAGES / "box.png", 30, width_frac=0.3)
+    cues = [BrandCue("biscuit box", "blur", prompts=("biscuit box",))]
+    reports = []
+    for batch in (1, 3):
+        config = load_config(
+            None,
+            {
+                "keyframe_interval": 6,
+                "segment": {"backend": "none"},  # box masks: no GrabCut randomness
+                "detect": {
+                    "keyframe_batch": batch,
+                    "grounding_dino": {"model": str(gd_folder), "box_threshold": 0.0,
+                                       "text_threshold": 0.0, "max_detections": 2},
+                },
+            },
+        )  # fmt: skip
+        reports.append(Pipeline(Job(clip.path, None, cues, config)).run())
+    single, batched = reports
+    assert single["timing"]["keyframes"] == batched["timing"]["keyframes"] == 6
+    assert len(single["tracks"]) == len(batched["tracks"]) > 0
+    for a, b in zip(single["tracks"], batched["tracks"], strict=True):
+        assert (a["first_frame"], a["last_frame"]) == (b["first_frame"], b["last_frame"])
+        for ka, kb in zip(a["keyframes"], b["keyframes"], strict=True):
+            assert ka["frame"] == kb["frame"]
+            assert np.allclose(ka["xyxy"], kb["xyxy"], atol=1.0)
