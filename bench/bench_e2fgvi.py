@@ -8,6 +8,7 @@ against the clean frames. Uses the official checkpoint when present; with random
 (no checkpoint) the speed and memory figures hold but the PSNR means nothing.
 
 Usage: python bench/bench_e2fgvi.py [--variant e2fgvi-hq] [--frames 100] [--long 1000]
+       [--heights 720 1080] [--clip-frames 60] [--max-side 432]
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--long", type=int, default=1000)
     parser.add_argument("--heights", type=int, nargs="+", default=[720, 1080])
+    parser.add_argument("--clip-frames", type=int, default=60, help="the clip repeats after")
+    parser.add_argument("--max-side", type=int, default=432, help="HQ working size cap")
     args = parser.parse_args()
     hq = args.variant == "e2fgvi-hq"
     entry = load_manifest().get("e2fgvi_hq" if hq else "e2fgvi")
@@ -70,7 +73,9 @@ def main() -> None:
 
         load_checkpoint(model, checkpoint_path(entry), entry)
         weights = "official checkpoint"
-    config = load_config(None, {"device": args.device})
+    config = load_config(
+        None, {"device": args.device, "remove": {"e2fgvi": {"max_side": args.max_side}}}
+    )
     inpainter = E2fgviInpainter(config, hq=hq, model=model)
     print(f"{args.variant} on {inpainter.device}, {weights}")
     logo = args.data / "images" / "WindowsLogo.jpg"
@@ -78,7 +83,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for height in args.heights:
             source = Path(tmp) / f"clean_{height}.mp4"
-            clean = scaled(video, height, 60)
+            clean = scaled(video, height, args.clip_frames)
             _write(source, clean)
             placement = moving_placement(read_logo(logo)[0].shape[:2], width_frac=0.15)
             composite = composite_logo(source, logo, Path(tmp) / f"c{height}.mp4", placement)
