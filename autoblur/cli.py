@@ -33,6 +33,11 @@ EXIT_FOUND = 1
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
 _CONTAINERS = {".mp4", ".mkv", ".mov", ".m4v"}
+_OUT_OF_MEMORY = (
+    "out of memory; nothing half-written was left behind. Lower track.deaot.max_side, "
+    "remove.e2fgvi.max_side or local_frames, or detect.grounding_dino.batch_size in a --config "
+    "file, or run with --device cpu"
+)
 
 
 class _Bar:
@@ -191,6 +196,11 @@ def _handle_errors(func: Callable[..., int]) -> Callable[..., None]:
         except KeyboardInterrupt:
             click.echo("autoblur: interrupted; nothing half-written was left behind", err=True)
             sys.exit(EXIT_INTERRUPTED)
+        except (MemoryError, RuntimeError) as exc:
+            if not isinstance(exc, MemoryError) and "out of memory" not in str(exc).lower():
+                raise
+            click.echo(f"autoblur: error: {_OUT_OF_MEMORY}", err=True)
+            sys.exit(EXIT_ERROR)
         sys.exit(code)
 
     return wrapper

@@ -379,3 +379,17 @@ def test_core_runs_without_the_models_extra(tmp_path):
     assert any("not available in this installation" in n for n in notices)
     assert any(n.startswith("segmenter auto: sam unavailable") for n in notices)
     assert "torch" not in done.stderr
+
+
+def test_out_of_memory_is_one_line(tmp_path, monkeypatch, real_media):
+    def exhausted(self):
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr("autoblur.pipeline.Pipeline.run", exhausted)
+    out = tmp_path / "out.mp4"
+    result = CliRunner().invoke(main, ["run", str(VIDEOS / "bikes.mp4"), "-o", str(out),
+                                       "--logo", str(WINDOWS)])  # fmt: skip
+    assert result.exit_code == 2
+    [line] = result.output.strip().splitlines()
+    assert line.startswith("autoblur: error: out of memory") and "--device cpu" in line
+    assert not out.exists()
