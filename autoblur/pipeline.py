@@ -32,7 +32,14 @@ from autoblur.segment import build_segmenter
 from autoblur.track import TrackManager, build_propagator
 from autoblur.track.manager import FrameMasks
 from autoblur.types import BrandCue, Detections, union_mask
-from detectors import CUE_FIELDS, DETECTORS, Detector, available_detectors
+from detectors import (
+    BOX_ONLY_DETECTORS,
+    CUE_FIELDS,
+    DETECTORS,
+    Detector,
+    available_detectors,
+    load_detector,
+)
 
 log = logging.getLogger(__name__)
 
@@ -105,14 +112,13 @@ def build_detectors(cues: Sequence[BrandCue], job: Job) -> list[Detector]:
         ConfigError: a required detector is not installed, or no detector can run at all.
         CheckpointError: a required detector's model is missing, saying how to fetch it.
     """
-    available = set(available_detectors())
     detectors = []
     for name, cue_field in CUE_FIELDS.items():
         users = [cue for cue in cues if getattr(cue, cue_field)]
         if not users:
             continue
         brands = ", ".join(cue.name for cue in users)
-        if name not in available:
+        if not load_detector(name):
             reason = f"need the {name!r} detector, which is not available in this installation"
             if name in job.required_detectors:
                 raise ConfigError(f"{reason.removeprefix('need ')}; {INSTALL_HINT}")
@@ -130,7 +136,7 @@ def build_detectors(cues: Sequence[BrandCue], job: Job) -> list[Detector]:
     if not detectors:
         raise ConfigError(
             "nothing to look for: give --logo images, --text words or --prompt phrases (or a "
-            f"rule file with them); available detectors: {', '.join(sorted(available)) or 'none'}"
+            f"rule file with them); available detectors: {', '.join(available_detectors())}"
         )
     return detectors
 
@@ -216,7 +222,8 @@ class Pipeline:
         started = time.perf_counter()
         with VideoReader(job.input_path) as reader:
             self.detectors = build_detectors(job.cues, job)
-            self.segmenter = build_segmenter(self.config, job.notices)
+            boxes_expected = any(d.name in BOX_ONLY_DETECTORS for d in self.detectors)
+            self.segmenter = build_segmenter(self.config, job.notices, boxes_expected)
             action_of = {cue.name: self._action(cue) for cue in job.cues}
             propagator = build_propagator(self.config, job.notices)
             self.manager = TrackManager(propagator, self.config.track, action_of)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from detectors.base import CUE_FIELDS, DETECTORS, Detector
+from detectors.base import BOX_ONLY_DETECTORS, CUE_FIELDS, DETECTORS, Detector
 
 # Modules whose import registers a detector; a module that fails to import (a missing optional
 # dependency) leaves its detector unavailable.
@@ -15,14 +15,29 @@ _MODULES = {
 }
 
 
+def load_detector(name: str) -> bool:
+    """Import the module of detector ``name``; False when it cannot run in this installation.
+
+    Only the detectors a run needs are imported: the neural one pulls in torch, which takes
+    seconds to import.
+    """
+    try:
+        importlib.import_module(_MODULES[name])
+    except ImportError:
+        return False
+    return name in DETECTORS
+
+
 def available_detectors() -> list[str]:
-    """Names of the detectors that can run in this installation."""
-    for module in _MODULES.values():
-        try:
-            importlib.import_module(module)
-        except ImportError:
-            continue
-    return DETECTORS.names()
+    """Names of the detectors that can run in this installation (imports all of them)."""
+    return [name for name in _MODULES if load_detector(name)]
 
 
-__all__ = ["CUE_FIELDS", "DETECTORS", "Detector", "available_detectors"]
+__all__ = [
+    "BOX_ONLY_DETECTORS",
+    "CUE_FIELDS",
+    "DETECTORS",
+    "Detector",
+    "available_detectors",
+    "load_detector",
+]

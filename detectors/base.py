@@ -25,5 +25,7 @@ class Detector(Protocol):
 DetectorBuilder = Callable[[Sequence[BrandCue], PipelineConfig], Detector]
 DETECTORS: Registry[Detector] = Registry("detector")
 
+# Detectors that find boxes without masks: only runs with them need a segmentation model.
+BOX_ONLY_DETECTORS = frozenset({"grounding_dino"})
 # The cue field of a brand that each detector reads, in the order the pipeline runs them.
 CUE_FIELDS: dict[str, str] = {"logo": "logos", "text": "text", "grounding_dino": "prompts"}

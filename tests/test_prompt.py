@@ -258,3 +258,10 @@ def test_keyframes_detected_in_batches_give_the_same_tracks(tmp_path, gd_folder,
         for ka, kb in zip(a["keyframes"], b["keyframes"], strict=True):
             assert ka["frame"] == kb["frame"]
             assert np.allclose(ka["xyxy"], kb["xyxy"], atol=1.0)
+
+
+def test_runs_without_box_detectors_load_no_segmentation_model(tmp_path, monkeypatch):
+    monkeypatch.setenv("AUTOBLUR_CKPT", str(tmp_path))  # SAM absent: it would be noted
+    notices: list[str] = []
+    segmenter = build_segmenter(load_config(), notices, boxes_expected=False)
+    assert segmenter.name == "grabcut" and notices == []

@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -78,8 +80,13 @@ def build_propagator(config: PipelineConfig, notices: list[str]) -> MaskPropagat
 
 
 def _gpu_present(requested: str) -> bool:
-    """Whether neural models would run on a GPU (False without torch or with --device cpu)."""
+    """Whether neural models would run on a GPU (False without torch or with --device cpu).
+
+    Imports torch (seconds) only where a GPU can exist: an NVIDIA driver or a Mac.
+    """
     if requested == "cpu" or importlib.util.find_spec("torch") is None:
+        return False
+    if not (Path("/dev/nvidiactl").exists() or sys.platform == "darwin"):
         return False
     import torch
 
