@@ -96,7 +96,9 @@ class VideoFrame:
             height = max(1, round(self.rgb.shape[0] * width / self.rgb.shape[1]))
             return cv2.resize(self.rgb, (width, height), interpolation=cv2.INTER_AREA)
         height = max(1, round(self.source.height * width / self.source.width))
-        return self.source.reformat(width=width, height=height, format="rgb24").to_ndarray()
+        return self.source.reformat(
+            width=width, height=height, format="rgb24", interpolation="AREA"
+        ).to_ndarray()
 
 
 class VideoReader:
