@@ -279,6 +279,7 @@ class LogoDetector:
         different place of the logo, not from another view of the same place.
 
         Args:
+            ref: the reference matched against.
             distance: (N, K) descriptor distances of each frame keypoint's K nearest
                 reference keypoints, nearest first.
             train: (N, K) indices of those reference keypoints.
