@@ -155,9 +155,9 @@ def test_missing_checkpoint_and_licence_notice(tmp_path, monkeypatch):
     config = load_config(None, {"remove": {"inpainter": "e2fgvi-hq"}})
     with pytest.raises(CheckpointError, match="autoblur models download e2fgvi_hq"):
         build_removers(config, {"inpaint"})
-    # auto never picks E2FGVI (non-commercial): the spatial inpainter without weights.
+    # auto never picks E2FGVI (non-commercial): the temporal inpainter without weights.
     [remover] = build_removers(load_config(), {"inpaint"})
-    assert type(remover).__name__ == "TeleaInpainter"
+    assert type(remover).__name__ == "PropagateInpainter"
 
 
 def test_e2fgvi_hq_run_end_to_end(tmp_path, clip, monkeypatch):

@@ -66,10 +66,10 @@ _NEURAL = {
     "e2fgvi": "autoblur.remove.e2fgvi.inpainter",
     "e2fgvi-hq": "autoblur.remove.e2fgvi.inpainter",
 }
-# The inpainter ``auto`` picks: commercially safe and weight-free (``propagate`` becomes the
-# default once it beats ``spatial`` on every benchmark clip; see BENCHMARKS.md). E2FGVI is
-# never picked automatically: its licence forbids commercial use.
-_AUTO_INPAINTER = "spatial"
+# The inpainter ``auto`` picks: commercially safe and weight-free, and better than ``spatial``
+# on every clip of the quality benchmark (BENCHMARKS.md). E2FGVI is never picked
+# automatically: its licence forbids commercial use.
+_AUTO_INPAINTER = "propagate"
 
 
 def build_removers(config: PipelineConfig, actions: set[str]) -> list[Remover]:

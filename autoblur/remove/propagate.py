@@ -21,13 +21,18 @@ import numpy as np
 from autoblur.config import PipelineConfig, RemoveConfig
 from autoblur.remove.base import INPAINTERS, MaskedFrame
 from autoblur.remove.spatial import TeleaInpainter, paste_replacement
+from autoblur.scene import ANALYSIS_WIDTH, SceneCutDetector
 from autoblur.types import RegionMask, union_mask
 
 _MOTION_SIDE = 640
 _MIN_MOTION_POINTS = 20
 _LOCAL_POINTS = 24
-_REGION_GRID = 16  # regions this close share one local motion fit
+_LOCAL_PX = 1.5  # tolerance of the local motion fits, full-resolution pixels
+_REGION_GRID = 48  # regions this close share one local motion fit
 _RING_PX = 8
+_RING_SAMPLES = 2000  # border pixels compared per source
+_CANDIDATES = 5  # views gathered per hidden pixel
+_EVERY_FRAME_WITHIN = 8  # frames this near are all looked at, farther ones sparsely
 
 
 @dataclass
@@ -72,13 +77,40 @@ class _Motion:
         dx = np.maximum(np.maximum(x0 - self.points[:, 0], self.points[:, 0] - x1), 0)
         dy = np.maximum(np.maximum(y0 - self.points[:, 1], self.points[:, 1] - y1), 0)
         nearest = np.argsort(np.hypot(dx, dy))[:_LOCAL_POINTS]
-        if len(nearest) == _LOCAL_POINTS:
-            homography, inliers = cv2.findHomography(
-                self.points[nearest], self.moved[nearest], cv2.RANSAC, 1.5
-            )
-            if homography is not None and inliers.sum() >= _LOCAL_POINTS * 0.6:
-                return homography
+        if len(nearest) < _LOCAL_POINTS:
+            return self.overall
+        points, moved = self.points[nearest], self.moved[nearest]
+        predicted = cv2.perspectiveTransform(points[None], self.overall)[0]
+        frame_fits = int((np.linalg.norm(predicted - moved, axis=1) < _LOCAL_PX).sum())
+        # A rigid motion (4 degrees of freedom) of the surroundings: a homography of a small
+        # cluster could bend itself through walking people and the still ground alike.
+        local, inliers = cv2.estimateAffinePartial2D(
+            points, moved, method=cv2.RANSAC, ransacReprojThreshold=_LOCAL_PX
+        )
+        if local is None:
+            return self.overall
+        local_fits = int(inliers.sum())
+        if local_fits >= _LOCAL_POINTS // 2 and local_fits > 1.5 * frame_fits:
+            return np.vstack([local, [0, 0, 1]])  # the surface around moves on its own
         return self.overall
+
+
+def _median_of_views(views: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Per-pixel, per-channel median of the first ``count`` of (K, N, 3) ``views``."""
+    ordered = np.sort(views, axis=0)  # the unused (NaN) slots sort last
+    low = ((count - 1) // 2)[None, :, None].repeat(3, axis=2)
+    high = (count // 2)[None, :, None].repeat(3, axis=2)
+    middle = np.take_along_axis(ordered, low, 0) + np.take_along_axis(ordered, high, 0)
+    return middle[0] / 2
+
+
+def _looked_at(source: _Buffered, distance: int) -> bool:
+    """Whether a frame ``distance`` away is used as a source.
+
+    Far frames show much what their neighbours show, so only every third one is used, the
+    same ones for every frame that looks at them, which keeps consecutive fills alike.
+    """
+    return distance <= _EVERY_FRAME_WITHIN or source.item.frame.index % 3 == 0
 
 
 def _shift(dx: float, dy: float) -> np.ndarray:
@@ -98,15 +130,18 @@ class PropagateInpainter:
         self.config: RemoveConfig = config.remove
         self.window = config.remove.temporal_window
         self.spatial = TeleaInpainter(config)
+        self.scene_cut = config.scene_cut
 
     def __call__(self, frames: Iterator[MaskedFrame]) -> Iterator[MaskedFrame]:
         """See :class:`autoblur.remove.base.Remover`; output lags input by the window."""
         buffer: deque[_Buffered] = deque()
         first = 0  # stream position of buffer[0]
         emitted = 0
+        cuts = SceneCutDetector(self.scene_cut)
         for position, item in enumerate(frames):
             entry = self._enter(item)
-            if buffer:
+            cut = cuts.is_cut(item.frame.preview(ANALYSIS_WIDTH))
+            if buffer and not cut:  # no frame of another shot is a source
                 buffer[-1].to_next = self._motion(buffer[-1], entry)
             buffer.append(entry)
             while emitted + self.window <= position:
@@ -186,13 +221,15 @@ class PropagateInpainter:
                 back_ok = step is not None
                 if back_ok:
                     back = back @ step.near(region)
-                    yield buffer[index - distance], back
+                    if _looked_at(buffer[index - distance], distance):
+                        yield buffer[index - distance], back
             if ahead_ok and index + distance < len(buffer):
                 step = buffer[index + distance - 1].to_next
                 ahead_ok = step is not None
                 if ahead_ok:
                     ahead = ahead @ np.linalg.inv(step.near(region))
-                    yield buffer[index + distance], ahead
+                    if _looked_at(buffer[index + distance], distance):
+                        yield buffer[index + distance], ahead
 
     def _fill(
         self,
@@ -202,56 +239,91 @@ class PropagateInpainter:
         crop_mask: np.ndarray,
         box: tuple[int, int, int, int],
     ) -> np.ndarray:
+        """The crop with its masked pixels filled from other frames, spatially where none shows.
+
+        Each hidden pixel gathers up to ``_CANDIDATES`` views from the frames nearest in time
+        that show it and agree with this frame around the hole; with three or more it takes
+        their median, so a person who walked through one of those frames does not end up in
+        the fill, and neighbouring frames, which share most of their views, get the same fill.
+        """
         x0, y0, x1, y1 = box
         size = (x1 - x0, y1 - y0)
-        target = crop.astype(np.float32)
         here = buffer[index]
         trusted = np.ones(crop_mask.shape, bool)
         if here.hidden is not None:
             trusted &= ~here.hidden.crop(box)
         ring = cv2.dilate(crop_mask.astype(np.uint8), np.ones((2 * _RING_PX + 1,) * 2, np.uint8))
-        ring = ring.astype(bool) & ~crop_mask & trusted
-        filled = np.zeros(crop_mask.shape, bool)
-        frame_hw = crop_mask.shape
+        ring_index = np.flatnonzero(ring.astype(bool) & ~crop_mask & trusted)
+        ring_index = ring_index[:: max(1, len(ring_index) // _RING_SAMPLES)]
+        views = np.full((_CANDIDATES, *crop.shape), np.nan, np.float32)
+        count = np.zeros(crop_mask.shape, np.int8)
+        reference = crop.reshape(-1, 3)[ring_index].astype(np.float32)
         for source, homography in self._sources(buffer, index, box):
             onto_crop = _shift(-x0, -y0) @ homography
-            valid = np.ones(frame_hw, bool)
-            corners = np.array([[0, 0], [size[0], 0], [size[0], size[1]], [0, size[1]]], float)
-            back = cv2.perspectiveTransform(corners[None] + (x0, y0), np.linalg.inv(homography))[0]
-            sh, sw = source.original.shape[:2]
-            if back.min() < 0 or back[:, 0].max() >= sw or back[:, 1].max() >= sh:
-                valid = cv2.warpPerspective(
-                    np.ones((sh, sw), np.uint8), onto_crop, size, flags=cv2.INTER_NEAREST
-                ).astype(bool)
-            if source.hidden is not None:
-                seen = source.hidden.warp(homography)
-                if seen is not None:
-                    valid &= ~seen.crop(box)
-            take = crop_mask & valid & ~filled
+            valid = self._shown(source, homography, onto_crop, box, size)
+            take = crop_mask & valid & (count < _CANDIDATES)
             if not take.any():
-                continue  # this frame shows nothing still missing
+                continue  # this frame shows nothing that still needs views
             warped = cv2.warpPerspective(source.original, onto_crop, size, flags=cv2.INTER_LINEAR)
-            gain = self._agreement(warped, crop, ring & valid)
+            gain = self._agreement(warped, reference, ring_index, valid)
             if gain is None:
                 continue
-            target[take] = np.clip(warped[take] * gain, 0, 255)
-            filled |= take
-            if filled[crop_mask].all():
+            rows, cols = np.nonzero(take)
+            views[count[rows, cols], rows, cols] = warped[rows, cols] * gain
+            count[take] += 1
+            if (count[crop_mask] >= _CANDIDATES).all():
                 break
-        remaining = crop_mask & ~filled
+        target = crop.astype(np.float32)
+        several = crop_mask & (count >= 3)
+        target[several] = _median_of_views(views[:, several], count[several])
+        few = crop_mask & (count > 0) & (count < 3)
+        target[few] = views[0, few]  # the nearest frame that shows it
+        target = np.clip(target, 0, 255)
+        remaining = crop_mask & (count == 0)
         if remaining.any():
-            return self.spatial.replace(np.clip(target + 0.5, 0, 255).astype(np.uint8), remaining)
+            return self.spatial.replace((target + 0.5).astype(np.uint8), remaining)
         return target
 
+    @staticmethod
+    def _shown(
+        source: _Buffered,
+        homography: np.ndarray,
+        onto_crop: np.ndarray,
+        box: tuple[int, int, int, int],
+        size: tuple[int, int],
+    ) -> np.ndarray:
+        """Crop pixels that ``source`` shows: inside its frame and outside its own masks."""
+        x0, y0 = box[:2]
+        valid = np.ones(size[::-1], bool)
+        corners = np.array([[0, 0], [size[0], 0], [size[0], size[1]], [0, size[1]]], float)
+        back = cv2.perspectiveTransform(corners[None] + (x0, y0), np.linalg.inv(homography))[0]
+        sh, sw = source.original.shape[:2]
+        if back.min() < 0 or back[:, 0].max() >= sw or back[:, 1].max() >= sh:
+            valid = cv2.warpPerspective(
+                np.ones((sh, sw), np.uint8), onto_crop, size, flags=cv2.INTER_NEAREST
+            ).astype(bool)
+        if source.hidden is not None:
+            seen = source.hidden.warp(homography)
+            if seen is not None:
+                valid &= ~seen.crop(box)
+        return valid
+
     def _agreement(
-        self, warped: np.ndarray, crop: np.ndarray, ring: np.ndarray
+        self, warped: np.ndarray, reference: np.ndarray, ring_index: np.ndarray, valid: np.ndarray
     ) -> np.ndarray | None:
-        """Per-channel gain matching ``warped`` to ``crop`` on the ring; None if they disagree."""
-        if ring.sum() < 20:
+        """Per-channel gain matching ``warped`` to the frame around the hole; None if they disagree.
+
+        Args:
+            warped: (h, w, 3) a source frame warped onto the crop.
+            reference: (N, 3) float32 the crop's own pixels at ``ring_index``.
+            ring_index: flat indices of border pixels around the hole the frame itself shows.
+            valid: (h, w) bool pixels the source shows.
+        """
+        seen = valid.reshape(-1)[ring_index]
+        if seen.sum() < 20:
             return None
-        step = max(1, int(ring.sum()) // 2000)  # a few thousand border pixels are plenty
-        source = warped[ring][::step].astype(np.float32)
-        reference = crop[ring][::step].astype(np.float32)
+        source = warped.reshape(-1, 3)[ring_index[seen]].astype(np.float32)
+        reference = reference[seen]
         # Medians: people walking through the border must not veto a good source.
         gain = np.clip(
             (np.median(reference, axis=0) + 1) / (np.median(source, axis=0) + 1), 0.8, 1.25
