@@ -290,16 +290,21 @@ class Pipeline:
 
     def _masked_frames(self, frames: Iterator[VideoFrame]) -> Iterator[MaskedFrame]:
         margin = self.config.remove.margin_px
-        for frame, track_masks in self._tracked(frames):
+        for frame, track_masks, cut in self._tracked(frames):
             by_action: dict[str, list] = {}
             for track_id, mask in track_masks.items():
                 action = self.manager.action_of_track(track_id)
                 if action != "keep":
                     by_action.setdefault(action, []).append(mask.dilate(margin))
-            yield MaskedFrame(frame, {a: union_mask(m) for a, m in by_action.items()})
+            masks = {a: union_mask(m) for a, m in by_action.items()}
+            yield MaskedFrame(frame, masks, starts_shot=cut)
 
-    def _tracked(self, frames: Iterator[VideoFrame]) -> Iterator[tuple[VideoFrame, FrameMasks]]:
-        """Frames in order with their track masks; keyframes every N frames and at cuts.
+    def _tracked(
+        self, frames: Iterator[VideoFrame]
+    ) -> Iterator[tuple[VideoFrame, FrameMasks, bool]]:
+        """Frames in order with their track masks and whether they follow a cut.
+
+        Keyframes come every N frames and at cuts.
 
         A scan may space its keyframes out to ``scan_idle_keyframe_interval`` while no brand is
         on screen (off by default: an appearance shorter than that can be missed); the backward
@@ -342,13 +347,14 @@ class Pipeline:
 
     def _keyframes(
         self, stretches: list[tuple[list[VideoFrame], VideoFrame, bool]]
-    ) -> Iterator[tuple[VideoFrame, FrameMasks]]:
+    ) -> Iterator[tuple[VideoFrame, FrameMasks, bool]]:
         keys = [key for _, key, _ in stretches]
         for (between, key, cut), detections in zip(stretches, self._detect(keys), strict=True):
             per_frame = self.manager.advance(between, key, detections, cut)
             if self.job.thumbnails:
                 self._capture_thumbnails(key)
-            yield from zip([*between, key], per_frame, strict=True)
+            cuts = [False] * len(between) + [cut]  # a cut always makes its frame a keyframe
+            yield from zip([*between, key], per_frame, cuts, strict=True)
 
     def _capture_thumbnails(self, key: VideoFrame) -> None:
         for track in self.manager.active.values():

@@ -89,3 +89,41 @@ def test_median_of_views_ignores_unused_slots_and_one_outlier():
     views[:, 2] = 42
     median = _median_of_views(views, np.array([3, 4, 5]))
     np.testing.assert_allclose(median, [[12, 10, 12], [4, 5, 6], [42, 42, 42]])
+
+
+def test_nothing_is_taken_across_a_cut(real_media):
+    # Shot 1: the street, no logo. Shot 2: the same view a little brighter, a logo that never
+    # moves. Shot 1 shows what shot 2 hides, but a frame that starts a shot ends the search.
+    from autoblur.io.reader import VideoFrame
+    from autoblur.types import RegionMask
+
+    with VideoReader(VIDEOS / "vtest.avi") as reader:
+        street = [f.rgb.copy() for f in reader.frames() if f.index < 12]
+    brighter = [np.clip(rgb.astype(int) + 8, 0, 255).astype(np.uint8) for rgb in street]
+    hidden = np.zeros(street[0].shape[:2], bool)
+    hidden[20:100, 160:280] = True  # still ground: nobody walks there in these frames
+    logo = RegionMask.from_dense(hidden)
+
+    def run(inpainter, flag_cut):
+        items = [MaskedFrame(VideoFrame(i, i, 0.0, rgb.copy())) for i, rgb in enumerate(street)]
+        for i, rgb in enumerate(brighter):
+            painted = rgb.copy()
+            painted[hidden] = (20, 200, 40)
+            items.append(
+                MaskedFrame(
+                    VideoFrame(12 + i, 12 + i, 0.0, painted),
+                    {"inpaint": logo},
+                    starts_shot=flag_cut and i == 0,
+                )
+            )
+        config = PipelineConfig.model_validate({"remove": {"inpainter": inpainter}})
+        (remover,) = build_removers(config, {"inpaint"})
+        out = [item.frame.rgb for item in remover(iter(items))][12:]
+        error = np.mean(
+            [(o[hidden].astype(float) - b[hidden]) ** 2 for o, b in zip(out, brighter, strict=True)]
+        )
+        return 10 * np.log10(255**2 / error)
+
+    spatial = run("spatial", False)
+    assert run("propagate", False) > spatial + 3  # without the cut, shot 1 fills the hole
+    assert run("propagate", True) < spatial + 1  # with it, only a spatial fill is possible

@@ -22,11 +22,13 @@ class MaskedFrame:
         frame: the decoded frame; removers edit ``frame.rgb`` in place.
         masks: action name to the (already dilated) region to remove with it.
         changed_xyxy: box (x0, y0, x1, y1, exclusive) enclosing every edited pixel, or None.
+        starts_shot: the frame follows a scene cut (temporal removers take nothing across it).
     """
 
     frame: VideoFrame
     masks: dict[str, RegionMask] = field(default_factory=dict)
     changed_xyxy: tuple[int, int, int, int] | None = None
+    starts_shot: bool = False
 
     def mark_changed(self, xyxy: tuple[int, int, int, int]) -> None:
         """Grow ``changed_xyxy`` to cover ``xyxy``."""

@@ -2,11 +2,13 @@
 
 When the logo or the camera moves, what the logo hides on one frame is visible on others. For
 each frame the remover follows the background (a homography between consecutive frames, fitted
-to tracked corners outside every mask) to the frames before and after it within a bounded
-window, warps the nearest ones onto the hidden area, keeps those whose border agrees with the
-frame (after a per-channel gain correction), and fills each pixel from the frame nearest in
-time that shows it. What no frame ever showed is filled spatially. Frames stream through a
-window of ``2 * temporal_window + 1``, so memory does not grow with video length.
+to tracked corners outside every mask, or a rigid local motion where the surface around the
+hole moves on its own) to the frames before and after it within a bounded window, warps the
+nearest ones that show the hidden pixels, keeps those whose border agrees with the frame
+(after a per-channel gain correction), and gives each pixel the median of up to five such
+views. What no frame ever showed is filled spatially; no frame across a cut is used. Frames
+stream through a window of ``2 * temporal_window + 1``, so memory does not grow with video
+length.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import numpy as np
 from autoblur.config import PipelineConfig, RemoveConfig
 from autoblur.remove.base import INPAINTERS, MaskedFrame
 from autoblur.remove.spatial import TeleaInpainter, paste_replacement
-from autoblur.scene import ANALYSIS_WIDTH, SceneCutDetector
 from autoblur.types import RegionMask, union_mask
 
 _MOTION_SIDE = 640
@@ -62,10 +63,11 @@ class _Motion:
     cache: dict = field(default_factory=dict)
 
     def near(self, region_xyxy: tuple[int, int, int, int]) -> np.ndarray:
-        """The homography of the surface around a region: fitted to the corners nearest it.
+        """The motion (3x3) of the surface around a region (x0, y0, x1, y1).
 
-        A logo on a moving bus must be filled with the bus, not the road: the motion comes
-        from the corners closest to the hole where they agree, else from the whole frame.
+        A logo on a moving bus must be filled with the bus, not the road: when a rigid motion
+        explains the corners nearest the hole clearly better than the frame's homography
+        does, that motion is used, else the frame's.
         """
         key = tuple(round(v / _REGION_GRID) for v in region_xyxy)
         if key not in self.cache:
@@ -130,18 +132,15 @@ class PropagateInpainter:
         self.config: RemoveConfig = config.remove
         self.window = config.remove.temporal_window
         self.spatial = TeleaInpainter(config)
-        self.scene_cut = config.scene_cut
 
     def __call__(self, frames: Iterator[MaskedFrame]) -> Iterator[MaskedFrame]:
         """See :class:`autoblur.remove.base.Remover`; output lags input by the window."""
         buffer: deque[_Buffered] = deque()
         first = 0  # stream position of buffer[0]
         emitted = 0
-        cuts = SceneCutDetector(self.scene_cut)
         for position, item in enumerate(frames):
             entry = self._enter(item)
-            cut = cuts.is_cut(item.frame.preview(ANALYSIS_WIDTH))
-            if buffer and not cut:  # no frame of another shot is a source
+            if buffer and not item.starts_shot:  # no frame of another shot is a source
                 buffer[-1].to_next = self._motion(buffer[-1], entry)
             buffer.append(entry)
             while emitted + self.window <= position:
