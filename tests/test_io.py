@@ -82,6 +82,20 @@ def test_header_that_lies_about_frame_count(tmp_path, real_media, caplog):
     assert [round(t, 3) for t, _ in out] == [round(t, 3) for t, _ in frames]
 
 
+def test_edits_never_reach_the_decoder(real_media):
+    """Cinepak decodes to RGB and builds each frame on the last one: editing a frame's pixels
+    must not leak into the frames decoded after it."""
+    clean, _ = decode_all(VIDEOS / "tree.avi")
+    with VideoReader(VIDEOS / "tree.avi") as reader:
+        seen_while_editing = []
+        for frame in reader.frames():
+            seen_while_editing.append(frame.rgb.copy())
+            frame.rgb[:] = 0  # what a remover does to the masked pixels, everywhere
+    assert len(seen_while_editing) == len(clean)
+    for index, (_, pixels) in enumerate(clean):
+        assert np.array_equal(seen_while_editing[index], pixels), index
+
+
 @pytest.mark.parametrize("content", [b"", b"not a video at all\n" * 50])
 def test_not_a_video(tmp_path, content):
     path = tmp_path / "fake.mp4"

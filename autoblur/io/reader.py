@@ -84,6 +84,10 @@ class VideoFrame:
         """(H, W, 3) uint8 RGB pixels; removers edit them in place."""
         if self._rgb is None:
             self._rgb = self.source.to_ndarray(format="rgb24")
+            if self.source.format.name == "rgb24":
+                # No conversion took place: these are the decoder's own pixels, which codecs
+                # such as Cinepak build the next frame on. Edits must not reach them.
+                self._rgb = self._rgb.copy()
         return self._rgb
 
     @rgb.setter
