@@ -100,7 +100,8 @@ def composite_logo(
         output: where to write the composite.
         placement: where the logo sits on each frame.
         max_frames: stop after this many frames.
-        encode: encoder settings (default: near-lossless H.264).
+        encode: encoder settings (default: lossless H.264, so the composite decodes to the
+            same pixels on every run).
     """
     rgb, alpha = read_logo(logo)
     coverage = (
@@ -109,7 +110,7 @@ def composite_logo(
         else silhouette_of(rgb, None).astype(np.float32)
     )
     masks: list[RegionMask | None] = []
-    encode = encode or EncodeConfig(crf=10, preset="veryfast")
+    encode = encode or EncodeConfig(crf=0, preset="veryfast")
     with VideoReader(source) as reader:
         with VideoWriter(output, reader.info, encode, reader.audio_streams) as writer:
             for frame in reader.frames(writer.mux_audio):
