@@ -157,7 +157,10 @@ class RemoveConfig(_Strict):
     inpaint_max_side: int = Field(160, ge=16, description="spatial inpaint works at this scale")
     temporal_window: int = Field(30, ge=1, le=120, description="propagate: frames on each side")
     temporal_consistency: float = Field(
-        12.0, gt=0, description="propagate: mean grey error allowed on a source's border"
+        12.0,
+        gt=0,
+        description="propagate: median error allowed on a source's border, on top of the "
+        "border's own pixel-to-pixel step",
     )
     e2fgvi: E2fgviConfig = E2fgviConfig()
 

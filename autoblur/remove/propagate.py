@@ -34,6 +34,8 @@ _RING_PX = 8
 _RING_SAMPLES = 2000  # border pixels compared per source
 _CANDIDATES = 5  # views gathered per hidden pixel
 _EVERY_FRAME_WITHIN = 8  # frames this near are all looked at, farther ones sparsely
+_RANSAC_SEED = 7  # the same video gives the same fill, whatever ran before in the thread
+_RANSAC_ITERATIONS = 5000
 
 
 @dataclass
@@ -86,8 +88,14 @@ class _Motion:
         frame_fits = int((np.linalg.norm(predicted - moved, axis=1) < _LOCAL_PX).sum())
         # A rigid motion (4 degrees of freedom) of the surroundings: a homography of a small
         # cluster could bend itself through walking people and the still ground alike.
+        cv2.setRNGSeed(_RANSAC_SEED)
         local, inliers = cv2.estimateAffinePartial2D(
-            points, moved, method=cv2.RANSAC, ransacReprojThreshold=_LOCAL_PX
+            points,
+            moved,
+            method=cv2.RANSAC,
+            ransacReprojThreshold=_LOCAL_PX,
+            maxIters=_RANSAC_ITERATIONS,
+            confidence=0.9999,
         )
         if local is None:
             return self.overall
@@ -104,6 +112,15 @@ def _median_of_views(views: np.ndarray, count: np.ndarray) -> np.ndarray:
     high = (count // 2)[None, :, None].repeat(3, axis=2)
     middle = np.take_along_axis(ordered, low, 0) + np.take_along_axis(ordered, high, 0)
     return middle[0] / 2
+
+
+def _texture(crop: np.ndarray, index: np.ndarray) -> float:
+    """Median step to the next pixel right or down (largest channel) at flat ``index``."""
+    pixels = crop.astype(np.int16)
+    step = np.zeros(crop.shape[:2], np.int16)
+    step[:, :-1] = np.abs(np.diff(pixels, axis=1)).max(axis=2)
+    step[:-1] = np.maximum(step[:-1], np.abs(np.diff(pixels, axis=0)).max(axis=2))
+    return float(np.median(step.reshape(-1)[index]))
 
 
 def _looked_at(source: _Buffered, distance: int) -> bool:
@@ -183,7 +200,10 @@ class PropagateInpainter:
         if good.sum() < _MIN_MOTION_POINTS:
             return None
         points, moved = points[good].reshape(-1, 2) / scale, moved[good].reshape(-1, 2) / scale
-        homography, inliers = cv2.findHomography(points, moved, cv2.RANSAC, 1.0 / scale)
+        cv2.setRNGSeed(_RANSAC_SEED)
+        homography, inliers = cv2.findHomography(
+            points, moved, cv2.RANSAC, 1.0 / scale, maxIters=_RANSAC_ITERATIONS, confidence=0.999
+        )
         if homography is None or inliers.sum() < _MIN_MOTION_POINTS:
             return None
         return _Motion(points=points, moved=moved, overall=homography)
@@ -254,32 +274,38 @@ class PropagateInpainter:
         ring = cv2.dilate(crop_mask.astype(np.uint8), np.ones((2 * _RING_PX + 1,) * 2, np.uint8))
         ring_index = np.flatnonzero(ring.astype(bool) & ~crop_mask & trusted)
         ring_index = ring_index[:: max(1, len(ring_index) // _RING_SAMPLES)]
-        views = np.full((_CANDIDATES, *crop.shape), np.nan, np.float32)
-        count = np.zeros(crop_mask.shape, np.int8)
+        hole_index = np.flatnonzero(crop_mask)  # the hidden pixels, as flat crop indices
+        views = np.full((_CANDIDATES, len(hole_index), 3), np.nan, np.float32)
+        count = np.zeros(len(hole_index), np.int8)
         reference = crop.reshape(-1, 3)[ring_index].astype(np.float32)
+        # A source one pixel off differs from a textured border by about its pixel-to-pixel
+        # step: that much is allowed on top of the configured tolerance.
+        tolerance = self.config.temporal_consistency + _texture(crop, ring_index)
         for source, homography in self._sources(buffer, index, box):
             onto_crop = _shift(-x0, -y0) @ homography
-            valid = self._shown(source, homography, onto_crop, box, size)
-            take = crop_mask & valid & (count < _CANDIDATES)
-            if not take.any():
+            valid = self._shown(source, homography, onto_crop, box, size).reshape(-1)
+            take = np.flatnonzero(valid[hole_index] & (count < _CANDIDATES))
+            if not len(take):
                 continue  # this frame shows nothing that still needs views
             warped = cv2.warpPerspective(source.original, onto_crop, size, flags=cv2.INTER_LINEAR)
-            gain = self._agreement(warped, reference, ring_index, valid)
+            warped = warped.reshape(-1, 3)
+            gain = self._agreement(warped, reference, ring_index, valid, tolerance)
             if gain is None:
                 continue
-            rows, cols = np.nonzero(take)
-            views[count[rows, cols], rows, cols] = warped[rows, cols] * gain
+            views[count[take], take] = warped[hole_index[take]] * gain
             count[take] += 1
-            if (count[crop_mask] >= _CANDIDATES).all():
+            if count.min() >= _CANDIDATES:
                 break
+        filled = views[0]  # with one or two views: the nearest frame that shows it
+        several = count >= 3
+        filled[several] = _median_of_views(views[:, several], count[several])
+        seen = count > 0
         target = crop.astype(np.float32)
-        several = crop_mask & (count >= 3)
-        target[several] = _median_of_views(views[:, several], count[several])
-        few = crop_mask & (count > 0) & (count < 3)
-        target[few] = views[0, few]  # the nearest frame that shows it
-        target = np.clip(target, 0, 255)
-        remaining = crop_mask & (count == 0)
-        if remaining.any():
+        target.reshape(-1, 3)[hole_index[seen]] = np.clip(filled[seen], 0, 255)
+        if count.min() == 0:
+            remaining = np.zeros(crop_mask.size, bool)
+            remaining[hole_index[count == 0]] = True
+            remaining = remaining.reshape(crop_mask.shape)
             return self.spatial.replace((target + 0.5).astype(np.uint8), remaining)
         return target
 
@@ -307,28 +333,34 @@ class PropagateInpainter:
                 valid &= ~seen.crop(box)
         return valid
 
+    @staticmethod
     def _agreement(
-        self, warped: np.ndarray, reference: np.ndarray, ring_index: np.ndarray, valid: np.ndarray
+        warped: np.ndarray,
+        reference: np.ndarray,
+        ring_index: np.ndarray,
+        valid: np.ndarray,
+        tolerance: float,
     ) -> np.ndarray | None:
         """Per-channel gain matching ``warped`` to the frame around the hole; None if they disagree.
 
         Args:
-            warped: (h, w, 3) a source frame warped onto the crop.
+            warped: (h * w, 3) a source frame warped onto the crop, flat.
             reference: (N, 3) float32 the crop's own pixels at ``ring_index``.
             ring_index: flat indices of border pixels around the hole the frame itself shows.
-            valid: (h, w) bool pixels the source shows.
+            valid: (h * w,) bool pixels the source shows, flat.
+            tolerance: the largest median error (grey levels, largest channel) accepted.
         """
-        seen = valid.reshape(-1)[ring_index]
+        seen = valid[ring_index]
         if seen.sum() < 20:
             return None
-        source = warped.reshape(-1, 3)[ring_index[seen]].astype(np.float32)
+        source = warped[ring_index[seen]].astype(np.float32)
         reference = reference[seen]
         # Medians: people walking through the border must not veto a good source.
         gain = np.clip(
             (np.median(reference, axis=0) + 1) / (np.median(source, axis=0) + 1), 0.8, 1.25
         )
         error = np.median(np.abs(source * gain - reference).max(axis=1))
-        return gain if error <= self.config.temporal_consistency else None
+        return gain if error <= tolerance else None
 
 
 @INPAINTERS.register("propagate")
