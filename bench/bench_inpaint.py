@@ -7,7 +7,12 @@ per clip the benchmark prints:
 - PSNR and SSIM inside the true mask against the clean frames;
 - PSNR outside the mask against the composited input (codec level for the pipeline);
 - flicker: the mean frame-to-frame change inside the mask, over the clean video's;
-- fps of the remover (true masks) or of the whole run (detected masks).
+- fps of the remover (true masks) or of the whole run (detected masks);
+- the same figures for the fills of an oracle that knows the clean video (bench/revealed.py):
+  how much the background that other frames reveal can give on that clip at most.
+Last comes the target table: the in-mask PSNR gain over Telea (`spatial`) of `propagate` and of
+the oracle's better fill; the +4 dB target applies to clips where the revealed background
+itself gives +4 dB.
 
 Usage: python bench/bench_inpaint.py [--data ../shared/data] [--frames 120]
 """
@@ -28,11 +33,13 @@ from autoblur.pipeline import Job, Pipeline
 from autoblur.remove import MaskedFrame, build_removers
 from autoblur.synth import Composite, composite_logo, moving_placement
 from autoblur.types import BrandCue
+from bench.revealed import revealed_fills
 from detectors.logo import read_logo
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIPS = ("bigbuckbunny.mp4", "bikes.mp4", "carphone_pristine.mp4", "tree.avi", "vtest.avi")
 INPAINTERS = ("spatial", "propagate")
+TARGET_DB = 4.0
 
 
 def frames_of(path: Path, count: int) -> list[np.ndarray]:
@@ -120,6 +127,29 @@ def detected_run(composite: Composite, logo: Path, inpainter: str, out: Path) ->
     return frames_of(out, composite.frame_count), report["timing"]["fps"]
 
 
+def row(clip: str, masks: str, name: str, metrics: dict, fps: float | None) -> None:
+    speed = "-" if fps is None else f"{fps:.1f}"
+    print(
+        f"{clip:<22} {masks:<8} {name:<16} {metrics['psnr_in']:8.2f} {metrics['ssim_in']:8.3f} "
+        f"{metrics['psnr_out']:9.2f} {metrics['flicker']:8.2f} {speed:>6}",
+        flush=True,
+    )
+
+
+def target_table(gains: dict[str, tuple[float, float, float]]) -> None:
+    """Per clip: Telea's in-mask PSNR, the gains of propagate and of the revealed background."""
+    print(f"\n{'clip':<22} {'Telea':>7} {'propagate':>10} {'revealed':>9}  target (+4 dB)")
+    for clip, (telea, propagate, revealed) in gains.items():
+        if revealed - telea < TARGET_DB:
+            verdict = "n/a: the revealed background itself gives less"
+        else:
+            verdict = "met" if propagate - telea >= TARGET_DB else "NOT met"
+        print(
+            f"{clip:<22} {telea:7.2f} {propagate - telea:+10.2f} {revealed - telea:+9.2f}  "
+            f"{verdict}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
@@ -127,8 +157,9 @@ def main() -> None:
     args = parser.parse_args()
     logo = args.data / "images" / "WindowsLogo.jpg"
     shape = read_logo(logo)[0].shape[:2]
-    header = f"{'clip':<22} {'masks':<8} {'inpainter':<10} {'PSNR in':>8} {'SSIM in':>8} "
+    header = f"{'clip':<22} {'masks':<8} {'inpainter':<16} {'PSNR in':>8} {'SSIM in':>8} "
     print(header + f"{'PSNR out':>9} {'flicker':>8} {'fps':>6}")
+    gains: dict[str, tuple[float, float, float]] = {}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         for clip in CLIPS:
@@ -139,17 +170,26 @@ def main() -> None:
             )
             clean = frames_of(source, composite.frame_count)
             given = frames_of(composite.path, composite.frame_count)
+            true_psnr, telea_outputs = {}, []
             for inpainter in INPAINTERS:
                 for masks in ("true", "detected"):
                     if masks == "true":
                         outputs, fps = true_mask_run(composite, inpainter, composite.frame_count)
+                        telea_outputs = outputs if inpainter == "spatial" else telea_outputs
                     else:
                         outputs, fps = detected_run(composite, logo, inpainter, tmp / "out.mp4")
-                    m = score(outputs, clean, given, composite)
-                    print(
-                        f"{clip:<22} {masks:<8} {inpainter:<10} {m['psnr_in']:8.2f} "
-                        f"{m['ssim_in']:8.3f} {m['psnr_out']:9.2f} {m['flicker']:8.2f} {fps:6.1f}"
-                    )
+                    metrics = score(outputs, clean, given, composite)
+                    if masks == "true":
+                        true_psnr[inpainter] = metrics["psnr_in"]
+                    row(clip, masks, inpainter, metrics, fps)
+            revealed = []
+            fills = revealed_fills(clean, composite.masks, telea_outputs)
+            for name, outputs in fills.items():
+                metrics = score(outputs, clean, given, composite)
+                revealed.append(metrics["psnr_in"])
+                row(clip, "true", f"revealed-{name}", metrics, None)
+            gains[clip] = (true_psnr["spatial"], true_psnr["propagate"], max(revealed))
+    target_table(gains)
 
 
 if __name__ == "__main__":
