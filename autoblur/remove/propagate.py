@@ -34,8 +34,7 @@ _RING_PX = 8
 _RING_SAMPLES = 2000  # border pixels compared per source
 _CANDIDATES = 5  # views gathered per hidden pixel
 _EVERY_FRAME_WITHIN = 8  # frames this near are all looked at, farther ones sparsely
-_RANSAC_SEED = 7  # the same video gives the same fill, whatever ran before in the thread
-_RANSAC_ITERATIONS = 5000
+_RANSAC_ITERATIONS = 5000  # motion fits settle on the same consensus from frame to frame
 
 
 @dataclass
@@ -88,7 +87,6 @@ class _Motion:
         frame_fits = int((np.linalg.norm(predicted - moved, axis=1) < _LOCAL_PX).sum())
         # A rigid motion (4 degrees of freedom) of the surroundings: a homography of a small
         # cluster could bend itself through walking people and the still ground alike.
-        cv2.setRNGSeed(_RANSAC_SEED)
         local, inliers = cv2.estimateAffinePartial2D(
             points,
             moved,
@@ -200,7 +198,6 @@ class PropagateInpainter:
         if good.sum() < _MIN_MOTION_POINTS:
             return None
         points, moved = points[good].reshape(-1, 2) / scale, moved[good].reshape(-1, 2) / scale
-        cv2.setRNGSeed(_RANSAC_SEED)
         homography, inliers = cv2.findHomography(
             points, moved, cv2.RANSAC, 1.0 / scale, maxIters=_RANSAC_ITERATIONS, confidence=0.999
         )
