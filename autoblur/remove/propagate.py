@@ -325,9 +325,14 @@ class PropagateInpainter:
                 np.ones((sh, sw), np.uint8), onto_crop, size, flags=cv2.INTER_NEAREST
             ).astype(bool)
         if source.hidden is not None:
-            seen = source.hidden.warp(homography)
-            if seen is not None:
-                valid &= ~seen.crop(box)
+            mask = source.hidden
+            covered = cv2.warpPerspective(
+                mask.bitmap.view(np.uint8),
+                onto_crop @ _shift(mask.x0, mask.y0),
+                size,
+                flags=cv2.INTER_NEAREST,
+            )
+            valid &= covered == 0
         return valid
 
     @staticmethod
