@@ -27,6 +27,7 @@ from autoblur.types import RegionMask, union_mask
 
 _MOTION_SIDE = 640
 _MIN_MOTION_POINTS = 20
+_CORNERS = 400  # tracked per frame pair; more fit the same motions, only slower
 _LOCAL_POINTS = 24
 _LOCAL_PX = 1.5  # tolerance of the local motion fits, full-resolution pixels
 _REGION_GRID = 48  # regions this close share one local motion fit
@@ -188,7 +189,9 @@ class PropagateInpainter:
                 interpolation=cv2.INTER_NEAREST,
             )
             allowed[hidden > 0] = 0
-        points = cv2.goodFeaturesToTrack(earlier.gray, 1000, 0.005, 6, mask=allowed, blockSize=5)
+        points = cv2.goodFeaturesToTrack(
+            earlier.gray, _CORNERS, 0.005, 6, mask=allowed, blockSize=5
+        )
         if points is None or len(points) < _MIN_MOTION_POINTS:
             return None
         moved, status, _ = cv2.calcOpticalFlowPyrLK(earlier.gray, later.gray, points, None)
