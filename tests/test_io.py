@@ -127,6 +127,24 @@ def test_failed_write_leaves_no_file(tmp_path):
     assert list(tmp_path.iterdir()) == [src]
 
 
+def test_an_encoder_failure_reaches_the_caller_and_leaves_no_file(tmp_path):
+    # Frames that all claim the same timestamp: the muxer refuses them once the encoder
+    # (on its own thread, behind the caller) hands out packets. The error must reach the
+    # caller, and the partial file must go, whichever call sees it.
+    from autoblur.io.reader import VideoFrame
+
+    src = write_tiny_video(tmp_path / "in.mp4")
+    with VideoReader(src) as reader:
+        info = reader.info
+    black = np.zeros((info.height, info.width, 3), np.uint8)
+    for frames in (3, 120):  # the error comes at the final flush, or while writing
+        with pytest.raises(VideoError, match="writing failed"):
+            with VideoWriter(tmp_path / "out.mp4", info, EncodeConfig()) as writer:
+                for _ in range(frames):
+                    writer.write(VideoFrame(0, 7, 0.0, black.copy()), None)
+        assert list(tmp_path.iterdir()) == [src]
+
+
 def test_output_path_checks(tmp_path):
     src = write_tiny_video(tmp_path / "in.mp4")
     with pytest.raises(VideoError, match="output path is the input"):

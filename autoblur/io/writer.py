@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
+import threading
 from pathlib import Path
 
 import av
@@ -18,6 +20,7 @@ log = logging.getLogger(__name__)
 
 _CRF_PRESET_CODECS = {"libx264", "h264", "libx265", "hevc"}
 _PASSTHROUGH_FORMATS = {"yuv420p", "yuv422p", "yuv444p"}
+_QUEUED_FRAMES = 4  # frames waiting for the encoder thread; bounds the memory it holds
 
 
 def output_pix_fmt(info: VideoInfo) -> str:
@@ -59,6 +62,10 @@ def check_output_path(input_path: Path, output_path: Path) -> None:
 class VideoWriter:
     """Encode RGB frames with the input's size, rate and timestamps; copy audio packets.
 
+    Encoding and muxing run on a thread of their own, a few frames behind the caller, so the
+    encoder works while the next frames are decoded and processed. A frame must not be
+    edited after it is written. An error of that thread is raised by the next call.
+
     Args:
         path: the final output file; nothing appears there until ``close`` succeeds.
         info: the input's properties, which the output keeps.
@@ -81,6 +88,7 @@ class VideoWriter:
             f".{self.path.stem}.partial-{os.getpid()}{self.path.suffix}"
         )
         self._time_base = info.time_base
+        self._worker: threading.Thread | None = None
         try:
             self._container = av.open(str(self._tmp), "w")
         except (av.error.FFmpegError, ValueError) as exc:
@@ -95,6 +103,10 @@ class VideoWriter:
             self.abort()
             raise VideoError(f"{self.path}: cannot set up encoding ({exc})") from None
         self.frames_written = 0
+        self._jobs: queue.Queue = queue.Queue(maxsize=_QUEUED_FRAMES)
+        self._failure: Exception | None = None
+        self._worker = threading.Thread(target=self._run_jobs, name="autoblur-encode", daemon=True)
+        self._worker.start()
 
     def _add_video_stream(self, info: VideoInfo, encode: EncodeConfig) -> av.VideoStream:
         stream = self._container.add_stream(encode.codec, rate=info.fps)
@@ -119,11 +131,14 @@ class VideoWriter:
                 untouched, or None when nothing changed. Pixels outside it go to the encoder
                 in the decoder's own format, without a lossy RGB round trip.
         """
+        self._submit((frame, changed_xyxy))
+        self.frames_written += 1
+
+    def _encode(self, frame: VideoFrame, changed_xyxy: tuple[int, int, int, int] | None) -> None:
         out = self._encodable(frame, changed_xyxy)
         out.pts = frame.pts
         out.time_base = self._time_base
         self._mux(self._video.encode(out))
-        self.frames_written += 1
 
     def _encodable(
         self, frame: VideoFrame, changed_xyxy: tuple[int, int, int, int] | None
@@ -151,10 +166,33 @@ class VideoWriter:
     def mux_audio(self, packet: av.Packet) -> None:
         """Copy one input audio packet into the output without re-encoding."""
         out = self._audio.get(packet.stream.index)
-        if out is None:
-            return
-        packet.stream = out
-        self._mux([packet])
+        if out is not None:
+            self._submit((packet, out))
+
+    def _submit(self, job: tuple) -> None:
+        if self._failure is not None:
+            raise self._failure
+        self._jobs.put(job)
+
+    def _run_jobs(self) -> None:
+        """The encoder thread: encode frames and copy packets in order until told to stop."""
+        while (job := self._jobs.get()) is not None:
+            if self._failure is not None:
+                continue  # keep draining, so that the caller never waits on a full queue
+            try:
+                if isinstance(job[0], VideoFrame):
+                    self._encode(*job)
+                else:
+                    packet, out = job
+                    packet.stream = out
+                    self._mux([packet])
+            except Exception as exc:  # raised to the caller by its next call
+                self._failure = exc
+
+    def _stop_worker(self) -> None:
+        if self._worker is not None and self._worker.is_alive():
+            self._jobs.put(None)
+            self._worker.join()
 
     def _mux(self, packets: list[av.Packet]) -> None:
         try:
@@ -163,17 +201,24 @@ class VideoWriter:
             raise VideoError(f"{self.path}: writing failed ({exc})") from None
 
     def close(self) -> None:
-        """Flush the encoder, finish the file and move it into place."""
-        self._mux(self._video.encode(None))
+        """Flush the encoder, finish the file and move it into place (or delete it on error)."""
+        self._stop_worker()
         try:
-            self._container.close()
-        except av.error.FFmpegError as exc:
-            self._discard()
-            raise VideoError(f"{self.path}: finishing the file failed ({exc})") from None
+            if self._failure is not None:
+                raise self._failure
+            self._mux(self._video.encode(None))
+            try:
+                self._container.close()
+            except av.error.FFmpegError as exc:
+                raise VideoError(f"{self.path}: finishing the file failed ({exc})") from None
+        except BaseException:
+            self.abort()
+            raise
         os.replace(self._tmp, self.path)
 
     def abort(self) -> None:
         """Stop and delete the partial output."""
+        self._stop_worker()
         try:
             self._container.close()
         except (av.error.FFmpegError, ValueError):
