@@ -4,7 +4,7 @@ import pytest
 from autoblur.config import PipelineConfig
 from autoblur.io import VideoReader
 from autoblur.remove import MaskedFrame, build_removers
-from autoblur.remove.propagate import _median_of_views
+from autoblur.remove.propagate import _median_of_views, _texture
 from tests.conftest import IMAGES, VIDEOS, make_composite
 
 
@@ -96,6 +96,13 @@ def test_sources_are_judged_against_the_texture_of_the_border(tree):
     temporal = remove_with_true_masks(clip, "propagate")
     assert in_mask_psnr(clip, temporal, clean) > spatial + 4.5
     assert flicker(clip, temporal, clean) < 0.8
+
+
+def test_texture_of_a_border():
+    stripes = np.zeros((4, 6, 3), np.uint8)
+    stripes[:, ::2] = 50  # every step to the right is 50 grey levels
+    assert _texture(stripes, np.arange(stripes.shape[0] * stripes.shape[1])) == 50
+    assert _texture(stripes, np.array([], int)) == 0.0  # a border the logo hides entirely
 
 
 def test_median_of_views_ignores_unused_slots_and_one_outlier():

@@ -115,6 +115,8 @@ def _median_of_views(views: np.ndarray, count: np.ndarray) -> np.ndarray:
 
 def _texture(crop: np.ndarray, index: np.ndarray) -> float:
     """Median step to the next pixel right or down (largest channel) at flat ``index``."""
+    if not len(index):
+        return 0.0
     pixels = crop.astype(np.int16)
     step = np.zeros(crop.shape[:2], np.int16)
     step[:, :-1] = np.abs(np.diff(pixels, axis=1)).max(axis=2)
