@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import tempfile
@@ -65,19 +66,33 @@ def repeat_clip(src: Path, dst: Path, times: int) -> None:
 
 
 def child_peak_rss(src: Path, logo: Path, out: Path) -> tuple[float, int]:
-    """Peak RSS (MiB) and frame count of a blur run in a fresh process."""
+    """Peak RSS (MiB) and frame count of a blur run in a fresh process.
+
+    The peak is the child's own (VmHWM): its ``ru_maxrss`` would also count the pages it
+    shared with this process between fork and exec, so it could not be below this process's
+    size at that moment.
+    """
     code = (
         f"import json, resource, sys; sys.path.insert(0, {str(ROOT)!r});"
-        "from bench.bench_pipeline import removal_run; from pathlib import Path;"
+        "from bench.bench_pipeline import own_peak_rss, removal_run; from pathlib import Path;"
         f"r = removal_run(Path({str(src)!r}), Path({str(out)!r}), Path({str(logo)!r}), 'blur');"
-        "print(json.dumps([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,"
-        " r['input']['frame_count']]))"
+        "print(json.dumps([own_peak_rss(), r['input']['frame_count']]))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     rss, frames = json.loads(result.stdout.strip().splitlines()[-1])
     return rss, frames
+
+
+def own_peak_rss() -> float:
+    """This process's peak resident memory in MiB (VmHWM where /proc has it)."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> None:
