@@ -4,7 +4,8 @@ On ../shared/data/videos/bigbuckbunny.mp4 (720p) with a composited moving logo, 
 - fps of ``run --mode blur`` and ``run --mode inpaint``;
 - the time of a plain PyAV decode+encode of the same clip (same encoder settings), and the
   ratio of the blur run to it (target: at most 2.5x);
-- peak RSS of a blur run on the clip and on the clip repeated 10 times (target: within 10%).
+- peak RSS of a blur and of an inpaint run on the clip and on the clip repeated 10 times
+  (target: within 10%).
 
 Usage: python bench/bench_pipeline.py [--data ../shared/data] [--repeat 10]
 """
@@ -65,8 +66,8 @@ def repeat_clip(src: Path, dst: Path, times: int) -> None:
             offset += last + round(1 / (info.fps * info.time_base))
 
 
-def child_peak_rss(src: Path, logo: Path, out: Path) -> tuple[float, int]:
-    """Peak RSS (MiB) and frame count of a blur run in a fresh process.
+def child_peak_rss(src: Path, logo: Path, out: Path, mode: str) -> tuple[float, int]:
+    """Peak RSS (MiB) and frame count of a removal run (``mode``) in a fresh process.
 
     The peak is the child's own (VmHWM): its ``ru_maxrss`` would also count the pages it
     shared with this process between fork and exec, so it could not be below this process's
@@ -75,7 +76,7 @@ def child_peak_rss(src: Path, logo: Path, out: Path) -> tuple[float, int]:
     code = (
         f"import json, resource, sys; sys.path.insert(0, {str(ROOT)!r});"
         "from bench.bench_pipeline import own_peak_rss, removal_run; from pathlib import Path;"
-        f"r = removal_run(Path({str(src)!r}), Path({str(out)!r}), Path({str(logo)!r}), 'blur');"
+        f"r = removal_run(Path({str(src)!r}), Path({str(out)!r}), Path({str(logo)!r}), {mode!r});"
         "print(json.dumps([own_peak_rss(), r['input']['frame_count']]))"
     )
     result = subprocess.run(
@@ -132,12 +133,13 @@ def main() -> None:
             print(f"run --mode {mode:<8} {seconds:7.2f} s  {fps:6.1f} fps  ({ratio:.2f}x plain)")
         long_clip = tmp / "bunny_long.mp4"
         repeat_clip(clip, long_clip, args.repeat)
-        rss_1, n_1 = child_peak_rss(clip, logo, tmp / "rss1.mp4")
-        rss_n, n_n = child_peak_rss(long_clip, logo, tmp / "rssn.mp4")
-        print(
-            f"peak RSS, blur run: {n_1} frames {rss_1:.0f} MiB; {n_n} frames {rss_n:.0f} MiB "
-            f"({100 * (rss_n / rss_1 - 1):+.1f}%)"
-        )
+        for mode in ("blur", "inpaint"):
+            rss_1, n_1 = child_peak_rss(clip, logo, tmp / "rss1.mp4", mode)
+            rss_n, n_n = child_peak_rss(long_clip, logo, tmp / "rssn.mp4", mode)
+            print(
+                f"peak RSS, {mode} run: {n_1} frames {rss_1:.0f} MiB; {n_n} frames "
+                f"{rss_n:.0f} MiB ({100 * (rss_n / rss_1 - 1):+.1f}%)"
+            )
 
 
 if __name__ == "__main__":
