@@ -12,21 +12,19 @@ import os
 import shutil
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import cv2
 import numpy as np
 
-from autoblur.config import PipelineConfig
 from autoblur.errors import CheckpointError, ConfigError, VideoError
 from autoblur.io import VideoFrame, VideoReader, VideoWriter
 from autoblur.io.writer import check_output_path
+from autoblur.job import Job
 from autoblur.models.extra import INSTALL_HINT
 from autoblur.remove import MaskedFrame, build_removers
 from autoblur.report import build_report, write_json_atomic
-from autoblur.rules import RuleSet
 from autoblur.scene import ANALYSIS_WIDTH, SceneCutDetector
 from autoblur.segment import build_segmenter
 from autoblur.track import TrackManager, build_propagator
@@ -69,36 +67,6 @@ class _Silent:
 
     def note(self, message: str) -> None:
         pass
-
-
-@dataclass
-class Job:
-    """One video to process.
-
-    Attributes:
-        input_path: the video to read (never modified).
-        output_path: where to write the cleaned video; None to scan only.
-        cues: the brands to look for.
-        config: pipeline settings.
-        rules: the rule file the cues came from, if any.
-        masks_dir: a folder to write each frame's removal mask to as PNG, if any.
-        report_path: where to write the JSON report, if anywhere.
-        thumbnails: put a JPEG of each track's first detection (box drawn) in the report.
-        required_detectors: detectors asked for on the command line: the run fails when one
-            of them cannot run, instead of noting it.
-        notices: things the user should know, gathered while setting up (filled in by the run).
-    """
-
-    input_path: Path
-    output_path: Path | None
-    cues: Sequence[BrandCue]
-    config: PipelineConfig
-    rules: RuleSet | None = None
-    masks_dir: Path | None = None
-    report_path: Path | None = None
-    thumbnails: bool = False
-    required_detectors: frozenset[str] = frozenset()
-    notices: list[str] = field(default_factory=list)
 
 
 def build_detectors(cues: Sequence[BrandCue], job: Job) -> list[Detector]:

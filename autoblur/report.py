@@ -7,15 +7,12 @@ import json
 import os
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from autoblur import __version__
 from autoblur.errors import VideoError
 from autoblur.io.reader import VideoInfo
+from autoblur.job import Job
 from autoblur.track.manager import Track
-
-if TYPE_CHECKING:
-    from autoblur.pipeline import Job
 
 
 def _track_entry(track: Track, thumbnail: bytes | None) -> dict:

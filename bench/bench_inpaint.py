@@ -29,7 +29,8 @@ import numpy as np
 
 from autoblur.config import load_config
 from autoblur.io import VideoReader
-from autoblur.pipeline import Job, Pipeline
+from autoblur.job import Job
+from autoblur.pipeline import Pipeline
 from autoblur.remove import MaskedFrame, build_removers
 from autoblur.synth import Composite, composite_logo, moving_placement
 from autoblur.types import BrandCue

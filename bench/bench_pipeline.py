@@ -23,7 +23,8 @@ from pathlib import Path
 
 from autoblur.config import EncodeConfig, load_config
 from autoblur.io import VideoReader, VideoWriter
-from autoblur.pipeline import Job, Pipeline
+from autoblur.job import Job
+from autoblur.pipeline import Pipeline
 from autoblur.synth import composite_logo, moving_placement
 from autoblur.types import BrandCue
 from detectors.logo import read_logo

@@ -17,7 +17,8 @@ from autoblur.batch.state import BatchState, file_digest, rules_digest
 from autoblur.config import PipelineConfig
 from autoblur.errors import AutoblurError, ConfigError
 from autoblur.html import write_batch_html, write_video_html
-from autoblur.pipeline import Job, Pipeline
+from autoblur.job import Job
+from autoblur.pipeline import Pipeline
 from autoblur.report import write_json_atomic
 from autoblur.rules import load_rules
 

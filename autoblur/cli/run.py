@@ -1,0 +1,64 @@
+"""``autoblur run``: remove brands from a video and write the cleaned file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from autoblur.cli.common import (
+    build_job,
+    default_output,
+    execute,
+    handle_errors,
+    shared_options,
+    summary_line,
+)
+
+
+@click.command()
+@shared_options
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Output video (default: INPUT_clean.mp4 beside the input).",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["inpaint", "blur", "pixelate", "fill"]),
+    help="One removal action for every brand (overrides rule files).",
+)
+@click.option(
+    "--inpainter",
+    type=click.Choice(["auto", "spatial", "propagate", "e2fgvi", "e2fgvi-hq"]),
+    help="Backend of the inpaint action (e2fgvi: non-commercial licence, models extra).",
+)
+@click.option("--crf", type=click.IntRange(0, 63), help="Encoder quality (lower is better).")
+@click.option("--preset", help="Encoder speed preset (e.g. veryfast, medium, slow).")
+@click.option("--codec", help="Video encoder (default libx264).")
+@handle_errors
+def run(
+    output: Path | None,
+    mode: str | None,
+    inpainter: str | None,
+    crf: int | None,
+    preset: str | None,
+    codec: str | None,
+    **options: Any,
+) -> int:
+    """Remove brands from INPUT_PATH and write the cleaned video (audio kept)."""
+    output = output or default_output(options["input_path"])
+    job = build_job(
+        options,
+        output,
+        {
+            "remove": {"mode": mode, "inpainter": inpainter},
+            "encode": {"crf": crf, "preset": preset, "codec": codec},
+        },
+    )
+    report = execute(job, "removing", options["quiet"], options["html_path"])
+    if not options["quiet"]:
+        click.echo(f"autoblur: wrote {output}: {summary_line(report)}", err=True)
+    return 0

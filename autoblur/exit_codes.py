@@ -1,0 +1,26 @@
+"""The exit codes of every command, defined once so that their meanings cannot drift apart.
+
+| code | meaning |
+| --- | --- |
+| 0 | success; ``scan``: nothing found; ``run``/``render``: verified clean where verified |
+| 1 | brands found (``scan``, ``batch --scan-only``); a model's checksum differs (``models verify``) |
+| 2 | bad input, config, output or download: one line on stderr naming the file and the fix |
+| 3 | ``batch``: some item failed |
+| 4 | ``run``/``render``: something was still found after the verification's second pass |
+| 130 | interrupted (Ctrl-C); nothing half-written was left behind |
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes shared by ``run``, ``scan``, ``render``, ``batch``, ``models``, ``serve``."""
+
+    OK = 0
+    FOUND = 1
+    ERROR = 2
+    ITEM_FAILED = 3
+    RESIDUAL = 4
+    INTERRUPTED = 130
