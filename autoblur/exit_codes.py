@@ -2,8 +2,8 @@
 
 | code | meaning |
 | --- | --- |
-| 0 | success; ``scan``: nothing found; ``run``/``render``: verified clean where verified |
-| 1 | brands found (``scan``, ``batch --scan-only``); a model's checksum differs (``models verify``) |
+| 0 | success; ``scan``: nothing found; ``run``/``render``: verified clean |
+| 1 | brands found (``scan``, ``batch --scan-only``); ``models verify``: a checksum differs |
 | 2 | bad input, config, output or download: one line on stderr naming the file and the fix |
 | 3 | ``batch``: some item failed |
 | 4 | ``run``/``render``: something was still found after the verification's second pass |
@@ -16,7 +16,7 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    """Process exit codes shared by ``run``, ``scan``, ``render``, ``batch``, ``models``, ``serve``."""
+    """Exit codes of ``run``, ``scan``, ``render``, ``batch``, ``models`` and ``serve``."""
 
     OK = 0
     FOUND = 1

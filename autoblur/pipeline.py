@@ -87,9 +87,15 @@ def build_detectors(cues: Sequence[BrandCue], job: Job) -> list[Detector]:
             continue
         brands = ", ".join(cue.name for cue in users)
         if not load_detector(name):
-            reason = f"need the {name!r} detector, which is not available in this installation"
+            reason = (
+                f"need the {name!r} detector, which is not available in this installation "
+                f"({INSTALL_HINT})"
+            )
             if name in job.required_detectors:
-                raise ConfigError(f"{reason.removeprefix('need ')}; {INSTALL_HINT}")
+                raise ConfigError(
+                    f"the {name!r} detector ({cue_field}) is not available in this installation; "
+                    f"{INSTALL_HINT}"
+                )
         else:
             try:
                 detectors.append(DETECTORS.build(name, users, job.config))

@@ -234,3 +234,24 @@ def test_device_choice():
     if not torch.cuda.is_available():
         with pytest.raises(CheckpointError, match="no CUDA device"):
             resolve_device("cuda")
+
+
+def test_a_foreign_checkpoint_gets_our_words_and_the_fix_never_torchs_advice(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("AUTOBLUR_CKPT", str(tmp_path))
+    entry = load_manifest().get("sam_vit_b")
+    path = tmp_path / entry.file
+    path.write_bytes(b"garbage\n")
+    torch.save({"state_dict": {"w": torch.zeros(1)}, "cfg": _Small}, tmp_path / "pickled.pth")
+    for candidate, named in ((path, entry), (tmp_path / "pickled.pth", None)):
+        with pytest.raises(CheckpointError) as info:
+            read_state_dict(candidate, named)
+        message = str(info.value)
+        assert "weights_only" not in message and "arbitrary code" not in message
+        assert "\n" not in message
+    # Named: the file's sha256 against the manifest's, and the command that gets a good copy.
+    with pytest.raises(CheckpointError) as info:
+        read_state_dict(path, entry)
+    assert f"expected {entry.sha256}" in str(info.value)
+    assert "autoblur models download sam_vit_b" in str(info.value)

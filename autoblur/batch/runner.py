@@ -16,6 +16,7 @@ from autoblur.batch.items import BatchItem
 from autoblur.batch.state import BatchState, file_digest, rules_digest
 from autoblur.config import PipelineConfig
 from autoblur.errors import AutoblurError, ConfigError
+from autoblur.exit_codes import ExitCode
 from autoblur.html import write_batch_html, write_video_html
 from autoblur.job import Job
 from autoblur.pipeline import Pipeline
@@ -242,5 +243,5 @@ def exit_code(summary: dict) -> int:
     """0 all clean or removed; 1 brands found in a scan; 3 some item failed."""
     counts = summary["status_counts"]
     if counts.get("failed"):
-        return 3
-    return 1 if counts.get("found") else 0
+        return ExitCode.ITEM_FAILED
+    return ExitCode.FOUND if counts.get("found") else ExitCode.OK

@@ -11,10 +11,7 @@ import logging
 import click
 
 from autoblur import __version__
-from autoblur.cli.batch import batch
-from autoblur.cli.models import models
-from autoblur.cli.run import run
-from autoblur.cli.scan import scan
+from autoblur.cli import batch, models, run, scan
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,5 +21,6 @@ def main() -> None:
     logging.basicConfig(format="autoblur: %(message)s", level=logging.WARNING)
 
 
-for _command in (run, scan, batch, models):
+# Each command lives in the module of its name; the package attributes stay the modules.
+for _command in (run.run, scan.scan, batch.batch, models.models):
     main.add_command(_command)

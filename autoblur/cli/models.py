@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 
 from autoblur.cli.common import handle_errors
+from autoblur.errors import CheckpointError
+from autoblur.exit_codes import ExitCode
 from autoblur.models import ModelEntry, checkpoint_path, load_manifest, model_dir, verify
 from autoblur.models.download import download_model
 
@@ -56,7 +58,7 @@ def models_list(as_json: bool) -> int:
         )
     if as_json:
         click.echo(json.dumps(rows, indent=2))
-        return 0
+        return ExitCode.OK
     click.echo(f"model folder: {model_dir()}")
     for row in rows:
         size = f"{row['size_mb']} MB" if row["size_mb"] else "size ?"
@@ -66,7 +68,7 @@ def models_list(as_json: bool) -> int:
             f"{row['name']:<20} {row['file']:<36} {size:>9}  {row['licence']:<13} {use:<19} "
             f"{state:<8} {row['path']}"
         )
-    return 0
+    return ExitCode.OK
 
 
 @models.command("download")
@@ -74,18 +76,31 @@ def models_list(as_json: bool) -> int:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @handle_errors
 def models_download(names: tuple[str, ...], quiet: bool) -> int:
-    """Fetch models by name (or `all`), resuming partial files and checking their sha256."""
+    """Fetch models by name (or `all`), resuming partial files and checking their sha256.
+
+    Every model asked for is tried; exit code 2 when any of them failed, naming them.
+    """
     manifest = load_manifest()
-    wanted = list(manifest.models) if "all" in names else list(names)
-    for name in wanted:
-        entry = manifest.get(name)
+    entries = [manifest.get(name) for name in (manifest.models if "all" in names else names)]
+    failed = []
+    for entry in entries:
         present, where = _model_location(entry)
         if present:
-            click.echo(f"{name}: already present at {where}", err=True)
+            click.echo(f"{entry.name}: already present at {where}", err=True)
             continue
-        path = download_model(entry, quiet=quiet)
-        click.echo(f"{name}: downloaded to {path}", err=True)
-    return 0
+        try:
+            path = download_model(entry, quiet=quiet)
+        except CheckpointError as exc:
+            click.echo(f"autoblur: error: {entry.name}: {exc}", err=True)
+            failed.append(entry.name)
+            continue
+        click.echo(f"{entry.name}: downloaded to {path}", err=True)
+    if failed:
+        raise CheckpointError(
+            f"{len(failed)} of {len(entries)} model(s) not downloaded: {', '.join(failed)}; "
+            "run the same command again to resume"
+        )
+    return ExitCode.OK
 
 
 @models.command("verify")
@@ -106,4 +121,4 @@ def models_verify() -> int:
             "unchecked": f"no published sha256 to check against (file has {verdict.sha256})",
         }[verdict.status]
         click.echo(f"{entry.name}: {verdict.path}: {detail}")
-    return 1 if bad else 0
+    return ExitCode.FOUND if bad else ExitCode.OK

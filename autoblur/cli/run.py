@@ -15,6 +15,7 @@ from autoblur.cli.common import (
     shared_options,
     summary_line,
 )
+from autoblur.exit_codes import ExitCode
 
 
 @click.command()
@@ -61,4 +62,4 @@ def run(
     report = execute(job, "removing", options["quiet"], options["html_path"])
     if not options["quiet"]:
         click.echo(f"autoblur: wrote {output}: {summary_line(report)}", err=True)
-    return 0
+    return ExitCode.OK

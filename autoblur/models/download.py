@@ -12,6 +12,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from autoblur.errors import CheckpointError
+from autoblur.models.extra import INSTALL_HINT
 from autoblur.models.manifest import ModelEntry
 from autoblur.models.store import checkpoint_path, recorded_sha256_path, sha256_file
 
@@ -115,9 +116,12 @@ def _download_hub(entry: ModelEntry) -> Path:
         from huggingface_hub import snapshot_download
     except ImportError:
         raise CheckpointError(
-            f'{entry.name} needs the models extra: pip install -e ".[models]"'
+            f"{entry.name} needs huggingface_hub, which is not installed; {INSTALL_HINT}"
         ) from None
     try:
         return Path(snapshot_download(entry.repo))
     except Exception as exc:  # the hub raises many kinds; all mean "not fetched"
-        raise CheckpointError(f"{entry.repo}: download from the hub failed ({exc})") from None
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"{entry.repo}: download from the hub failed ({first_line})"
+        ) from None

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import importlib.util
 
-INSTALL_HINT = 'pip install -e ".[models]"'
+INSTALL_HINT = (
+    'install the models extra with `pip install "autoblur[models]"` '
+    '(in a checkout: `pip install -e ".[models]"`)'
+)
 
 
 def require_modules(what: str, *modules: str) -> None:
     """Raise ImportError naming ``what`` and the install command if a module is missing."""
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
-        raise ImportError(f"{what} needs the models extra ({', '.join(missing)}): {INSTALL_HINT}")
+        raise ImportError(
+            f"{what} needs {', '.join(missing)}, which is not installed; {INSTALL_HINT}"
+        )

@@ -40,22 +40,25 @@ def resolve_device(requested: str) -> torch.device:
     return torch.device(requested)
 
 
-def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+def read_state_dict(path: Path, entry: ModelEntry | None = None) -> dict[str, torch.Tensor]:
     """Load a checkpoint file as a plain state dict, on the CPU, with ``weights_only=True``.
 
     Accepts the layouts official loaders accept: a bare state dict, or one under a
     ``state_dict`` or ``model`` key, with or without a ``module.`` prefix (DataParallel).
 
+    Args:
+        path: the checkpoint file.
+        entry: the manifest entry it should be, to name the model and its checksum in errors.
+
     Raises:
-        CheckpointError: the file cannot be read as a PyTorch checkpoint.
+        CheckpointError: the file cannot be read as a PyTorch checkpoint; the message says so
+            in our own words (never PyTorch's advice to load it unsafely) with the file's sha256
+            against the expected one, and how to get a good copy.
     """
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises pickle, zip and runtime errors alike
-        raise CheckpointError(
-            f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else ''}); download it again"
-        ) from None
+    except Exception:  # torch raises pickle, zip and runtime errors alike
+        raise CheckpointError(_unreadable_message(path, entry)) from None
     for key in _WRAPPER_KEYS:
         if isinstance(loaded, Mapping) and isinstance(loaded.get(key), Mapping):
             loaded = loaded[key]
@@ -63,6 +66,22 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if not isinstance(loaded, Mapping):
         raise CheckpointError(f"{path}: holds a {type(loaded).__name__}, not a state dict")
     return {k.removeprefix("module."): v for k, v in loaded.items()}
+
+
+def _unreadable_message(path: Path, entry: ModelEntry | None) -> str:
+    """One line: the file is no valid checkpoint, its sha256 against the expected, the fix."""
+    actual = sha256_file(path)
+    if entry is None:
+        return (
+            f"{path}: not a readable PyTorch checkpoint (sha256 {actual}); the file is damaged "
+            "or of another kind: replace it with a good copy"
+        )
+    expected = expected_sha256(entry, path)
+    versus = f", expected {expected}" if expected and expected != actual else ""
+    return (
+        f"{path}: not a readable PyTorch checkpoint for the {entry.name} model (sha256 "
+        f"{actual}{versus}); delete it and run `autoblur models download {entry.name}`"
+    )
 
 
 def _key_list(keys: list[str]) -> str:

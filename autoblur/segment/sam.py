@@ -64,7 +64,7 @@ def sam_architecture(state: dict[str, torch.Tensor]) -> dict:
 
 def load_sam(path: Path, device: torch.device, entry=None) -> torch.nn.Module:
     """Build the SAM model a checkpoint describes and load it strictly (``weights_only``)."""
-    state = read_state_dict(path)
+    state = read_state_dict(path, entry)
     try:
         architecture = sam_architecture(state)
     except CheckpointError as exc:
