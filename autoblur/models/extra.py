@@ -15,5 +15,6 @@ def require_modules(what: str, *modules: str) -> None:
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
         raise ImportError(
-            f"{what} needs {', '.join(missing)}, which is not installed; {INSTALL_HINT}"
+            f"{what} needs {' and '.join(missing)}, which "
+            f"{'is' if len(missing) == 1 else 'are'} not installed; {INSTALL_HINT}"
         )
