@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from autoblur.errors import VideoError
+from autoblur.io.timestamps import PresentationClock
 
 log = logging.getLogger(__name__)
 
@@ -168,21 +169,25 @@ class VideoReader:
     ) -> Iterator[VideoFrame]:
         """Decode the video stream in order; hand every audio packet to ``on_audio_packet``.
 
+        Frames get the input's presentation times in display order, whatever order the
+        muxer stored them in (see :mod:`autoblur.io.timestamps`).
+
         Raises:
             VideoError: decoding fails part-way (corrupt or truncated data), or the video has
                 no decodable frame.
         """
         streams = [self.video_stream] + (self.audio_streams if on_audio_packet else [])
         index = 0
-        frame_step = 1 / (self.info.fps * self.info.time_base)  # pts units per frame
+        clock = PresentationClock(1 / (self.info.fps * self.info.time_base))
         try:
             for packet in self._container.demux(streams):
                 if packet.stream.type != "video":
                     if packet.dts is not None and on_audio_packet is not None:
                         on_audio_packet(packet)
                     continue
+                clock.feed(packet)
                 for frame in packet.decode():
-                    pts = frame.pts if frame.pts is not None else round(index * frame_step)
+                    pts = clock.stamp(frame)
                     yield VideoFrame(
                         index=index, pts=pts, time_s=float(pts * self.info.time_base), source=frame
                     )

@@ -119,6 +119,8 @@ class VideoWriter:
             options["preset"] = encode.preset
         elif encode.codec.startswith("libvpx"):
             options["b"] = "0"
+        if self._container.format.name == "avi":  # AVI stores no presentation times
+            options["bf"] = "0"
         stream.options = options
         return stream
 
