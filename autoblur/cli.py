@@ -32,7 +32,6 @@ from autoblur.types import BrandCue
 EXIT_FOUND = 1
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
-_CONTAINERS = {".mp4", ".mkv", ".mov", ".m4v"}
 _OUT_OF_MEMORY = (
     "out of memory; nothing half-written was left behind. Lower track.deaot.max_side, "
     "remove.e2fgvi.max_side or local_frames, or detect.grounding_dino.batch_size in a --config "
@@ -181,8 +180,8 @@ def _cues(
 
 
 def _default_output(input_path: Path) -> Path:
-    suffix = input_path.suffix.lower() if input_path.suffix.lower() in _CONTAINERS else ".mp4"
-    return input_path.with_name(f"{input_path.stem}_clean{suffix}")
+    """``INPUT_clean.<input's extension>``: the output keeps the input's container."""
+    return input_path.with_name(f"{input_path.stem}_clean{input_path.suffix or '.mp4'}")
 
 
 def _handle_errors(func: Callable[..., int]) -> Callable[..., None]:
@@ -275,7 +274,7 @@ def main() -> None:
     "-o",
     "--output",
     type=click.Path(path_type=Path),
-    help="Output video (default: INPUT_clean.mp4 beside the input).",
+    help="Output video (default: INPUT_clean.EXT beside the input, in its container).",
 )
 @click.option(
     "--mode",
@@ -289,7 +288,16 @@ def main() -> None:
 )
 @click.option("--crf", type=click.IntRange(0, 63), help="Encoder quality (lower is better).")
 @click.option("--preset", help="Encoder speed preset (e.g. veryfast, medium, slow).")
-@click.option("--codec", help="Video encoder (default libx264).")
+@click.option(
+    "--codec",
+    help="Video encoder, e.g. libx264 (default auto: the input's own codec, profile, bit depth "
+    "and chroma).",
+)
+@click.option(
+    "--encoder",
+    type=click.Choice(["auto", "cpu", "nvenc"]),
+    help="H.264/HEVC encoder: NVENC or the CPU (auto: NVENC when a CUDA GPU is in use).",
+)
 @_handle_errors
 def run(
     output: Path | None,
@@ -298,6 +306,7 @@ def run(
     crf: int | None,
     preset: str | None,
     codec: str | None,
+    encoder: str | None,
     **options: Any,
 ) -> int:
     """Remove brands from INPUT_PATH and write the cleaned video (audio kept)."""
@@ -307,7 +316,7 @@ def run(
         output,
         {
             "remove": {"mode": mode, "inpainter": inpainter},
-            "encode": {"crf": crf, "preset": preset, "codec": codec},
+            "encode": {"crf": crf, "preset": preset, "codec": codec, "encoder": encoder},
         },
     )
     report = _execute(job, "removing", options["quiet"], options["html_path"])

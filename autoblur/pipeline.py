@@ -206,6 +206,7 @@ class Pipeline:
         self.progress = progress or _Silent()
         self.detect_seconds: dict[str, list[float]] = {}
         self.thumbnails: dict[int, bytes] = {}
+        self.output_format: dict | None = None
 
     def run(self) -> dict:
         """Process the job and return its report (also written to ``job.report_path``).
@@ -247,6 +248,7 @@ class Pipeline:
                 seconds=time.perf_counter() - started,
                 detect_seconds=self.detect_seconds,
                 thumbnails=self.thumbnails,
+                output_format=self.output_format,
             )
         if job.report_path is not None:
             write_json_atomic(job.report_path, report)
@@ -275,8 +277,14 @@ class Pipeline:
                 self.progress.advance(1)
             return frames_done
         with VideoWriter(
-            job.output_path, reader.info, self.config.encode, reader.audio_streams
+            job.output_path,
+            reader.info,
+            self.config.encode,
+            reader.audio_streams + reader.subtitle_streams,
         ) as writer:
+            for notice in writer.plan.notices + writer.carried.notices:
+                job.notices.append(notice)
+                self.progress.note(notice)
             stream: Iterator[MaskedFrame] = self._masked_frames(reader.frames(writer.mux_audio))
             for remover in removers:
                 stream = remover(stream)
@@ -286,6 +294,7 @@ class Pipeline:
                     masks.write(item)
                 frames_done += 1
                 self.progress.advance(1)
+        self.output_format = writer.describe()
         return frames_done
 
     def _masked_frames(self, frames: Iterator[VideoFrame]) -> Iterator[MaskedFrame]:
