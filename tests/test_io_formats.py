@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import av
+import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -161,6 +162,14 @@ def test_other_codecs_become_h264_with_a_notice_and_avi_stays_avi(tmp_path):
     assert video_props(tmp_path / "o.avi")["codec"] == "h264"
 
 
+def logo_png(folder) -> str:
+    """A textured stand-in logo that the tiny gradients never contain."""
+    path = folder / "logo.png"
+    rng = np.random.default_rng(0)
+    cv2.imwrite(str(path), rng.integers(0, 256, (96, 96, 3), dtype=np.uint8))
+    return str(path)
+
+
 def run_cli(*args):
     result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
     return result.exit_code, result.stderr
@@ -169,7 +178,9 @@ def run_cli(*args):
 def test_cli_default_output_keeps_the_container_and_reports_the_plan(tmp_path):
     src = write_case("prores", tmp_path, tiny_frames(5, SIZE))
     report = tmp_path / "report.json"
-    code, err = run_cli("run", src, "--text", "NOWHERE", "--mode", "blur", "--report", report, "-q")
+    code, err = run_cli(
+        "run", src, "--logo", logo_png(tmp_path), "--mode", "blur", "--report", report, "-q"
+    )
     assert code == 0, err
     out = tmp_path / "prores_clean.mov"
     assert out.is_file()
@@ -185,10 +196,11 @@ def test_cli_encoder_choice_on_a_machine_without_nvenc(tmp_path):
     if nvenc_usable("h264_nvenc"):
         pytest.skip("this machine has NVENC")
     src = write_case("interlaced", tmp_path, tiny_frames(4, (96, 64)))
-    code, err = run_cli("run", src, "--text", "X", "-o", tmp_path / "a.mp4", "--encoder", "nvenc")
+    logo = logo_png(tmp_path)
+    code, err = run_cli("run", src, "--logo", logo, "-o", tmp_path / "a.mp4", "--encoder", "nvenc")
     assert code == 2 and err.count("\n") == 1 and "--encoder nvenc" in err
     assert not (tmp_path / "a.mp4").exists()
     report = tmp_path / "r.json"
-    code, err = run_cli("run", src, "--text", "X", "-o", tmp_path / "b.mp4", "--report", report)
+    code, err = run_cli("run", src, "--logo", logo, "-o", tmp_path / "b.mp4", "--report", report)
     assert code == 0, err
     assert json.loads(report.read_text())["output_format"]["codec"] == "libx264"
