@@ -11,7 +11,8 @@ few synthetic frames in the tests):
 - ``decode_order``: H.264 with B-frames whose ``pts`` were stored in decode order, mp3 as
   stream 0;
 - ``avi_bframes``: MPEG-4 Part 2 with B-frames and AC-3 in AVI;
-- ``interlaced``: H.264 top-field-first interlaced ``.mp4``.
+- ``interlaced``: H.264 top-field-first interlaced ``.mp4``;
+- ``h264``: long-GOP H.264 ``.mp4`` with AAC.
 
 Usage: python bench/make_io_corpus.py OUT_DIR [--data ../shared/data] [--frames 100]
 """
@@ -250,6 +251,40 @@ def write_interlaced(path: Path, frames: Sequence[np.ndarray], rate: Fraction) -
     return path
 
 
+def write_h264(path: Path, frames: Sequence[np.ndarray], rate: Fraction) -> Path:
+    """Long-GOP H.264 (preset medium, GOP 250) with AAC, as most web and phone files are."""
+    with av.open(str(path), "w", format="mp4") as out:
+        video = _video_stream(out, "libx264", rate, frames[0].shape[1::-1], "yuv420p")
+        audio = _add_audio(out, "aac", 48000, "stereo")
+        _encode_video(out, video, frames)
+        _encode_audio(out, audio, _seconds(frames, rate))
+    return path
+
+
+def video_props(path: Path) -> dict:
+    """What a master must keep, as ffprobe would list it: codec, profile, pixel format, tag,
+    colour, field order, timecode and the audio tracks (codec, channels, language)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        timecode = stream.metadata.get("timecode") or container.metadata.get("timecode")
+        for data in container.streams.data:
+            timecode = timecode or data.metadata.get("timecode")
+        return {
+            "codec": ctx.name,
+            "profile": stream.profile,
+            "pix_fmt": ctx.pix_fmt,
+            "tag": ctx.codec_tag if container.format.name.startswith("mov") else None,
+            "colour": (ctx.color_primaries, ctx.color_trc, ctx.colorspace, ctx.color_range),
+            "field_order": ctx.field_order,
+            "timecode": timecode,
+            "audio": [
+                (s.codec_context.name, s.codec_context.channels) for s in container.streams.audio
+            ],
+            "languages": [s.metadata.get("language") for s in container.streams.audio],
+        }
+
+
 CASES: dict[str, tuple[str, Callable[[Path, Sequence[np.ndarray], Fraction], Path]]] = {
     "prores": (".mov", write_prores),
     "dnxhr": (".mov", write_dnxhr),
@@ -259,6 +294,7 @@ CASES: dict[str, tuple[str, Callable[[Path, Sequence[np.ndarray], Fraction], Pat
     "decode_order": (".mp4", write_decode_order),
     "avi_bframes": (".avi", write_avi_bframes),
     "interlaced": (".mp4", write_interlaced),
+    "h264": (".mp4", write_h264),
 }
 
 

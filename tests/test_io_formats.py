@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from autoblur.cli import main
 from autoblur.config import EncodeConfig
 from autoblur.io import VideoReader, VideoWriter
-from bench.make_io_corpus import TIMECODE, write_case
+from bench.make_io_corpus import TIMECODE, video_props, write_case
 from tests.test_io_timestamps import tiny_frames
 
 SIZE = (256, 144)  # DNxHR's smallest is 256x120
@@ -37,25 +37,6 @@ def rewrite(src, dst, encode=None, edit=paint_every_third) -> dict:
         for frame in reader.frames(writer.mux_audio):
             writer.write(frame, edit(frame))
     return writer.describe()
-
-
-def video_props(path) -> dict:
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        ctx = stream.codec_context
-        return {
-            "codec": ctx.name,
-            "profile": stream.profile,
-            "pix_fmt": ctx.pix_fmt,
-            "tag": ctx.codec_tag if container.format.name.startswith("mov") else None,
-            "colour": (ctx.color_primaries, ctx.color_trc, ctx.colorspace, ctx.color_range),
-            "field_order": ctx.field_order,
-            "timecode": stream.metadata.get("timecode") or container.metadata.get("timecode"),
-            "audio": [
-                (s.codec_context.name, s.codec_context.channels) for s in container.streams.audio
-            ],
-            "languages": [s.metadata.get("language") for s in container.streams.audio],
-        }
 
 
 def packets(path, kind: str, index: int = 0) -> list[bytes]:
