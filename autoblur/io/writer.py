@@ -184,7 +184,11 @@ class VideoWriter:
             )
         if changed_xyxy is None:
             return source
-        planes = [view.copy() for view in _planes(source)]
+        # Patch the decoded frame itself (on a private copy of its buffers), so that what the
+        # decoder attached to it (A/53 captions and other side data, interlacing, colour
+        # tags) reaches the encoder with it.
+        source.make_writable()
+        planes = _planes(source)
         sub_x = source.width // planes[1].shape[1]
         sub_y = source.height // planes[1].shape[0]
         x0, y0, x1, y1 = changed_xyxy
@@ -197,11 +201,10 @@ class VideoWriter:
             dst_colorspace=source.colorspace or None,
             dst_color_range=source.color_range or None,
         )
-        patch_planes = _planes(patch)
-        for c, plane in enumerate(planes):
+        for c, (plane, patched) in enumerate(zip(planes, _planes(patch), strict=True)):
             sx, sy = (1, 1) if c == 0 else (sub_x, sub_y)
-            plane[y0 // sy : y1 // sy, x0 // sx : x1 // sx] = patch_planes[c]
-        return _frame_from_planes(planes, pix_fmt)
+            plane[y0 // sy : y1 // sy, x0 // sx : x1 // sx] = patched
+        return source
 
     def mux_audio(self, packet: av.Packet) -> None:
         """Copy one input audio packet into the output without re-encoding."""
@@ -298,11 +301,3 @@ def _planes(frame: av.VideoFrame) -> list[np.ndarray]:
         rows = np.frombuffer(plane, dtype).reshape(plane.height, width)
         views.append(rows[:, : plane.width])
     return views
-
-
-def _frame_from_planes(planes: list[np.ndarray], pix_fmt: str) -> av.VideoFrame:
-    height, width = planes[0].shape
-    frame = av.VideoFrame(width, height, pix_fmt)
-    for view, data in zip(_planes(frame), planes, strict=True):
-        view[:] = data
-    return frame
