@@ -22,6 +22,7 @@ import numpy as np
 from autoblur.config import PipelineConfig
 from autoblur.errors import CheckpointError, ConfigError, VideoError
 from autoblur.io import VideoFrame, VideoReader, VideoWriter
+from autoblur.io.format_plan import planned_format
 from autoblur.io.writer import check_output_path
 from autoblur.models.extra import INSTALL_HINT
 from autoblur.remove import MaskedFrame, build_removers
@@ -270,6 +271,7 @@ class Pipeline:
         job = self.job
         frames_done = 0
         if job.output_path is None:
+            self.output_format = planned_format(job.input_path, self.config.encode)
             for item in self._masked_frames(reader.frames()):
                 if masks is not None:
                     masks.write(item)

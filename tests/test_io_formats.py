@@ -185,3 +185,12 @@ def test_cli_encoder_choice_on_a_machine_without_nvenc(tmp_path):
     code, err = run_cli("run", src, "--logo", logo, "-o", tmp_path / "b.mp4", "--report", report)
     assert code == 0, err
     assert json.loads(report.read_text())["output_format"]["codec"] == "libx264"
+
+
+def test_scan_reports_the_plan_a_run_would_follow(tmp_path):
+    src = write_case("hevc10", tmp_path, tiny_frames(3, SIZE))
+    report = tmp_path / "scan.json"
+    code, err = run_cli("scan", src, "--logo", logo_png(tmp_path), "--report", report, "-q")
+    assert code == 0, err
+    plan = json.loads(report.read_text())["output_format"]
+    assert (plan["codec"], plan["pix_fmt"], plan["container"]) == ("libx265", "yuv420p10le", "mp4")

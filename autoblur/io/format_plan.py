@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
+from pathlib import Path
 
 import av
 
@@ -236,6 +237,16 @@ def plan_output(
         why_reencoded=why,
         notices=notices,
     )
+
+
+def planned_format(path: Path, encode: EncodeConfig) -> dict:
+    """The plan a run would follow for the input at ``path`` (for ``scan`` reports).
+
+    The output is taken to be in the input's container, as the default output name is.
+    """
+    with av.open(str(path)) as source:
+        plan = plan_output(source.streams.video[0], encode, source.format.name)
+        return plan.describe(path.suffix.lstrip(".").lower() or source.format.name)
 
 
 def nvenc_usable(codec: str) -> bool:

@@ -9,6 +9,7 @@ What cannot travel is named in a notice.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import av
@@ -68,25 +69,30 @@ def copy_metadata(src: dict[str, str], dst: dict[str, str]) -> None:
 def carry_over(
     source: av.container.InputContainer,
     output: av.container.OutputContainer,
-    video_out: av.VideoStream,
+    add_video: Callable[[], av.VideoStream],
     copy_from: list[av.stream.Stream],
-) -> Carried:
-    """Set up the output's other streams, tags, timecode and chapters from the input's.
+) -> tuple[av.VideoStream, Carried]:
+    """Set up the output's streams in the input's order, with its tags, timecode and chapters.
 
     Args:
         source: the input, opened for reading (only its headers are used).
         output: the output, before its header is written.
-        video_out: the output's video stream.
+        add_video: adds the output's video stream (called at the input video's place).
         copy_from: the input streams (of the reader's container) whose packets will be
             copied; their indexes match ``source``'s.
+
+    Returns:
+        The output's video stream, and what else travels.
     """
     carried = Carried()
     video_in = source.streams.video[0]
     wanted = {s.index: s for s in copy_from}
+    video_out = None
     for stream in source.streams:
         entry = {"index": stream.index, "type": stream.type, "codec": _codec_name(stream)}
         carried.table.append(entry)
         if stream.index == video_in.index:
+            video_out = add_video()
             entry["action"] = "re-encoded"
             continue
         if stream.type == "data" and "timecode" in stream.metadata:
@@ -123,7 +129,7 @@ def carry_over(
         carried.notices = [
             f"left out of the {output.format.name} output: " + ", ".join(carried.notices)
         ]
-    return carried
+    return video_out, carried
 
 
 def _codec_name(stream: av.stream.Stream) -> str | None:

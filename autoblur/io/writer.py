@@ -16,7 +16,7 @@ import numpy as np
 from autoblur.config import EncodeConfig
 from autoblur.errors import VideoError
 from autoblur.io.format_plan import OutputPlan, encoder_pix_fmt, plan_output
-from autoblur.io.passthrough import Carried, carry_over
+from autoblur.io.passthrough import carry_over
 from autoblur.io.reader import VideoFrame, VideoInfo
 
 log = logging.getLogger(__name__)
@@ -107,9 +107,11 @@ class VideoWriter:
                     self._container.format.name,
                     _video_bit_rate(source),
                 )
-                self._video = self._add_video_stream(info, self.plan)
-                self.carried: Carried = carry_over(
-                    source, self._container, self._video, list(audio_streams or [])
+                self._video, self.carried = carry_over(
+                    source,
+                    self._container,
+                    lambda: self._add_video_stream(info, self.plan),
+                    list(audio_streams or []),
                 )
         except (av.error.FFmpegError, ValueError) as exc:
             self.abort()
