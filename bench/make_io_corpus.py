@@ -252,9 +252,11 @@ def write_interlaced(path: Path, frames: Sequence[np.ndarray], rate: Fraction) -
 
 
 def write_h264(path: Path, frames: Sequence[np.ndarray], rate: Fraction) -> Path:
-    """Long-GOP H.264 (preset medium, GOP 250) with AAC, as most web and phone files are."""
+    """Long-GOP H.264 (preset medium, 1-second closed GOPs, B-frames) with AAC."""
     with av.open(str(path), "w", format="mp4") as out:
-        video = _video_stream(out, "libx264", rate, frames[0].shape[1::-1], "yuv420p")
+        video = _video_stream(
+            out, "libx264", rate, frames[0].shape[1::-1], "yuv420p", {"g": str(round(rate))}
+        )
         audio = _add_audio(out, "aac", 48000, "stereo")
         _encode_video(out, video, frames)
         _encode_audio(out, audio, _seconds(frames, rate))

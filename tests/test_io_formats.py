@@ -194,3 +194,49 @@ def test_scan_reports_the_plan_a_run_would_follow(tmp_path):
     assert code == 0, err
     plan = json.loads(report.read_text())["output_format"]
     assert (plan["codec"], plan["pix_fmt"], plan["container"]) == ("libx265", "yuv420p10le", "mp4")
+
+
+def decoded_with_log(path) -> tuple[list[tuple[int, np.ndarray]], list[str]]:
+    """(pts, RGB) of every frame, and the decoder's warnings and errors while decoding."""
+    level = av.logging.get_level()
+    av.logging.set_level(av.logging.WARNING)
+    try:
+        with av.logging.Capture() as logs, av.open(str(path)) as container:
+            frames = [(f.pts, f.to_ndarray(format="rgb24")) for f in container.decode(video=0)]
+    finally:
+        av.logging.set_level(level)
+    return frames, [message for _, _, message in logs]
+
+
+def test_long_gop_h264_unchanged_gops_copied_changed_ones_reencoded(tmp_path):
+    src = write_case("h264", tmp_path, tiny_frames(60, SIZE))  # 1-second closed GOPs
+    with av.open(str(src)) as container:
+        video = [p for p in container.demux(video=0) if p.size]
+    keys = [i for i, p in enumerate(video) if p.is_keyframe]
+    assert len(keys) >= 3
+    changed = range(keys[1] + 2, keys[1] + 5)  # inside the second GOP only
+
+    def paint(frame):
+        if frame.index not in changed:
+            return None
+        frame.rgb[10:40, 10:60] = (255, 0, 0)
+        return (10, 10, 60, 40)
+
+    plan = rewrite(src, tmp_path / "out.mp4", edit=paint)
+    second_gop = keys[2] - keys[1]
+    assert plan["untouched_frames"] == "unchanged GOPs copied"
+    assert (plan["frames_copied"], plan["frames_encoded"]) == (60 - second_gop, second_gop)
+    before, _ = decoded_with_log(src)
+    after, problems = decoded_with_log(tmp_path / "out.mp4")
+    assert problems == []  # not a single decoder warning or error at the splices
+    assert [t for t, _ in after] == [t for t, _ in before]
+    for index, ((_, a), (_, b)) in enumerate(zip(before, after, strict=True)):
+        if not keys[1] <= index < keys[2]:
+            assert np.array_equal(a, b), index  # copied GOPs decode to the same pixels
+    assert np.abs(after[changed[0]][1][15:35, 15:55].astype(int) - (255, 0, 0)).max() < 40
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        copied = [bytes(p) for p in container.demux(video=0) if p.size]
+    assert copied[: keys[1]] == [bytes(p) for p in video[: keys[1]]]
+    # After the re-encoded GOP the input's parameter sets come back in band, then its bytes.
+    assert copied[keys[2]].endswith(bytes(video[keys[2]]))
+    assert copied[keys[2] + 1 :] == [bytes(p) for p in video[keys[2] + 1 :]]

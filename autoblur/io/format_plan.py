@@ -18,6 +18,7 @@ import av
 
 from autoblur.config import EncodeConfig
 from autoblur.errors import ConfigError
+from autoblur.io.smart_render import splice_possible
 
 _PRORES_PROFILES = {"Proxy": "0", "LT": "1", "Standard": "2", "HQ": "3", "4444": "4", "XQ": "5"}
 _DNX_PROFILES = {
@@ -59,6 +60,8 @@ class OutputPlan:
         intra_only: every output frame is a picture of its own, so that untouched frames'
             input packets can be copied as they are (same codec, profile and pixel format).
         copy_untouched: untouched frames are copied packet for packet instead of re-encoded.
+        gop_copy: long-GOP H.264 whose unchanged GOPs are copied and whose changed GOPs are
+            re-encoded (``autoblur.io.smart_render``).
         why_reencoded: why untouched frames are re-encoded, when they are.
         notices: what the user should know about the choice.
     """
@@ -70,6 +73,7 @@ class OutputPlan:
     context: dict[str, object] = field(default_factory=dict)
     intra_only: bool = False
     copy_untouched: bool = False
+    gop_copy: bool = False
     why_reencoded: str | None = None
     notices: list[str] = field(default_factory=list)
 
@@ -80,7 +84,11 @@ class OutputPlan:
             "profile": self.profile,
             "pix_fmt": self.pix_fmt,
             "container": container,
-            "untouched_frames": "copied" if self.copy_untouched else "re-encoded",
+            "untouched_frames": "copied"
+            if self.copy_untouched
+            else "unchanged GOPs copied"
+            if self.gop_copy
+            else "re-encoded",
             "why_reencoded": self.why_reencoded,
         }
 
@@ -219,13 +227,12 @@ def plan_output(
     why = None
     if not same_codec or pix_fmt != ctx.pix_fmt:
         why = f"the output ({codec}, {pix_fmt}) differs from the input ({ctx.name}, {ctx.pix_fmt})"
-    elif not intra:
-        why = (
-            f"{ctx.name} is a long-GOP codec: copying unchanged GOPs is not supported yet, so "
-            "every frame is re-encoded"
-        )
     elif not encode.copy_untouched:
         why = "encode.copy_untouched is off"
+    elif not intra:
+        why = splice_possible(stream, container)
+        if why is None and codec != "libx264":
+            why = f"GOPs are spliced with libx264 only, not {codec}"
     return OutputPlan(
         codec=codec,
         pix_fmt=pix_fmt,
@@ -234,6 +241,7 @@ def plan_output(
         context=context,
         intra_only=intra,
         copy_untouched=intra and encode.copy_untouched,
+        gop_copy=not intra and why is None,
         why_reencoded=why,
         notices=notices,
     )

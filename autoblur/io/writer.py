@@ -18,6 +18,7 @@ from autoblur.errors import VideoError
 from autoblur.io.format_plan import OutputPlan, encoder_pix_fmt, plan_output
 from autoblur.io.passthrough import carry_over
 from autoblur.io.reader import VideoFrame, VideoInfo
+from autoblur.io.smart_render import GopSplicer
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ class VideoWriter:
         )
         self._time_base = info.time_base
         self._worker: threading.Thread | None = None
+        self._splicer: GopSplicer | None = None
         try:
             self._container = av.open(str(self._tmp), "w")
         except (av.error.FFmpegError, ValueError) as exc:
@@ -107,11 +109,25 @@ class VideoWriter:
                     self._container.format.name,
                     _video_bit_rate(source),
                 )
+                template = source.streams.video[0]
                 self._video, self.carried = carry_over(
                     source,
                     self._container,
-                    lambda: self._add_video_stream(info, self.plan),
+                    lambda: (
+                        self._container.add_stream_from_template(template)
+                        if self.plan.gop_copy
+                        else self._add_video_stream(info, self.plan)
+                    ),
                     list(audio_streams or []),
+                )
+            if self.plan.gop_copy:
+                self._splicer = GopSplicer(
+                    str(info.path),
+                    self._video,
+                    self._mux,
+                    self._encodable,
+                    lambda: self._gop_encoder(info),
+                    1 / (info.fps * info.time_base),
                 )
         except (av.error.FFmpegError, ValueError) as exc:
             self.abort()
@@ -138,12 +154,29 @@ class VideoWriter:
             setattr(target, name, value)
         return stream
 
+    def _gop_encoder(self, info: VideoInfo) -> av.VideoCodecContext:
+        """A fresh encoder for one run of re-encoded GOPs (parameter sets in band)."""
+        context = av.CodecContext.create(self.plan.codec, "w")
+        context.width, context.height = info.width, info.height
+        context.pix_fmt = self.plan.pix_fmt
+        context.time_base = info.time_base
+        context.framerate = info.fps
+        for name, value in self.plan.context.items():
+            if name != "codec_tag":
+                setattr(context, name, value)
+        context.options = dict(self.plan.options)
+        context.open()
+        return context
+
     def describe(self) -> dict:
         """The output's format and what happened to each input stream, for the report."""
         return {
             **self.plan.describe(self._container.format.name),
-            "frames_copied": self.frames_copied,
-            "frames_encoded": self.frames_written - self.frames_copied,
+            "frames_copied": self.frames_copied
+            + (self._splicer.frames_copied if self._splicer else 0),
+            "frames_encoded": self.frames_written
+            - self.frames_copied
+            - (self._splicer.frames_copied if self._splicer else 0),
             "streams": self.carried.table,
         }
 
@@ -160,6 +193,12 @@ class VideoWriter:
         self.frames_written += 1
 
     def _encode(self, frame: VideoFrame, changed_xyxy: tuple[int, int, int, int] | None) -> None:
+        if self._splicer is not None:
+            try:
+                self._splicer.write(frame, changed_xyxy)
+            except ValueError as exc:
+                raise VideoError(f"{self.path}: writing failed ({exc})") from None
+            return
         if changed_xyxy is None and self.plan.copy_untouched and frame.packet is not None:
             packet = frame.packet
             packet.stream = self._video
@@ -169,6 +208,7 @@ class VideoWriter:
             self._mux([packet])
             return
         out = self._encodable(frame, changed_xyxy)
+        out.pict_type = av.video.frame.PictureType.NONE  # the input's frame types bind nothing
         out.pts = frame.pts
         out.time_base = self._time_base
         self._mux(self._video.encode(out))
@@ -176,13 +216,13 @@ class VideoWriter:
     def _encodable(
         self, frame: VideoFrame, changed_xyxy: tuple[int, int, int, int] | None
     ) -> av.VideoFrame:
-        pix_fmt = self._video.pix_fmt
+        pix_fmt = self.plan.pix_fmt
         source = frame.source
         if source is None or source.format.name != pix_fmt or not _PLANAR_YUV.match(pix_fmt):
             return av.VideoFrame.from_ndarray(frame.rgb, format="rgb24").reformat(
                 format=pix_fmt,
-                dst_colorspace=self._video.codec_context.colorspace or None,
-                dst_color_range=self._video.codec_context.color_range or None,
+                dst_colorspace=self.plan.context.get("colorspace"),
+                dst_color_range=self.plan.context.get("color_range"),
             )
         if changed_xyxy is None:
             return source
@@ -251,7 +291,10 @@ class VideoWriter:
         try:
             if self._failure is not None:
                 raise self._failure
-            self._mux(self._video.encode(None))
+            if self._splicer is not None:
+                self._splicer.close()
+            else:
+                self._mux(self._video.encode(None))
             try:
                 self._container.close()
             except av.error.FFmpegError as exc:

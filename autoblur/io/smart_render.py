@@ -1,0 +1,228 @@
+"""Smart render for long-GOP H.264: unchanged GOPs copied, only changed GOPs re-encoded.
+
+The output video stream is the input's own (same ``avcC`` parameter sets). Frames arrive in
+display order; they are grouped by the input's GOPs (a keyframe and the packets up to the
+next one, read from a second demuxer on the input). A GOP whose frames are all untouched,
+whose packet times are the frames' times and whose pictures decode on their own (a closed
+GOP, or one after a copied GOP) is copied packet for packet. Every other GOP is re-encoded
+by libx264, one encoder per run of re-encoded GOPs that starts with an IDR picture and ends
+with a flush, its parameter sets in band; the first GOP copied after such a run gets the
+input's parameter sets back in band. Decode times are rewritten for the whole stream
+(``display time of the packet REORDER places earlier``), so copied and re-encoded packets
+splice without a step back.
+
+Memory: the decoded frames of one GOP are held until the GOP is complete.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from fractions import Fraction
+
+import av
+
+from autoblur.io.reader import VideoFrame
+
+log = logging.getLogger(__name__)
+
+REORDER = 4  # decode-time delay, in frames; copied GOPs reordering deeper are re-encoded
+_START_CODE = b"\x00\x00\x01"
+SPLICE_CONTAINERS = {"mp4", "mov", "matroska"}
+
+Encodable = Callable[[VideoFrame, "tuple[int, int, int, int] | None"], av.VideoFrame]
+
+
+def parameter_sets(avcc: bytes) -> list[bytes]:
+    """The SPS and PPS NAL units of an ``avcC`` record (ISO 14496-15), in order."""
+    units, pos = [], 6
+    for count_mask in (0x1F, 0xFF):
+        count = avcc[pos - 1] & count_mask
+        for _ in range(count):
+            size = int.from_bytes(avcc[pos : pos + 2], "big")
+            units.append(bytes(avcc[pos + 2 : pos + 2 + size]))
+            pos += 2 + size
+        pos += 1
+    return units
+
+
+def annexb_units(data: bytes) -> list[bytes]:
+    """The NAL units of an Annex B byte stream (start-code separated)."""
+    units = []
+    for chunk in data.split(_START_CODE):
+        chunk = chunk.rstrip(b"\x00")  # a 4-byte start code leaves a zero before it
+        if chunk:
+            units.append(chunk)
+    return units
+
+
+def length_prefixed(units: list[bytes], size: int) -> bytes:
+    """NAL units as an ``avcC`` sample: each preceded by its length in ``size`` bytes."""
+    return b"".join(len(u).to_bytes(size, "big") + u for u in units)
+
+
+def splice_possible(stream: av.VideoStream, container: str) -> str | None:
+    """None when ``stream``'s GOPs can be spliced into ``container``, else why not."""
+    extradata = stream.codec_context.extradata or b""
+    if stream.codec_context.name != "h264":
+        return (
+            f"copying unchanged GOPs is supported for H.264 only, not {stream.codec_context.name}"
+        )
+    if container.split(",")[0] not in SPLICE_CONTAINERS and "matroska" not in container:
+        return f"copying unchanged GOPs is not supported into {container}"
+    if not extradata or extradata[0] != 1:
+        return (
+            "the input's H.264 carries its parameter sets in band (no avcC), so GOPs are not copied"
+        )
+    return None
+
+
+class GopSplicer:
+    """Writes one H.264 stream from copied and re-encoded GOPs.
+
+    Args:
+        path: the input file (read a second time, packets only).
+        out: the output video stream, made from the input's as a template.
+        mux: muxes a list of packets into the output.
+        encodable: turns a frame and its changed box into the picture to encode.
+        encoder: makes a fresh, opened encoder context for a run of re-encoded GOPs.
+        frame_step: the nominal frame duration in time-base units.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        out: av.VideoStream,
+        mux: Callable[[list[av.Packet]], None],
+        encodable: Encodable,
+        encoder: Callable[[], av.VideoCodecContext],
+        frame_step: Fraction,
+    ) -> None:
+        self._input = av.open(path)
+        source = self._input.streams.video[0]
+        self._time_base = source.time_base
+        extradata = bytes(source.codec_context.extradata)
+        self._length_size = (extradata[4] & 3) + 1
+        self._in_band = length_prefixed(parameter_sets(extradata), self._length_size)
+        self._packets = (p for p in self._input.demux(source) if p.size)
+        self._next_key: av.Packet | None = next(self._packets, None)
+        self._out, self._mux, self._encodable, self._new_encoder = out, mux, encodable, encoder
+        self._step = max(1, round(frame_step))
+        self._gop: list[av.Packet] = []
+        self._frames: list[tuple[VideoFrame, tuple[int, int, int, int] | None]] = []
+        self._encoder: av.VideoCodecContext | None = None
+        self._prev_copied = False
+        self._shown: deque[int] = deque()  # display times of the frames not yet given as dts
+        self._primed = False
+        self._last_pts: int | None = None
+        self.frames_copied = 0
+        self.frames_encoded = 0
+
+    def write(self, frame: VideoFrame, changed_xyxy: tuple[int, int, int, int] | None) -> None:
+        """Take the next frame in display order.
+
+        Raises:
+            ValueError: the frame's time is not after the last one's.
+        """
+        if self._last_pts is not None and frame.pts <= self._last_pts:
+            raise ValueError(f"frame time {frame.pts} is not after {self._last_pts}")
+        self._last_pts = frame.pts
+        if not self._frames and not self._gop:
+            self._gop = self._read_gop()
+        self._frames.append((frame, changed_xyxy))
+        if len(self._frames) >= len(self._gop):
+            self._finish_gop()
+
+    def close(self) -> None:
+        """Write what is left and flush the encoder."""
+        if self._frames:
+            self._reencode(self._frames)
+            self._frames, self._gop = [], []
+        self._end_run()
+        self._input.close()
+
+    def _read_gop(self) -> list[av.Packet]:
+        gop: list[av.Packet] = []
+        while self._next_key is not None:
+            gop.append(self._next_key)
+            self._next_key = next(self._packets, None)
+            if self._next_key is not None and self._next_key.is_keyframe:
+                break
+        return gop
+
+    def _finish_gop(self) -> None:
+        frames, gop = self._frames, self._gop
+        self._frames, self._gop = [], []
+        if self._copyable(frames, gop):
+            self._end_run()
+            self._copy(frames, gop)
+        else:
+            self._reencode(frames)
+
+    def _copyable(self, frames: list, gop: list[av.Packet]) -> bool:
+        if any(changed is not None for _, changed in frames) or not gop[0].is_keyframe:
+            return False
+        times = [p.pts for p in gop]
+        if None in times or any(p.is_discard for p in gop):
+            return False
+        if sorted(times) != [f.pts for f, _ in frames]:
+            return False
+        # Each packet's own time must be its picture's: not so where a muxer stored decode
+        # times as pts (the decoder then hands out the pictures with times out of order).
+        if any(f.source is None or f.source.pts != f.pts for f, _ in frames):
+            return False
+        closed = min(times) == gop[0].pts
+        depth = max(j - sorted(times).index(t) for j, t in enumerate(times))
+        return (closed or self._prev_copied) and depth <= REORDER
+
+    def _copy(self, frames: list, gop: list[av.Packet]) -> None:
+        self._shown.extend(f.pts for f, _ in frames)
+        for index, packet in enumerate(gop):
+            out = packet
+            if index == 0 and not self._prev_copied and self.frames_encoded:
+                out = av.Packet(self._in_band + bytes(packet))
+                out.is_keyframe = True
+            out.pts = packet.pts
+            self._send(out)
+        self._prev_copied = True
+        self.frames_copied += len(frames)
+
+    def _reencode(self, frames: list) -> None:
+        if self._encoder is None:
+            self._encoder = self._new_encoder()
+        for frame, changed in frames:
+            picture = self._encodable(frame, changed)
+            picture.pts = frame.pts
+            picture.time_base = self._time_base
+            picture.pict_type = av.video.frame.PictureType.NONE
+            self._shown.append(frame.pts)
+            self._send_encoded(self._encoder.encode(picture))
+        self._prev_copied = False
+        self.frames_encoded += len(frames)
+
+    def _end_run(self) -> None:
+        if self._encoder is not None:
+            self._send_encoded(self._encoder.encode(None))
+            self._encoder = None
+
+    def _send_encoded(self, packets: list[av.Packet]) -> None:
+        for packet in packets:
+            out = av.Packet(length_prefixed(annexb_units(bytes(packet)), self._length_size))
+            out.is_keyframe = packet.is_keyframe
+            out.pts = packet.pts
+            self._send(out)
+
+    def _send(self, packet: av.Packet) -> None:
+        """Mux one packet with the decode time REORDER display positions back."""
+        packet.dts = self._next_dts()
+        packet.time_base = self._time_base
+        packet.stream = self._out
+        self._mux([packet])
+
+    def _next_dts(self) -> int:
+        if not self._primed:  # the first REORDER packets decode before the first frame shows
+            first = self._shown[0]
+            self._shown.extendleft(first - k * self._step for k in range(1, REORDER + 1))
+            self._primed = True
+        return self._shown.popleft()
