@@ -170,13 +170,11 @@ class VideoWriter:
 
     def describe(self) -> dict:
         """The output's format and what happened to each input stream, for the report."""
+        copied = self.frames_copied + (self._splicer.frames_copied if self._splicer else 0)
         return {
             **self.plan.describe(self._container.format.name),
-            "frames_copied": self.frames_copied
-            + (self._splicer.frames_copied if self._splicer else 0),
-            "frames_encoded": self.frames_written
-            - self.frames_copied
-            - (self._splicer.frames_copied if self._splicer else 0),
+            "frames_copied": copied,
+            "frames_encoded": self.frames_written - copied,
             "streams": self.carried.table,
         }
 
