@@ -6,7 +6,7 @@ few synthetic frames in the tests):
 - ``prores``: ProRes 422 HQ (``apch``) 10-bit 4:2:2 ``.mov``, timecode 10:00:00:00, two PCM tracks;
 - ``dnxhr``: DNxHR HQ 8-bit 4:2:2 ``.mov`` with one PCM track;
 - ``mxf``: MPEG-2 4:2:2 at 50 Mb/s (GOP 12) in MXF, four mono PCM tracks, timecode 10:00:00:00;
-- ``hevc10``: 10-bit HEVC ``.mp4`` with BT.709 colour tags and AAC;
+- ``hevc10``: 10-bit HEVC ``.mp4`` with BT.709 colour tags, rotated 90 degrees, and AAC;
 - ``vfr``: H.264 ``.mp4`` with irregular frame times and a late-starting video stream;
 - ``decode_order``: H.264 with B-frames whose ``pts`` were stored in decode order, mp3 as
   stream 0;
@@ -167,7 +167,7 @@ def write_mxf(path: Path, frames: Sequence[np.ndarray], rate: Fraction) -> Path:
 
 
 def write_hevc10(path: Path, frames: Sequence[np.ndarray], rate: Fraction) -> Path:
-    """10-bit 4:2:0 HEVC with BT.709 colour tags and AAC."""
+    """10-bit 4:2:0 HEVC with BT.709 colour tags, a 90-degree display rotation and AAC."""
     with av.open(str(path), "w") as out:
         video = _video_stream(
             out,
@@ -181,6 +181,7 @@ def write_hevc10(path: Path, frames: Sequence[np.ndarray], rate: Fraction) -> Pa
             colorspace=1,
             color_range=1,
         )
+        video.set_display_rotation(90)  # shot in portrait, as phones do
         audio = _add_audio(out, "aac", 48000, "stereo")
         _encode_video(out, video, frames)
         _encode_audio(out, audio, _seconds(frames, rate))
@@ -265,14 +266,16 @@ def write_h264(path: Path, frames: Sequence[np.ndarray], rate: Fraction) -> Path
 
 def video_props(path: Path) -> dict:
     """What a master must keep, as ffprobe would list it: codec, profile, pixel format, tag,
-    colour, field order, timecode and the audio tracks (codec, channels, language)."""
+    colour, field order, rotation, timecode and the audio tracks (codec, channels, language)."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         ctx = stream.codec_context
         timecode = stream.metadata.get("timecode") or container.metadata.get("timecode")
         for data in container.streams.data:
             timecode = timecode or data.metadata.get("timecode")
+        rotation = next(container.decode(stream)).rotation
         return {
+            "rotation": rotation,
             "codec": ctx.name,
             "profile": stream.profile,
             "pix_fmt": ctx.pix_fmt,

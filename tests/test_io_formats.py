@@ -56,7 +56,10 @@ def frame_times(path) -> list[int]:
         ("prores", {"codec": "prores", "profile": "HQ", "pix_fmt": "yuv422p10le", "tag": "apch"}),
         ("dnxhr", {"codec": "dnxhd", "profile": "DNXHR HQ", "pix_fmt": "yuv422p"}),
         ("mxf", {"codec": "mpeg2video", "profile": "4:2:2", "pix_fmt": "yuv422p"}),
-        ("hevc10", {"codec": "hevc", "profile": "Main 10", "pix_fmt": "yuv420p10le"}),
+        (
+            "hevc10",
+            {"codec": "hevc", "profile": "Main 10", "pix_fmt": "yuv420p10le", "rotation": 90},
+        ),
         ("interlaced", {"codec": "h264", "pix_fmt": "yuv420p"}),
     ],
 )
@@ -66,8 +69,8 @@ def test_master_comes_out_in_its_own_format(tmp_path, case, kept):
     plan = rewrite(src, out)
     before, after = video_props(src), video_props(out)
     assert {k: after[k] for k in kept} == kept
-    # Colour tags, interlacing, timecode, every audio track and its language survive.
-    for prop in ("colour", "field_order", "timecode", "audio", "languages"):
+    # Colour tags, interlacing, rotation, timecode, every audio track and its language survive.
+    for prop in ("colour", "field_order", "rotation", "timecode", "audio", "languages"):
         assert after[prop] == before[prop], prop
     assert frame_times(out) == frame_times(src)
     with av.open(str(src)) as container:
@@ -223,6 +226,7 @@ def test_long_gop_h264_unchanged_gops_copied_changed_ones_reencoded(tmp_path):
         return (10, 10, 60, 40)
 
     plan = rewrite(src, tmp_path / "out.mp4", edit=paint)
+    assert [s["action"] for s in plan["streams"]] == ["partly copied", "copied"]
     second_gop = keys[2] - keys[1]
     assert plan["untouched_frames"] == "unchanged GOPs copied"
     assert (plan["frames_copied"], plan["frames_encoded"]) == (60 - second_gop, second_gop)

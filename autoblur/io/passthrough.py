@@ -38,7 +38,7 @@ class Carried:
     Attributes:
         streams: input stream index -> the output stream its packets go to.
         table: one entry per input stream: index, type, codec and what happens to it
-            (``re-encoded``, ``copied`` or ``dropped``).
+            (``re-encoded`` for the video, ``copied`` or ``dropped`` for the others).
         notices: one line per thing left out.
     """
 

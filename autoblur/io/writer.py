@@ -120,6 +120,9 @@ class VideoWriter:
                     ),
                     list(audio_streams or []),
                 )
+                rotation = _rotation(source)
+                if rotation and not self.plan.gop_copy:  # a copied stream keeps its own
+                    self._video.set_display_rotation(rotation)
             if self.plan.gop_copy:
                 self._splicer = GopSplicer(
                     str(info.path),
@@ -171,11 +174,17 @@ class VideoWriter:
     def describe(self) -> dict:
         """The output's format and what happened to each input stream, for the report."""
         copied = self.frames_copied + (self._splicer.frames_copied if self._splicer else 0)
+        encoded = self.frames_written - copied
+        video = "copied" if not encoded else "re-encoded" if not copied else "partly copied"
+        streams = [
+            {**entry, "action": video} if entry["action"] == "re-encoded" else entry
+            for entry in self.carried.table
+        ]
         return {
             **self.plan.describe(self._container.format.name),
             "frames_copied": copied,
-            "frames_encoded": self.frames_written - copied,
-            "streams": self.carried.table,
+            "frames_encoded": encoded,
+            "streams": streams,
         }
 
     def write(self, frame: VideoFrame, changed_xyxy: tuple[int, int, int, int] | None) -> None:
@@ -322,6 +331,13 @@ class VideoWriter:
             self.close()
         else:
             self.abort()
+
+
+def _rotation(source: av.container.InputContainer) -> int:
+    """The input's display rotation in degrees counter-clockwise (phones' portrait video)."""
+    for frame in source.decode(source.streams.video[0]):
+        return frame.rotation
+    return 0
 
 
 def _video_bit_rate(source: av.container.InputContainer) -> int | None:
