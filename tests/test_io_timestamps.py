@@ -40,6 +40,14 @@ def shown(path) -> list[tuple[float, np.ndarray]]:
     return frames
 
 
+def video_end(path) -> float:
+    """When the video's last frame stops showing, in seconds."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        ends = [p.pts + p.duration for p in container.demux(stream) if p.size]
+    return float(max(ends) * stream.time_base)
+
+
 def nearest_source(luma: np.ndarray, sources: list[np.ndarray]) -> int:
     return int(np.argmin([np.abs(luma.astype(int) - s).mean() for s in sources]))
 
@@ -65,6 +73,7 @@ def test_frames_keep_their_times_in_display_order(tmp_path, case, times_s):
     # Within one tick of the container: a millisecond, or in AVI (which counts frames) a frame.
     tick = 1 / 25 if src.suffix == ".avi" else 1e-3
     assert [float(t) for t, _ in result] == pytest.approx(times_s, abs=tick + 1e-6)
+    assert video_end(out) == pytest.approx(video_end(src), abs=tick + 1e-6)  # same duration
     # Each frame is the picture that belongs at that time, not its neighbour.
     grays = [
         av.VideoFrame.from_ndarray(f, format="rgb24").to_ndarray(format="gray") for f in frames

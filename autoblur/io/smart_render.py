@@ -116,6 +116,7 @@ class GopSplicer:
         self._shown: deque[int] = deque()  # display times of the frames not yet given as dts
         self._primed = False
         self._last_pts: int | None = None
+        self._durations: dict[int, int] = {}  # pts -> input frame duration, until encoded
         self.frames_copied = 0
         self.frames_encoded = 0
 
@@ -196,6 +197,8 @@ class GopSplicer:
             picture.pts = frame.pts
             picture.time_base = self._time_base
             picture.pict_type = av.video.frame.PictureType.NONE
+            if frame.source is not None and frame.source.duration:
+                self._durations[frame.pts] = frame.source.duration
             self._shown.append(frame.pts)
             self._send_encoded(self._encoder.encode(picture))
         self._prev_copied = False
@@ -211,6 +214,7 @@ class GopSplicer:
             out = av.Packet(length_prefixed(annexb_units(bytes(packet)), self._length_size))
             out.is_keyframe = packet.is_keyframe
             out.pts = packet.pts
+            out.duration = self._durations.pop(packet.pts, packet.duration)
             self._send(out)
 
     def _send(self, packet: av.Packet) -> None:

@@ -97,6 +97,7 @@ class VideoWriter:
         self._time_base = info.time_base
         self._worker: threading.Thread | None = None
         self._splicer: GopSplicer | None = None
+        self._durations: dict[int, int] = {}  # pts -> input frame duration, until encoded
         try:
             self._container = av.open(str(self._tmp), "w")
         except (av.error.FFmpegError, ValueError) as exc:
@@ -216,9 +217,11 @@ class VideoWriter:
             return
         out = self._encodable(frame, changed_xyxy)
         out.pict_type = av.video.frame.PictureType.NONE  # the input's frame types bind nothing
+        if frame.source is not None and frame.source.duration:
+            self._durations[frame.pts] = frame.source.duration
         out.pts = frame.pts
         out.time_base = self._time_base
-        self._mux(self._video.encode(out))
+        self._mux(self._with_durations(self._video.encode(out)))
 
     def _encodable(
         self, frame: VideoFrame, changed_xyxy: tuple[int, int, int, int] | None
@@ -254,6 +257,12 @@ class VideoWriter:
             sx, sy = (1, 1) if c == 0 else (sub_x, sub_y)
             plane[y0 // sy : y1 // sy, x0 // sx : x1 // sx] = patched
         return source
+
+    def _with_durations(self, packets: list[av.Packet]) -> list[av.Packet]:
+        """Give encoded packets their input frames' durations (the last one sets the end)."""
+        for packet in packets:
+            packet.duration = self._durations.pop(packet.pts, packet.duration)
+        return packets
 
     def mux_audio(self, packet: av.Packet) -> None:
         """Copy one input audio packet into the output without re-encoding."""
@@ -301,7 +310,7 @@ class VideoWriter:
             if self._splicer is not None:
                 self._splicer.close()
             else:
-                self._mux(self._video.encode(None))
+                self._mux(self._with_durations(self._video.encode(None)))
             try:
                 self._container.close()
             except av.error.FFmpegError as exc:
