@@ -175,7 +175,11 @@ def write_hevc10(path: Path, frames: Sequence[np.ndarray], rate: Fraction) -> Pa
             rate,
             frames[0].shape[1::-1],
             "yuv420p10le",
-            {"x265-params": "log-level=error:keyint=12", "crf": "20", "preset": "ultrafast"},
+            {
+                "x265-params": "log-level=error:keyint=12:open-gop=0",
+                "crf": "20",
+                "preset": "ultrafast",
+            },
             color_primaries=1,
             color_trc=1,
             colorspace=1,

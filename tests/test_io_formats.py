@@ -211,8 +211,9 @@ def decoded_with_log(path) -> tuple[list[tuple[int, np.ndarray]], list[str]]:
     return frames, [message for _, _, message in logs]
 
 
-def test_long_gop_h264_unchanged_gops_copied_changed_ones_reencoded(tmp_path):
-    src = write_case("h264", tmp_path, tiny_frames(60, SIZE))  # 1-second closed GOPs
+@pytest.mark.parametrize(("case", "count"), [("h264", 60), ("hevc10", 40)])
+def test_long_gop_unchanged_gops_copied_changed_ones_reencoded(tmp_path, case, count):
+    src = write_case(case, tmp_path, tiny_frames(count, SIZE))  # closed GOPs, 12 to 25 frames
     with av.open(str(src)) as container:
         video = [p for p in container.demux(video=0) if p.size]
     keys = [i for i, p in enumerate(video) if p.is_keyframe]
@@ -229,7 +230,7 @@ def test_long_gop_h264_unchanged_gops_copied_changed_ones_reencoded(tmp_path):
     assert [s["action"] for s in plan["streams"]] == ["partly copied", "copied"]
     second_gop = keys[2] - keys[1]
     assert plan["untouched_frames"] == "unchanged GOPs copied"
-    assert (plan["frames_copied"], plan["frames_encoded"]) == (60 - second_gop, second_gop)
+    assert (plan["frames_copied"], plan["frames_encoded"]) == (count - second_gop, second_gop)
     before, _ = decoded_with_log(src)
     after, problems = decoded_with_log(tmp_path / "out.mp4")
     assert problems == []  # not a single decoder warning or error at the splices

@@ -18,7 +18,7 @@ import av
 
 from autoblur.config import EncodeConfig
 from autoblur.errors import ConfigError
-from autoblur.io.smart_render import splice_possible
+from autoblur.io.smart_render import SPLICE_ENCODERS, splice_possible
 
 _PRORES_PROFILES = {"Proxy": "0", "LT": "1", "Standard": "2", "HQ": "3", "4444": "4", "XQ": "5"}
 _DNX_PROFILES = {
@@ -231,8 +231,8 @@ def plan_output(
         why = "encode.copy_untouched is off"
     elif not intra:
         why = splice_possible(stream, container)
-        if why is None and codec != "libx264":
-            why = f"GOPs are spliced with libx264 only, not {codec}"
+        if why is None and codec != SPLICE_ENCODERS[ctx.name]:
+            why = f"GOPs are spliced with {SPLICE_ENCODERS[ctx.name]} only, not {codec}"
     return OutputPlan(
         codec=codec,
         pix_fmt=pix_fmt,

@@ -1,13 +1,13 @@
-"""Smart render for long-GOP H.264: unchanged GOPs copied, only changed GOPs re-encoded.
+"""Smart render for long-GOP H.264/HEVC: unchanged GOPs copied, changed GOPs re-encoded.
 
-The output video stream is the input's own (same ``avcC`` parameter sets). Frames arrive in
+The output video stream is the input's own (same ``avcC``/``hvcC`` parameter sets). Frames arrive in
 display order; they are grouped by the input's GOPs (a keyframe and the packets up to the
 next one, read from a second demuxer on the input). A GOP whose frames are all untouched,
 whose packet times are the frames' times and whose pictures decode on their own (a closed
 GOP, or one after a copied GOP) is copied packet for packet. Every other GOP is re-encoded
-by libx264, one encoder per run of re-encoded GOPs that starts with an IDR picture and ends
-with a flush, its parameter sets in band; the first GOP copied after such a run gets the
-input's parameter sets back in band. Decode times are rewritten for the whole stream
+by libx264 or libx265, one encoder per run of re-encoded GOPs that starts with an IDR
+picture and ends with a flush, its parameter sets in band; the first GOP copied after such
+a run gets the input's parameter sets back in band. Decode times are rewritten for the whole stream
 (``display time of the packet REORDER places earlier``), so copied and re-encoded packets
 splice without a step back.
 
@@ -30,21 +30,38 @@ log = logging.getLogger(__name__)
 REORDER = 4  # decode-time delay, in frames; copied GOPs reordering deeper are re-encoded
 _START_CODE = b"\x00\x00\x01"
 SPLICE_CONTAINERS = {"mp4", "mov", "matroska"}
+SPLICE_ENCODERS = {"h264": "libx264", "hevc": "libx265"}  # input codec -> re-encoder
 
 Encodable = Callable[[VideoFrame, "tuple[int, int, int, int] | None"], av.VideoFrame]
 
 
-def parameter_sets(avcc: bytes) -> list[bytes]:
-    """The SPS and PPS NAL units of an ``avcC`` record (ISO 14496-15), in order."""
-    units, pos = [], 6
-    for count_mask in (0x1F, 0xFF):
-        count = avcc[pos - 1] & count_mask
+def parameter_sets(extradata: bytes, codec: str) -> tuple[int, list[bytes]]:
+    """The NAL length size and parameter sets of an ``avcC`` or ``hvcC`` record.
+
+    Args:
+        extradata: the decoder configuration record (ISO 14496-15).
+        codec: ``h264`` (SPS, PPS) or ``hevc`` (VPS, SPS, PPS, SEI arrays).
+
+    Returns:
+        The size in bytes of each NAL unit's length prefix, and the NAL units in order.
+    """
+    units: list[bytes] = []
+
+    def take(pos: int, count: int) -> int:
         for _ in range(count):
-            size = int.from_bytes(avcc[pos : pos + 2], "big")
-            units.append(bytes(avcc[pos + 2 : pos + 2 + size]))
+            size = int.from_bytes(extradata[pos : pos + 2], "big")
+            units.append(bytes(extradata[pos + 2 : pos + 2 + size]))
             pos += 2 + size
-        pos += 1
-    return units
+        return pos
+
+    if codec == "hevc":
+        pos = 23
+        for _ in range(extradata[22]):  # arrays of one NAL type each
+            pos = take(pos + 3, int.from_bytes(extradata[pos + 1 : pos + 3], "big"))
+        return (extradata[21] & 3) + 1, units
+    pos = take(6, extradata[5] & 0x1F)  # SPS
+    take(pos + 1, extradata[pos])  # PPS
+    return (extradata[4] & 3) + 1, units
 
 
 def annexb_units(data: bytes) -> list[bytes]:
@@ -64,22 +81,19 @@ def length_prefixed(units: list[bytes], size: int) -> bytes:
 
 def splice_possible(stream: av.VideoStream, container: str) -> str | None:
     """None when ``stream``'s GOPs can be spliced into ``container``, else why not."""
+    name = stream.codec_context.name
     extradata = stream.codec_context.extradata or b""
-    if stream.codec_context.name != "h264":
-        return (
-            f"copying unchanged GOPs is supported for H.264 only, not {stream.codec_context.name}"
-        )
-    if container.split(",")[0] not in SPLICE_CONTAINERS and "matroska" not in container:
+    if name not in SPLICE_ENCODERS:
+        return f"copying unchanged GOPs is supported for H.264 and HEVC, not {name}"
+    if container.split(",")[0] not in SPLICE_CONTAINERS:
         return f"copying unchanged GOPs is not supported into {container}"
     if not extradata or extradata[0] != 1:
-        return (
-            "the input's H.264 carries its parameter sets in band (no avcC), so GOPs are not copied"
-        )
+        return f"the input's {name} has its parameter sets in band, so GOPs are not copied"
     return None
 
 
 class GopSplicer:
-    """Writes one H.264 stream from copied and re-encoded GOPs.
+    """Writes one H.264 or HEVC stream from copied and re-encoded GOPs.
 
     Args:
         path: the input file (read a second time, packets only).
@@ -102,9 +116,10 @@ class GopSplicer:
         self._input = av.open(path)
         source = self._input.streams.video[0]
         self._time_base = source.time_base
-        extradata = bytes(source.codec_context.extradata)
-        self._length_size = (extradata[4] & 3) + 1
-        self._in_band = length_prefixed(parameter_sets(extradata), self._length_size)
+        self._length_size, units = parameter_sets(
+            bytes(source.codec_context.extradata), source.codec_context.name
+        )
+        self._in_band = length_prefixed(units, self._length_size)
         self._packets = (p for p in self._input.demux(source) if p.size)
         self._next_key: av.Packet | None = next(self._packets, None)
         self._out, self._mux, self._encodable, self._new_encoder = out, mux, encodable, encoder
