@@ -245,3 +245,20 @@ def test_long_gop_unchanged_gops_copied_changed_ones_reencoded(tmp_path, case, c
     # After the re-encoded GOP the input's parameter sets come back in band, then its bytes.
     assert copied[keys[2]].endswith(bytes(video[keys[2]]))
     assert copied[keys[2] + 1 :] == [bytes(p) for p in video[keys[2] + 1 :]]
+
+
+def test_more_frames_than_the_input_has_are_reencoded_after_its_copied_gops(tmp_path):
+    """A clip written twice in a row (times continued), as bench_pipeline's repeat does."""
+    src = write_case("h264", tmp_path, tiny_frames(30, SIZE))
+    out = tmp_path / "twice.mp4"
+    with VideoReader(src) as first:
+        info = first.info
+    with VideoWriter(out, info, EncodeConfig()) as writer:
+        for offset in (0, 30 * 512):
+            with VideoReader(src) as reader:
+                for frame in reader.frames():
+                    frame.pts += offset
+                    writer.write(frame, None)
+    assert (writer.describe()["frames_copied"], writer.describe()["frames_encoded"]) == (30, 30)
+    frames, problems = decoded_with_log(out)
+    assert problems == [] and [t for t, _ in frames] == [512 * i for i in range(60)]

@@ -152,6 +152,7 @@ def plan_output(
     encode: EncodeConfig,
     container: str,
     container_bit_rate: int | None = None,
+    frames: tuple[int, int, str | None] | None = None,
 ) -> OutputPlan:
     """Choose the output encoding for ``stream`` (an input's video stream).
 
@@ -160,12 +161,17 @@ def plan_output(
         encode: the user's settings; ``codec`` is ``auto`` (same format) or an encoder name.
         container: the output's container format name (``mov,mp4,...`` style names accepted).
         container_bit_rate: the video's bit rate where its stream does not give it (MXF).
+        frames: (width, height, pixel format) of the frames to be written, where the caller
+            makes them differ from the input's (resized, converted); None: the input's.
+            Pictures are copied only where they are the input's.
 
     Raises:
         ConfigError: the codec named is unknown, or NVENC was asked for and cannot run.
     """
     ctx = stream.codec_context
-    size_wh = (ctx.width, ctx.height)
+    width, height, frames_pix_fmt = frames or (ctx.width, ctx.height, ctx.pix_fmt)
+    size_wh = (width, height)
+    as_input = size_wh == (ctx.width, ctx.height) and frames_pix_fmt == ctx.pix_fmt
     notices: list[str] = []
     profile = stream.profile
     if encode.codec == "auto":
@@ -183,7 +189,7 @@ def plan_output(
         except av.codec.codec.UnknownCodecError:
             raise ConfigError(f"--codec {codec}: no such encoder in this FFmpeg") from None
     codec = _pick_encoder(codec, encode.encoder)
-    pix_fmt = encoder_pix_fmt(codec, ctx.pix_fmt, size_wh)
+    pix_fmt = encoder_pix_fmt(codec, frames_pix_fmt, size_wh)
     context = _kept_properties(stream)
     options: dict[str, str] = {}
     family = _SAME_FAMILY.get(ctx.name)
@@ -223,9 +229,11 @@ def plan_output(
         options["x264-params"] = f"interlaced=1:{'tff' if tff else 'bff'}=1"
     if container.split(",")[0] in _NO_PTS_CONTAINERS:
         context["max_b_frames"] = 0
-    intra = bool(same_codec and ctx.codec.intra_only and pix_fmt == ctx.pix_fmt)
+    intra = bool(as_input and same_codec and ctx.codec.intra_only and pix_fmt == ctx.pix_fmt)
     why = None
-    if not same_codec or pix_fmt != ctx.pix_fmt:
+    if not as_input:
+        why = "the frames written are not the input's (another size or pixel format)"
+    elif not same_codec or pix_fmt != ctx.pix_fmt:
         why = f"the output ({codec}, {pix_fmt}) differs from the input ({ctx.name}, {ctx.pix_fmt})"
     elif not encode.copy_untouched:
         why = "encode.copy_untouched is off"

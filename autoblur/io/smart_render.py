@@ -11,7 +11,8 @@ a run gets the input's parameter sets back in band. Decode times are rewritten f
 (``display time of the packet REORDER places earlier``), so copied and re-encoded packets
 splice without a step back.
 
-Memory: the decoded frames of one GOP are held until the GOP is complete.
+Memory: the decoded frames of one unchanged GOP are held until the GOP is complete (their
+RGB copies are not); a changed GOP's frames go to the encoder as they come.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from fractions import Fraction
 
 import av
@@ -92,6 +94,33 @@ def splice_possible(stream: av.VideoStream, container: str) -> str | None:
     return None
 
 
+@dataclass
+class _Held:
+    """A frame waiting for its GOP's verdict: its time, and the picture to encode if any.
+
+    Attributes:
+        pts: the frame's presentation time.
+        decoded_pts: the time the decoder gave the picture (None: not decoded).
+        duration: the input frame's duration (0: unknown).
+        picture: the picture to encode (the decoded frame, patched where changed).
+    """
+
+    pts: int
+    decoded_pts: int | None
+    duration: int
+    picture: av.VideoFrame
+
+    @classmethod
+    def of(cls, frame: VideoFrame, picture: av.VideoFrame) -> _Held:
+        source = frame.source
+        return cls(
+            frame.pts,
+            None if source is None else source.pts,
+            (source.duration or 0) if source is not None else 0,
+            picture,
+        )
+
+
 class GopSplicer:
     """Writes one H.264 or HEVC stream from copied and re-encoded GOPs.
 
@@ -125,7 +154,9 @@ class GopSplicer:
         self._out, self._mux, self._encodable, self._new_encoder = out, mux, encodable, encoder
         self._step = max(1, round(frame_step))
         self._gop: list[av.Packet] = []
-        self._frames: list[tuple[VideoFrame, tuple[int, int, int, int] | None]] = []
+        self._held: list[_Held] = []  # this GOP's frames not yet encoded
+        self._gop_changed = False
+        self._gop_frames = 0
         self._encoder: av.VideoCodecContext | None = None
         self._prev_copied = False
         self._shown: deque[int] = deque()  # display times of the frames not yet given as dts
@@ -138,23 +169,32 @@ class GopSplicer:
     def write(self, frame: VideoFrame, changed_xyxy: tuple[int, int, int, int] | None) -> None:
         """Take the next frame in display order.
 
+        Untouched frames are held (as decoded) until their GOP is complete; from a GOP's
+        first changed frame on, its frames go to the encoder as they come.
+
         Raises:
             ValueError: the frame's time is not after the last one's.
         """
         if self._last_pts is not None and frame.pts <= self._last_pts:
             raise ValueError(f"frame time {frame.pts} is not after {self._last_pts}")
         self._last_pts = frame.pts
-        if not self._frames and not self._gop:
-            self._gop = self._read_gop()
-        self._frames.append((frame, changed_xyxy))
-        if len(self._frames) >= len(self._gop):
+        if not self._held and not self._gop:
+            self._gop, self._gop_changed, self._gop_frames = self._read_gop(), False, 0
+        self._held.append(_Held.of(frame, self._encodable(frame, changed_xyxy)))
+        self._gop_frames += 1
+        if changed_xyxy is not None and not self._gop_changed:
+            self._gop_changed = True
+        if self._gop_changed:
+            self._reencode(self._held)
+            self._held = []
+        if self._gop_frames >= len(self._gop):
             self._finish_gop()
 
     def close(self) -> None:
         """Write what is left and flush the encoder."""
-        if self._frames:
-            self._reencode(self._frames)
-            self._frames, self._gop = [], []
+        if self._held:
+            self._reencode(self._held)
+            self._held = []
         self._end_run()
         self._input.close()
 
@@ -168,32 +208,35 @@ class GopSplicer:
         return gop
 
     def _finish_gop(self) -> None:
-        frames, gop = self._frames, self._gop
-        self._frames, self._gop = [], []
-        if self._copyable(frames, gop):
+        held, gop = self._held, self._gop
+        self._held, self._gop = [], []
+        if self._gop_changed:
+            self._prev_copied = False
+        elif self._copyable(held, gop):
             self._end_run()
-            self._copy(frames, gop)
+            self._copy(held, gop)
         else:
-            self._reencode(frames)
+            self._reencode(held)
+            self._prev_copied = False
 
-    def _copyable(self, frames: list, gop: list[av.Packet]) -> bool:
-        if any(changed is not None for _, changed in frames) or not gop[0].is_keyframe:
+    def _copyable(self, held: list[_Held], gop: list[av.Packet]) -> bool:
+        if not gop or not gop[0].is_keyframe:  # no packets left: more frames than the input
             return False
         times = [p.pts for p in gop]
         if None in times or any(p.is_discard for p in gop):
             return False
-        if sorted(times) != [f.pts for f, _ in frames]:
+        if sorted(times) != [h.pts for h in held]:
             return False
         # Each packet's own time must be its picture's: not so where a muxer stored decode
         # times as pts (the decoder then hands out the pictures with times out of order).
-        if any(f.source is None or f.source.pts != f.pts for f, _ in frames):
+        if any(h.decoded_pts != h.pts for h in held):
             return False
         closed = min(times) == gop[0].pts
         depth = max(j - sorted(times).index(t) for j, t in enumerate(times))
         return (closed or self._prev_copied) and depth <= REORDER
 
-    def _copy(self, frames: list, gop: list[av.Packet]) -> None:
-        self._shown.extend(f.pts for f, _ in frames)
+    def _copy(self, held: list[_Held], gop: list[av.Packet]) -> None:
+        self._shown.extend(h.pts for h in held)
         for index, packet in enumerate(gop):
             out = packet
             if index == 0 and not self._prev_copied and self.frames_encoded:
@@ -202,22 +245,21 @@ class GopSplicer:
             out.pts = packet.pts
             self._send(out)
         self._prev_copied = True
-        self.frames_copied += len(frames)
+        self.frames_copied += len(held)
 
-    def _reencode(self, frames: list) -> None:
+    def _reencode(self, held: list[_Held]) -> None:
         if self._encoder is None:
             self._encoder = self._new_encoder()
-        for frame, changed in frames:
-            picture = self._encodable(frame, changed)
-            picture.pts = frame.pts
+        for item in held:
+            picture = item.picture
+            picture.pts = item.pts
             picture.time_base = self._time_base
             picture.pict_type = av.video.frame.PictureType.NONE
-            if frame.source is not None and frame.source.duration:
-                self._durations[frame.pts] = frame.source.duration
-            self._shown.append(frame.pts)
+            if item.duration:
+                self._durations[item.pts] = item.duration
+            self._shown.append(item.pts)
             self._send_encoded(self._encoder.encode(picture))
-        self._prev_copied = False
-        self.frames_encoded += len(frames)
+        self.frames_encoded += len(held)
 
     def _end_run(self) -> None:
         if self._encoder is not None:

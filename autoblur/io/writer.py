@@ -109,6 +109,7 @@ class VideoWriter:
                     encode,
                     self._container.format.name,
                     _video_bit_rate(source),
+                    (info.width, info.height, info.pix_fmt),
                 )
                 template = source.streams.video[0]
                 self._video, self.carried = carry_over(
@@ -207,7 +208,8 @@ class VideoWriter:
             except ValueError as exc:
                 raise VideoError(f"{self.path}: writing failed ({exc})") from None
             return
-        if changed_xyxy is None and self.plan.copy_untouched and frame.packet is not None:
+        untouched = changed_xyxy is None and frame.source is not None
+        if untouched and self.plan.copy_untouched and frame.packet is not None:
             packet = frame.packet
             packet.stream = self._video
             packet.pts = packet.dts = frame.pts
