@@ -6,6 +6,9 @@ that comes out, which properties survive, the share of untouched frames whose pa
 byte-identical to the input's, and the run's time against a plain PyAV decode+encode of the
 whole file in the same codec (``encode.copy_untouched`` off).
 
+Cases ``h264:short`` and ``hevc10:short`` have the logo on frames 10-17 only: their unchanged
+GOPs are copied.
+
 Targets (issue 15): ``prores`` with the logo on under 10% of its frames at most 0.5x the plain
 re-encode with at least 95% of the untouched packets identical; ``h264`` (720p, the logo on
 every frame) at most 1.3x.
@@ -33,8 +36,11 @@ from bench.make_io_corpus import CASES, clip_frames, video_props, write_case
 from detectors.logo import read_logo
 
 ROOT = Path(__file__).resolve().parent.parent
-# Frames with the logo on: a short appearance for the intra-only masters, else every frame.
+# Frames with the logo on: a short appearance for the intra-only masters (and the long-GOP
+# cases named NAME:short), else every frame.
 SHORT_APPEARANCE = (10, 17)
+INTRA = {"prores", "dnxhr"}
+SHORT_TOO = ("h264", "hevc10")
 
 
 def plain_transcode(src: Path, dst: Path) -> float:
@@ -98,7 +104,11 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--size", default="1280x720")
-    parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument(
+        "--cases",
+        default=",".join([*CASES, *(f"{c}:short" for c in SHORT_TOO)]),
+        help="corpus cases; NAME:short puts the logo on frames 10-17 only",
+    )
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
     logo = args.data / "images" / "WindowsLogo.jpg"
@@ -106,16 +116,18 @@ def main() -> None:
     always = composite_frames(args.data, logo, args.frames, size, (0, args.frames - 1))
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        for name in args.cases.split(","):
-            intra = name in ("prores", "dnxhr")
-            frames = short if intra else always
-            src = write_case(name, tmp, frames)
-            plain = plain_transcode(src, tmp / f"plain_{src.name}")
-            out = tmp / f"out_{src.name}"
+        for label in args.cases.split(","):
+            name, _, appearance = label.partition(":")
+            frames = short if appearance == "short" or name in INTRA else always
+            folder = tmp / label.replace(":", "_")
+            folder.mkdir()
+            src = write_case(name, folder, frames)
+            plain = plain_transcode(src, folder / f"plain_{src.name}")
+            out = folder / f"out_{src.name}"
             try:
                 seconds, report = blur_run(src, out, logo)
             except AutoblurError as exc:
-                print(f"{name}: FAILS: {exc}")
+                print(f"{label}: FAILS: {exc}")
                 continue
             plan = report["output_format"]
             before, after = video_props(src), video_props(out)
@@ -126,7 +138,7 @@ def main() -> None:
             }
             share = identical_share(src, out, touched)
             print(
-                f"{name}: runs; {report['input']['frame_count']} frames "
+                f"{label}: runs; {report['input']['frame_count']} frames "
                 f"{size[0]}x{size[1]}, logo tracked on {len(touched)}\n"
                 f"  out: {plan['codec']} {plan['profile'] or ''} {plan['pix_fmt']} in "
                 f"{plan['container']}; copied {plan['frames_copied']}, re-encoded "
