@@ -168,9 +168,17 @@ class RemoveConfig(_Strict):
 class EncodeConfig(_Strict):
     """Output video encoding."""
 
-    codec: str = "libx264"
+    codec: str = Field(
+        "auto", description="encoder name, or auto: the input's own codec family and format"
+    )
     crf: int = Field(12, ge=0, le=63)
     preset: str = "medium"
+    encoder: Literal["auto", "cpu", "nvenc"] = Field(
+        "auto", description="H.264/HEVC on NVENC (auto: when a CUDA GPU is in use) or the CPU"
+    )
+    copy_untouched: bool = Field(
+        True, description="intra-only codecs: copy untouched frames' packets, not re-encode"
+    )
 
 
 class PipelineConfig(_Strict):

@@ -20,6 +20,7 @@ import numpy as np
 
 from autoblur.errors import CheckpointError, ConfigError, VideoError
 from autoblur.io import VideoFrame, VideoReader, VideoWriter
+from autoblur.io.format_plan import planned_format
 from autoblur.io.writer import check_output_path
 from autoblur.job import Job
 from autoblur.models.extra import INSTALL_HINT
@@ -180,6 +181,7 @@ class Pipeline:
         self.progress = progress or _Silent()
         self.detect_seconds: dict[str, list[float]] = {}
         self.thumbnails: dict[int, bytes] = {}
+        self.output_format: dict | None = None
 
     def run(self) -> dict:
         """Process the job and return its report (also written to ``job.report_path``).
@@ -221,6 +223,7 @@ class Pipeline:
                 seconds=time.perf_counter() - started,
                 detect_seconds=self.detect_seconds,
                 thumbnails=self.thumbnails,
+                output_format=self.output_format,
             )
         if job.report_path is not None:
             write_json_atomic(job.report_path, report)
@@ -242,6 +245,7 @@ class Pipeline:
         job = self.job
         frames_done = 0
         if job.output_path is None:
+            self.output_format = planned_format(job.input_path, self.config.encode)
             for item in self._masked_frames(reader.frames()):
                 if masks is not None:
                     masks.write(item)
@@ -249,8 +253,14 @@ class Pipeline:
                 self.progress.advance(1)
             return frames_done
         with VideoWriter(
-            job.output_path, reader.info, self.config.encode, reader.audio_streams
+            job.output_path,
+            reader.info,
+            self.config.encode,
+            reader.audio_streams + reader.subtitle_streams,
         ) as writer:
+            for notice in writer.plan.notices + writer.carried.notices:
+                job.notices.append(notice)
+                self.progress.note(notice)
             stream: Iterator[MaskedFrame] = self._masked_frames(reader.frames(writer.mux_audio))
             for remover in removers:
                 stream = remover(stream)
@@ -260,6 +270,7 @@ class Pipeline:
                     masks.write(item)
                 frames_done += 1
                 self.progress.advance(1)
+        self.output_format = writer.describe()
         return frames_done
 
     def _masked_frames(self, frames: Iterator[VideoFrame]) -> Iterator[MaskedFrame]:

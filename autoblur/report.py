@@ -41,8 +41,13 @@ def build_report(
     seconds: float,
     detect_seconds: dict[str, list[float]],
     thumbnails: dict[int, bytes] | None = None,
+    output_format: dict | None = None,
 ) -> dict:
-    """The report as a JSON-ready dict; ``detect_seconds`` holds each detector's times."""
+    """The report as a JSON-ready dict; ``detect_seconds`` holds each detector's times.
+
+    ``output_format`` is the output's plan (codec, profile, pixel format, container, frames
+    copied and re-encoded, what happened to each stream), or the plan a run would follow.
+    """
     rules = None
     if job.rules is not None:
         rules = {"path": str(job.rules.path), "country": job.rules.country}
@@ -68,6 +73,7 @@ def build_report(
             "audio_streams": info.audio_streams,
         },
         "output": None if job.output_path is None else str(job.output_path),
+        "output_format": output_format,
         "rules": rules,
         "brands_requested": [cue.name for cue in job.cues],
         "brands_found": dict(Counter(t.brand for t in tracks)),

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from autoblur.errors import VideoError
+from autoblur.io.timestamps import PresentationClock
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ class VideoFrame:
         rgb: (H, W, 3) uint8 RGB pixels, or None to convert ``source`` when first asked.
         source: the decoded frame in its own pixel format, so that the encoder can take
             untouched pixels without a lossy RGB round trip.
+        packet: for intra-only codecs, the input packet the frame was decoded from, so that
+            an untouched frame can be copied as it is.
 
     Frames that nothing looks at at full size (a scan between keyframes) are never converted.
     """
@@ -70,6 +73,7 @@ class VideoFrame:
         time_s: float,
         rgb: np.ndarray | None = None,
         source: av.VideoFrame | None = None,
+        packet: av.Packet | None = None,
     ) -> None:
         if rgb is None and source is None:
             raise ValueError("VideoFrame needs rgb pixels or a decoded source frame")
@@ -78,6 +82,7 @@ class VideoFrame:
         self.time_s = time_s
         self._rgb = rgb
         self.source = source
+        self.packet = packet
 
     @property
     def rgb(self) -> np.ndarray:
@@ -133,7 +138,11 @@ class VideoReader:
             raise VideoError(f"{self.path}: contains no video (no video stream, or an empty one)")
         self.video_stream = self._container.streams.video[0]
         self.video_stream.thread_type = "AUTO"
+        # Intra-only pictures keep a link to their packet (``VideoFrame.packet``).
+        self._keep_packets = self.video_stream.codec_context.codec.intra_only
+        self.video_stream.codec_context.copy_opaque = self._keep_packets
         self.audio_streams = list(self._container.streams.audio)
+        self.subtitle_streams = list(self._container.streams.subtitles)
         self.info = self._probe()
 
     def _probe(self) -> VideoInfo:
@@ -166,25 +175,38 @@ class VideoReader:
     def frames(
         self, on_audio_packet: Callable[[av.Packet], None] | None = None
     ) -> Iterator[VideoFrame]:
-        """Decode the video stream in order; hand every audio packet to ``on_audio_packet``.
+        """Decode the video stream in order; pass audio and subtitle packets on.
+
+        Every audio and subtitle packet goes to ``on_audio_packet`` (if given).
+
+        Frames get the input's presentation times in display order, whatever order the
+        muxer stored them in (see :mod:`autoblur.io.timestamps`).
 
         Raises:
             VideoError: decoding fails part-way (corrupt or truncated data), or the video has
                 no decodable frame.
         """
-        streams = [self.video_stream] + (self.audio_streams if on_audio_packet else [])
+        copied = self.audio_streams + self.subtitle_streams
+        streams = [self.video_stream] + (copied if on_audio_packet else [])
         index = 0
-        frame_step = 1 / (self.info.fps * self.info.time_base)  # pts units per frame
+        clock = PresentationClock(1 / (self.info.fps * self.info.time_base))
         try:
             for packet in self._container.demux(streams):
                 if packet.stream.type != "video":
                     if packet.dts is not None and on_audio_packet is not None:
                         on_audio_packet(packet)
                     continue
+                clock.feed(packet)
+                if self._keep_packets:
+                    packet.opaque = packet
                 for frame in packet.decode():
-                    pts = frame.pts if frame.pts is not None else round(index * frame_step)
+                    pts = clock.stamp(frame)
                     yield VideoFrame(
-                        index=index, pts=pts, time_s=float(pts * self.info.time_base), source=frame
+                        index=index,
+                        pts=pts,
+                        time_s=float(pts * self.info.time_base),
+                        source=frame,
+                        packet=frame.opaque if self._keep_packets else None,
                     )
                     index += 1
         except av.error.FFmpegError as exc:

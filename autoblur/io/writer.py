@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import re
 import threading
 from pathlib import Path
 
@@ -14,27 +15,24 @@ import numpy as np
 
 from autoblur.config import EncodeConfig
 from autoblur.errors import VideoError
+from autoblur.io.format_plan import OutputPlan, encoder_pix_fmt, plan_output
+from autoblur.io.passthrough import carry_over
 from autoblur.io.reader import VideoFrame, VideoInfo
+from autoblur.io.smart_render import GopSplicer
 
 log = logging.getLogger(__name__)
 
-_CRF_PRESET_CODECS = {"libx264", "h264", "libx265", "hevc"}
-_PASSTHROUGH_FORMATS = {"yuv420p", "yuv422p", "yuv444p"}
+_PLANAR_YUV = re.compile(r"^yuva?4[0-4][0-4]p(9|1[0-6])?(le)?$")  # planes the writer can patch
 _QUEUED_FRAMES = 4  # frames waiting for the encoder thread; bounds the memory it holds
 
 
-def output_pix_fmt(info: VideoInfo) -> str:
-    """The encoder's pixel format: the input's where possible, else full-resolution chroma.
+def output_pix_fmt(info: VideoInfo, codec: str = "libx264") -> str:
+    """The encoder's pixel format: the input's where possible (same chroma and bit depth).
 
-    Keeping the input's chroma layout lets untouched pixels reach the encoder bit-exact;
-    RGB sources and odd frame sizes (which 4:2:0 cannot hold) get 4:4:4.
+    Keeping the input's layout lets untouched pixels reach the encoder bit-exact; formats the
+    encoder cannot take, and odd frame sizes (which 4:2:0 cannot hold), get the nearest one.
     """
-    even = not (info.width % 2 or info.height % 2)
-    if even and info.pix_fmt in _PASSTHROUGH_FORMATS:
-        return info.pix_fmt
-    if even and info.pix_fmt == "yuvj420p":  # full-range JPEG-style input: re-range, keep 4:2:0
-        return "yuv420p"
-    return "yuv444p"
+    return encoder_pix_fmt(codec, info.pix_fmt, (info.width, info.height))
 
 
 def check_output_path(input_path: Path, output_path: Path) -> None:
@@ -60,7 +58,13 @@ def check_output_path(input_path: Path, output_path: Path) -> None:
 
 
 class VideoWriter:
-    """Encode RGB frames with the input's size, rate and timestamps; copy audio packets.
+    """Encode frames in the input's own format, size, rate and timestamps; copy the rest.
+
+    The output format follows ``autoblur.io.format_plan`` (the master's codec, profile,
+    bit depth, chroma and colour properties unless ``encode.codec`` names an encoder); audio
+    and subtitle streams, timecode, tags and chapters travel with it
+    (``autoblur.io.passthrough``). Untouched frames of intra-only codecs are copied packet for
+    packet.
 
     Encoding and muxing run on a thread of their own, a few frames behind the caller, so the
     encoder works while the next frames are decoded and processed. A frame must not be
@@ -70,10 +74,12 @@ class VideoWriter:
         path: the final output file; nothing appears there until ``close`` succeeds.
         info: the input's properties, which the output keeps.
         encode: codec and quality settings.
-        audio_streams: input audio streams whose packets ``mux_audio`` will copy.
+        audio_streams: input streams (audio, subtitles) whose packets ``mux_audio`` copies.
+        plan: the output encoding; None plans it from the input (``info.path``).
 
     Raises:
         VideoError: the container or codec cannot be opened.
+        ConfigError: the codec or encoder asked for cannot be used.
     """
 
     def __init__(
@@ -81,7 +87,8 @@ class VideoWriter:
         path: str | Path,
         info: VideoInfo,
         encode: EncodeConfig,
-        audio_streams: list[av.audio.AudioStream] | None = None,
+        audio_streams: list[av.stream.Stream] | None = None,
+        plan: OutputPlan | None = None,
     ) -> None:
         self.path = Path(path)
         self._tmp = self.path.with_name(
@@ -89,38 +96,98 @@ class VideoWriter:
         )
         self._time_base = info.time_base
         self._worker: threading.Thread | None = None
+        self._splicer: GopSplicer | None = None
+        self._durations: dict[int, int] = {}  # pts -> input frame duration, until encoded
         try:
             self._container = av.open(str(self._tmp), "w")
         except (av.error.FFmpegError, ValueError) as exc:
             raise VideoError(f"{self.path}: cannot create output ({exc})") from None
         try:
-            self._video = self._add_video_stream(info, encode)
-            self._audio = {
-                src.index: self._container.add_stream_from_template(src)
-                for src in audio_streams or []
-            }
+            with av.open(str(info.path)) as source:
+                self.plan = plan or plan_output(
+                    source.streams.video[0],
+                    encode,
+                    self._container.format.name,
+                    _video_bit_rate(source),
+                    (info.width, info.height, info.pix_fmt),
+                )
+                template = source.streams.video[0]
+                self._video, self.carried = carry_over(
+                    source,
+                    self._container,
+                    lambda: (
+                        self._container.add_stream_from_template(template)
+                        if self.plan.gop_copy
+                        else self._add_video_stream(info, self.plan)
+                    ),
+                    list(audio_streams or []),
+                )
+                rotation = _rotation(source)
+                if rotation and not self.plan.gop_copy:  # a copied stream keeps its own
+                    self._video.set_display_rotation(rotation)
+            if self.plan.gop_copy:
+                self._splicer = GopSplicer(
+                    str(info.path),
+                    self._video,
+                    self._mux,
+                    self._encodable,
+                    lambda: self._gop_encoder(info),
+                    1 / (info.fps * info.time_base),
+                )
         except (av.error.FFmpegError, ValueError) as exc:
             self.abort()
             raise VideoError(f"{self.path}: cannot set up encoding ({exc})") from None
+        except BaseException:
+            self.abort()
+            raise
+        self._audio = self.carried.streams
         self.frames_written = 0
+        self.frames_copied = 0
         self._jobs: queue.Queue = queue.Queue(maxsize=_QUEUED_FRAMES)
         self._failure: Exception | None = None
         self._worker = threading.Thread(target=self._run_jobs, name="autoblur-encode", daemon=True)
         self._worker.start()
 
-    def _add_video_stream(self, info: VideoInfo, encode: EncodeConfig) -> av.VideoStream:
-        stream = self._container.add_stream(encode.codec, rate=info.fps)
+    def _add_video_stream(self, info: VideoInfo, plan: OutputPlan) -> av.VideoStream:
+        stream = self._container.add_stream(plan.codec, rate=info.fps, options=plan.options)
         stream.width, stream.height = info.width, info.height
-        stream.pix_fmt = output_pix_fmt(info)
+        stream.pix_fmt = plan.pix_fmt
         stream.time_base = info.time_base
         stream.codec_context.time_base = info.time_base
-        options = {"crf": str(encode.crf)}
-        if encode.codec in _CRF_PRESET_CODECS:
-            options["preset"] = encode.preset
-        elif encode.codec.startswith("libvpx"):
-            options["b"] = "0"
-        stream.options = options
+        for name, value in plan.context.items():
+            target = stream if name == "codec_tag" else stream.codec_context
+            setattr(target, name, value)
         return stream
+
+    def _gop_encoder(self, info: VideoInfo) -> av.VideoCodecContext:
+        """A fresh encoder for one run of re-encoded GOPs (parameter sets in band)."""
+        context = av.CodecContext.create(self.plan.codec, "w")
+        context.width, context.height = info.width, info.height
+        context.pix_fmt = self.plan.pix_fmt
+        context.time_base = info.time_base
+        context.framerate = info.fps
+        for name, value in self.plan.context.items():
+            if name != "codec_tag":
+                setattr(context, name, value)
+        context.options = dict(self.plan.options)
+        context.open()
+        return context
+
+    def describe(self) -> dict:
+        """The output's format and what happened to each input stream, for the report."""
+        copied = self.frames_copied + (self._splicer.frames_copied if self._splicer else 0)
+        encoded = self.frames_written - copied
+        video = "copied" if not encoded else "re-encoded" if not copied else "partly copied"
+        streams = [
+            {**entry, "action": video} if entry["action"] == "re-encoded" else entry
+            for entry in self.carried.table
+        ]
+        return {
+            **self.plan.describe(self._container.format.name),
+            "frames_copied": copied,
+            "frames_encoded": encoded,
+            "streams": streams,
+        }
 
     def write(self, frame: VideoFrame, changed_xyxy: tuple[int, int, int, int] | None) -> None:
         """Encode one frame at its own timestamp.
@@ -135,21 +202,47 @@ class VideoWriter:
         self.frames_written += 1
 
     def _encode(self, frame: VideoFrame, changed_xyxy: tuple[int, int, int, int] | None) -> None:
+        if self._splicer is not None:
+            try:
+                self._splicer.write(frame, changed_xyxy)
+            except ValueError as exc:
+                raise VideoError(f"{self.path}: writing failed ({exc})") from None
+            return
+        untouched = changed_xyxy is None and frame.source is not None
+        if untouched and self.plan.copy_untouched and frame.packet is not None:
+            packet = frame.packet
+            packet.stream = self._video
+            packet.pts = packet.dts = frame.pts
+            packet.time_base = self._time_base
+            self.frames_copied += 1
+            self._mux([packet])
+            return
         out = self._encodable(frame, changed_xyxy)
+        out.pict_type = av.video.frame.PictureType.NONE  # the input's frame types bind nothing
+        if frame.source is not None and frame.source.duration:
+            self._durations[frame.pts] = frame.source.duration
         out.pts = frame.pts
         out.time_base = self._time_base
-        self._mux(self._video.encode(out))
+        self._mux(self._with_durations(self._video.encode(out)))
 
     def _encodable(
         self, frame: VideoFrame, changed_xyxy: tuple[int, int, int, int] | None
     ) -> av.VideoFrame:
-        pix_fmt = self._video.pix_fmt
+        pix_fmt = self.plan.pix_fmt
         source = frame.source
-        if source is None or source.format.name != pix_fmt:
-            return av.VideoFrame.from_ndarray(frame.rgb, format="rgb24").reformat(format=pix_fmt)
+        if source is None or source.format.name != pix_fmt or not _PLANAR_YUV.match(pix_fmt):
+            return av.VideoFrame.from_ndarray(frame.rgb, format="rgb24").reformat(
+                format=pix_fmt,
+                dst_colorspace=self.plan.context.get("colorspace"),
+                dst_color_range=self.plan.context.get("color_range"),
+            )
         if changed_xyxy is None:
             return source
-        planes = [_plane_array(plane).copy() for plane in source.planes]
+        # Patch the decoded frame itself (on a private copy of its buffers), so that what the
+        # decoder attached to it (A/53 captions and other side data, interlacing, colour
+        # tags) reaches the encoder with it.
+        source.make_writable()
+        planes = _planes(source)
         sub_x = source.width // planes[1].shape[1]
         sub_y = source.height // planes[1].shape[0]
         x0, y0, x1, y1 = changed_xyxy
@@ -157,11 +250,21 @@ class VideoWriter:
         x1 = min(x1 + (-x1) % sub_x, source.width)
         y1 = min(y1 + (-y1) % sub_y, source.height)
         patch = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame.rgb[y0:y1, x0:x1]), "rgb24")
-        patch = patch.reformat(format=pix_fmt)
-        for c, plane in enumerate(planes):
+        patch = patch.reformat(
+            format=pix_fmt,
+            dst_colorspace=source.colorspace or None,
+            dst_color_range=source.color_range or None,
+        )
+        for c, (plane, patched) in enumerate(zip(planes, _planes(patch), strict=True)):
             sx, sy = (1, 1) if c == 0 else (sub_x, sub_y)
-            plane[y0 // sy : y1 // sy, x0 // sx : x1 // sx] = _plane_array(patch.planes[c])
-        return _frame_from_planes(planes, pix_fmt)
+            plane[y0 // sy : y1 // sy, x0 // sx : x1 // sx] = patched
+        return source
+
+    def _with_durations(self, packets: list[av.Packet]) -> list[av.Packet]:
+        """Give encoded packets their input frames' durations (the last one sets the end)."""
+        for packet in packets:
+            packet.duration = self._durations.pop(packet.pts, packet.duration)
+        return packets
 
     def mux_audio(self, packet: av.Packet) -> None:
         """Copy one input audio packet into the output without re-encoding."""
@@ -206,7 +309,10 @@ class VideoWriter:
         try:
             if self._failure is not None:
                 raise self._failure
-            self._mux(self._video.encode(None))
+            if self._splicer is not None:
+                self._splicer.close()
+            else:
+                self._mux(self._with_durations(self._video.encode(None)))
             try:
                 self._container.close()
             except av.error.FFmpegError as exc:
@@ -238,17 +344,30 @@ class VideoWriter:
             self.abort()
 
 
-def _plane_array(plane: av.video.plane.VideoPlane) -> np.ndarray:
-    """A (height, width) uint8 view of one 8-bit plane, without its row padding."""
-    rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
-    return rows[:, : plane.width]
+def _rotation(source: av.container.InputContainer) -> int:
+    """The input's display rotation in degrees counter-clockwise (phones' portrait video)."""
+    for frame in source.decode(source.streams.video[0]):
+        return frame.rotation
+    return 0
 
 
-def _frame_from_planes(planes: list[np.ndarray], pix_fmt: str) -> av.VideoFrame:
-    height, width = planes[0].shape
-    frame = av.VideoFrame(width, height, pix_fmt)
-    for plane, data in zip(frame.planes, planes, strict=True):
-        np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width] = (
-            data
-        )
-    return frame
+def _video_bit_rate(source: av.container.InputContainer) -> int | None:
+    """The video's bit rate from the container's, less the audio's (for MXF and the like)."""
+    if not source.bit_rate:
+        return None
+    audio = sum(s.codec_context.bit_rate or 0 for s in source.streams.audio)
+    return max(source.bit_rate - audio, 0) or None
+
+
+def _planes(frame: av.VideoFrame) -> list[np.ndarray]:
+    """(height, width) views of a planar frame's planes, without their row padding.
+
+    uint8 for 8-bit formats, uint16 (native byte order, as the ``le`` formats are) for deeper.
+    """
+    dtype = np.uint16 if frame.format.components[0].bits > 8 else np.uint8
+    views = []
+    for plane in frame.planes:
+        width = plane.line_size // np.dtype(dtype).itemsize
+        rows = np.frombuffer(plane, dtype).reshape(plane.height, width)
+        views.append(rows[:, : plane.width])
+    return views

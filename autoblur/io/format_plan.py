@@ -1,0 +1,300 @@
+"""Output-format planning: the master's own format out, unless the user names a codec.
+
+One decision per run, made from the input's video stream before any frame is encoded:
+encoder, profile, pixel format, bit rate, GOP, colour properties, field order, sample aspect
+ratio and the container. ProRes, DNxHD/HR, MPEG-2, H.264, HEVC and VP9 inputs come out in
+the same codec family with the same bit depth and chroma; anything else becomes H.264 with a
+notice.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from autoblur.config import EncodeConfig
+from autoblur.errors import ConfigError
+from autoblur.io.smart_render import SPLICE_ENCODERS, splice_possible
+
+_PRORES_PROFILES = {"Proxy": "0", "LT": "1", "Standard": "2", "HQ": "3", "4444": "4", "XQ": "5"}
+_DNX_PROFILES = {
+    "DNXHD": "dnxhd",
+    "DNXHR LB": "dnxhr_lb",
+    "DNXHR SQ": "dnxhr_sq",
+    "DNXHR HQ": "dnxhr_hq",
+    "DNXHR HQX": "dnxhr_hqx",
+    "DNXHR 444": "dnxhr_444",
+}
+# Input decoder -> the encoder that writes the same codec.
+_SAME_FAMILY = {
+    "prores": "prores_ks",
+    "dnxhd": "dnxhd",
+    "mpeg2video": "mpeg2video",
+    "h264": "libx264",
+    "hevc": "libx265",
+    "vp9": "libvpx-vp9",
+}
+_NVENC = {"libx264": "h264_nvenc", "libx265": "hevc_nvenc"}
+_PROFILE_KEPT = {"prores_ks", "dnxhd", "mpeg2video"}  # the profile is set, not implied
+_CRF_CODECS = {"libx264", "libx265", "libvpx-vp9"}
+_PRESET_CODECS = {"libx264", "libx265"}
+_FALLBACK = "libx264"
+_NO_PTS_CONTAINERS = {"avi"}  # store decode order only: no B-frames
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """How the output video is encoded and muxed.
+
+    Attributes:
+        codec: the encoder (e.g. ``prores_ks``, ``libx264``).
+        pix_fmt: the encoder's pixel format (the input's where the encoder takes it).
+        profile: the codec profile kept from the input (name as ffprobe prints it), or None.
+        options: encoder options (``crf``, ``preset``, ``b``, ``profile``, ...).
+        context: codec-context fields to set (``gop_size``, ``bit_rate``, ``color_*``,
+            ``field_order``, ``sample_aspect_ratio``, ``codec_tag``, ...).
+        intra_only: every output frame is a picture of its own, so that untouched frames'
+            input packets can be copied as they are (same codec, profile and pixel format).
+        copy_untouched: untouched frames are copied packet for packet instead of re-encoded.
+        gop_copy: long-GOP H.264 whose unchanged GOPs are copied and whose changed GOPs are
+            re-encoded (``autoblur.io.smart_render``).
+        why_reencoded: why untouched frames are re-encoded, when they are.
+        notices: what the user should know about the choice.
+    """
+
+    codec: str
+    pix_fmt: str
+    profile: str | None = None
+    options: dict[str, str] = field(default_factory=dict)
+    context: dict[str, object] = field(default_factory=dict)
+    intra_only: bool = False
+    copy_untouched: bool = False
+    gop_copy: bool = False
+    why_reencoded: str | None = None
+    notices: list[str] = field(default_factory=list)
+
+    def describe(self, container: str) -> dict:
+        """The plan for the report: codec, profile, pixel format, container."""
+        return {
+            "codec": self.codec,
+            "profile": self.profile,
+            "pix_fmt": self.pix_fmt,
+            "container": container,
+            "untouched_frames": "copied"
+            if self.copy_untouched
+            else "unchanged GOPs copied"
+            if self.gop_copy
+            else "re-encoded",
+            "why_reencoded": self.why_reencoded,
+        }
+
+
+def _bit_depth(pix_fmt: str) -> int:
+    match = re.search(r"p(\d+)(le|be)$", pix_fmt)
+    return int(match.group(1)) if match else 8
+
+
+def encoder_pix_fmt(codec: str, pix_fmt: str | None, size_wh: tuple[int, int]) -> str:
+    """The encoder's pixel format nearest the input's: same chroma and bit depth if it can.
+
+    Args:
+        codec: the encoder name.
+        pix_fmt: the input's pixel format, or None.
+        size_wh: the frame size; odd sizes cannot hold subsampled chroma.
+    """
+    supported = [f.name for f in av.codec.Codec(codec, "w").video_formats or []]
+    if pix_fmt in supported and not (
+        (size_wh[0] % 2 or size_wh[1] % 2) and re.match(r"yuv4[12]", pix_fmt or "")
+    ):
+        return pix_fmt
+    depth = _bit_depth(pix_fmt or "")
+    wanted = ["yuv444p"] if size_wh[0] % 2 or size_wh[1] % 2 else []
+    if pix_fmt and pix_fmt.startswith("yuvj"):  # full-range JPEG style: same chroma, re-ranged
+        wanted.append(pix_fmt.replace("yuvj", "yuv"))
+    wanted += ["yuv420p", "yuv422p", "yuv444p"] if not wanted else []
+    for base in wanted:
+        name = base if depth == 8 else f"{base}{depth}le"
+        if name in supported:
+            return name
+    if depth > 8 and "p010le" in supported:  # NVENC's 10-bit 4:2:0
+        return "p010le"
+    return supported[0] if supported else "yuv420p"
+
+
+def _gop(stream: av.VideoStream) -> int | None:
+    """Frames from one keyframe to the next, from the container's index where it has one."""
+    keys = [e.timestamp for e in stream.index_entries[:600] if e.is_keyframe]
+    if len(keys) >= 2 and len(stream.index_entries) > 1:
+        entries = [e.timestamp for e in stream.index_entries[:600]]
+        return entries.index(keys[1]) - entries.index(keys[0])
+    return None
+
+
+def _kept_properties(stream: av.VideoStream) -> dict[str, object]:
+    """Colour properties, field order and sample aspect ratio, as the input has them."""
+    ctx = stream.codec_context
+    kept: dict[str, object] = {}
+    for name in ("color_primaries", "color_trc", "colorspace", "color_range", "field_order"):
+        value = getattr(ctx, name)
+        if value:  # 0: unspecified / unknown
+            kept[name] = value
+    if ctx.sample_aspect_ratio:
+        kept["sample_aspect_ratio"] = Fraction(ctx.sample_aspect_ratio)
+    return kept
+
+
+def plan_output(
+    stream: av.VideoStream,
+    encode: EncodeConfig,
+    container: str,
+    container_bit_rate: int | None = None,
+    frames: tuple[int, int, str | None] | None = None,
+) -> OutputPlan:
+    """Choose the output encoding for ``stream`` (an input's video stream).
+
+    Args:
+        stream: the input's video stream (opened for decoding).
+        encode: the user's settings; ``codec`` is ``auto`` (same format) or an encoder name.
+        container: the output's container format name (``mov,mp4,...`` style names accepted).
+        container_bit_rate: the video's bit rate where its stream does not give it (MXF).
+        frames: (width, height, pixel format) of the frames to be written, where the caller
+            makes them differ from the input's (resized, converted); None: the input's.
+            Pictures are copied only where they are the input's.
+
+    Raises:
+        ConfigError: the codec named is unknown, or NVENC was asked for and cannot run.
+    """
+    ctx = stream.codec_context
+    width, height, frames_pix_fmt = frames or (ctx.width, ctx.height, ctx.pix_fmt)
+    size_wh = (width, height)
+    as_input = size_wh == (ctx.width, ctx.height) and frames_pix_fmt == ctx.pix_fmt
+    notices: list[str] = []
+    profile = stream.profile
+    if encode.codec == "auto":
+        codec = _SAME_FAMILY.get(ctx.name)
+        if codec is None:
+            codec = _FALLBACK
+            notices.append(
+                f"the input's codec {ctx.name} has no encoder here; the output is H.264 "
+                "(--codec names another)"
+            )
+    else:
+        codec = encode.codec
+        try:
+            av.codec.Codec(codec, "w")
+        except av.codec.codec.UnknownCodecError:
+            raise ConfigError(f"--codec {codec}: no such encoder in this FFmpeg") from None
+    codec = _pick_encoder(codec, encode.encoder)
+    pix_fmt = encoder_pix_fmt(codec, frames_pix_fmt, size_wh)
+    context = _kept_properties(stream)
+    options: dict[str, str] = {}
+    family = _SAME_FAMILY.get(ctx.name)
+    same_codec = family is not None and codec == family
+    if codec == "prores_ks":
+        options["profile"] = _PRORES_PROFILES.get(profile or "", "3")
+        options["vendor"] = "apl0"
+        if same_codec and ctx.codec_tag:
+            context["codec_tag"] = ctx.codec_tag
+    elif codec == "dnxhd":
+        options["profile"] = _DNX_PROFILES.get(profile or "", "dnxhr_hq")
+        if ctx.bit_rate and options["profile"] == "dnxhd":
+            context["bit_rate"] = ctx.bit_rate
+    elif codec == "mpeg2video":
+        rate = ctx.bit_rate or container_bit_rate
+        if rate:
+            options.update({"b": str(rate), "maxrate": str(rate), "bufsize": str(rate // 2)})
+        if pix_fmt == "yuv422p":
+            context["profile"] = 0  # 4:2:2
+        context["gop_size"] = _gop(stream) or 12
+        context["max_b_frames"] = 2 if ctx.has_b_frames else 0
+        if context.get("field_order") in (2, 3, 4, 5):
+            options["flags"] = "+ilme+ildct"
+            options["top"] = "1" if context["field_order"] in (2, 4) else "0"
+    if codec in _CRF_CODECS:
+        options["crf"] = str(encode.crf)
+    if codec.startswith("libvpx"):
+        options["b"] = "0"
+    if codec in _PRESET_CODECS:
+        options["preset"] = encode.preset
+    if codec == "libx265":
+        options["x265-params"] = "log-level=error"
+    if codec in _NVENC.values():
+        options.update({"rc": "vbr", "cq": str(encode.crf), "b": "0"})
+    if codec == "libx264" and context.get("field_order") in (2, 3, 4, 5):
+        tff = context["field_order"] in (2, 4)
+        options["x264-params"] = f"interlaced=1:{'tff' if tff else 'bff'}=1"
+    if container.split(",")[0] in _NO_PTS_CONTAINERS:
+        context["max_b_frames"] = 0
+    intra = bool(as_input and same_codec and ctx.codec.intra_only and pix_fmt == ctx.pix_fmt)
+    why = None
+    if not as_input:
+        why = "the frames written are not the input's (another size or pixel format)"
+    elif not same_codec or pix_fmt != ctx.pix_fmt:
+        why = f"the output ({codec}, {pix_fmt}) differs from the input ({ctx.name}, {ctx.pix_fmt})"
+    elif not encode.copy_untouched:
+        why = "encode.copy_untouched is off"
+    elif not intra:
+        why = splice_possible(stream, container)
+        if why is None and codec != SPLICE_ENCODERS[ctx.name]:
+            why = f"GOPs are spliced with {SPLICE_ENCODERS[ctx.name]} only, not {codec}"
+    return OutputPlan(
+        codec=codec,
+        pix_fmt=pix_fmt,
+        profile=profile if same_codec and codec in _PROFILE_KEPT else None,
+        options=options,
+        context=context,
+        intra_only=intra,
+        copy_untouched=intra and encode.copy_untouched,
+        gop_copy=not intra and why is None,
+        why_reencoded=why,
+        notices=notices,
+    )
+
+
+def planned_format(path: Path, encode: EncodeConfig) -> dict:
+    """The plan a run would follow for the input at ``path`` (for ``scan`` reports).
+
+    The output is taken to be in the input's container, as the default output name is.
+    """
+    with av.open(str(path)) as source:
+        plan = plan_output(source.streams.video[0], encode, source.format.name)
+        return plan.describe(path.suffix.lstrip(".").lower() or source.format.name)
+
+
+def nvenc_usable(codec: str) -> bool:
+    """Whether ``codec`` (an NVENC encoder) opens on this machine."""
+    try:
+        context = av.codec.CodecContext.create(codec, "w")
+        context.width, context.height, context.pix_fmt = 256, 144, "yuv420p"
+        context.time_base = Fraction(1, 25)
+        context.open()
+    except (av.error.FFmpegError, av.codec.codec.UnknownCodecError, ValueError):
+        return False
+    return True
+
+
+def _pick_encoder(codec: str, choice: str) -> str:
+    """Swap a software H.264/HEVC encoder for NVENC where ``--encoder`` asks for it.
+
+    ``auto`` takes NVENC wherever it opens, that is on a machine with an NVIDIA GPU.
+    """
+    nvenc = _NVENC.get(codec)
+    if choice == "cpu" or nvenc is None:
+        if choice == "nvenc" and nvenc is None and codec not in _NVENC.values():
+            raise ConfigError(
+                f"--encoder nvenc: the output codec {codec} has no NVENC encoder; "
+                "use --encoder cpu or --codec libx264"
+            )
+        return codec
+    if choice == "nvenc":
+        if not nvenc_usable(nvenc):
+            raise ConfigError(
+                f"--encoder nvenc: {nvenc} cannot run here (no NVIDIA GPU or driver); "
+                "use --encoder cpu"
+            )
+        return nvenc
+    return nvenc if nvenc_usable(nvenc) else codec

@@ -1,0 +1,137 @@
+"""Everything in the master besides the picture: tracks, timecode, metadata and chapters.
+
+Audio and subtitle streams are copied packet for packet (``-map 0 -c copy``); timecode is
+carried as the ``timecode`` tag, from which the MOV and MXF muxers write their own timecode
+track; container metadata and chapters are copied where the output container holds them.
+What cannot travel is named in a notice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import av
+import av.error
+
+log = logging.getLogger(__name__)
+
+# Tags that muxers write for themselves (brands, tool names, MXF identifiers).
+_OWN_TAGS = {
+    "encoder",
+    "major_brand",
+    "minor_version",
+    "compatible_brands",
+    "handler_name",
+    "vendor_id",
+    "software",
+}
+_OWN_TAG_PREFIXES = ("product_", "toolkit_", "material_package", "file_package", "generation_uid")
+_COPIED_TYPES = {"audio", "subtitle"}
+
+
+@dataclass
+class Carried:
+    """What travels from the input's container to the output's.
+
+    Attributes:
+        streams: input stream index -> the output stream its packets go to.
+        table: one entry per input stream: index, type, codec and what happens to it
+            (``re-encoded`` for the video, ``copied`` or ``dropped`` for the others).
+        notices: one line per thing left out.
+    """
+
+    streams: dict[int, av.stream.Stream] = field(default_factory=dict)
+    table: list[dict] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+
+def timecode_of(source: av.container.InputContainer) -> str | None:
+    """The input's start timecode (video stream tag, ``tmcd`` track tag, or container tag)."""
+    for stream in [*source.streams.video, *source.streams.data]:
+        if "timecode" in stream.metadata:
+            return stream.metadata["timecode"]
+    return source.metadata.get("timecode")
+
+
+def _own_tag(key: str) -> bool:
+    return key in _OWN_TAGS or key.startswith(_OWN_TAG_PREFIXES) or key in ("uid",)
+
+
+def copy_metadata(src: dict[str, str], dst: dict[str, str]) -> None:
+    """Copy the tags of one dictionary into another, leaving out those muxers write."""
+    for key, value in src.items():
+        if not _own_tag(key):
+            dst[key] = value
+
+
+def carry_over(
+    source: av.container.InputContainer,
+    output: av.container.OutputContainer,
+    add_video: Callable[[], av.VideoStream],
+    copy_from: list[av.stream.Stream],
+) -> tuple[av.VideoStream, Carried]:
+    """Set up the output's streams in the input's order, with its tags, timecode and chapters.
+
+    Args:
+        source: the input, opened for reading (only its headers are used).
+        output: the output, before its header is written.
+        add_video: adds the output's video stream (called at the input video's place).
+        copy_from: the input streams (of the reader's container) whose packets will be
+            copied; their indexes match ``source``'s.
+
+    Returns:
+        The output's video stream, and what else travels.
+    """
+    carried = Carried()
+    video_in = source.streams.video[0]
+    wanted = {s.index: s for s in copy_from}
+    video_out = None
+    for stream in source.streams:
+        entry = {"index": stream.index, "type": stream.type, "codec": _codec_name(stream)}
+        carried.table.append(entry)
+        if stream.index == video_in.index:
+            video_out = add_video()
+            entry["action"] = "re-encoded"
+            continue
+        if stream.type == "data" and "timecode" in stream.metadata:
+            entry["action"] = "copied"  # as the video's timecode tag: the muxer rewrites it
+            continue
+        template = wanted.get(stream.index)
+        if template is None or stream.type not in _COPIED_TYPES:
+            entry["action"] = "dropped"
+            carried.notices.append(f"stream {stream.index} ({entry['type']}, {entry['codec']})")
+            continue
+        try:
+            out = output.add_stream_from_template(template)
+        except (av.error.FFmpegError, ValueError) as exc:
+            log.debug("stream %d not copied: %s", stream.index, exc)
+            entry["action"] = "dropped"
+            carried.notices.append(f"stream {stream.index} ({entry['type']}, {entry['codec']})")
+            continue
+        copy_metadata(stream.metadata, out.metadata)
+        carried.streams[stream.index] = out
+        entry["action"] = "copied"
+    copy_metadata(video_in.metadata, video_out.metadata)
+    copy_metadata(source.metadata, output.metadata)
+    timecode = timecode_of(source)
+    if timecode:
+        video_out.metadata["timecode"] = timecode
+        output.metadata["timecode"] = timecode
+    chapters = source.chapters()
+    if chapters:
+        try:
+            output.set_chapters(chapters)
+        except (av.error.FFmpegError, ValueError, TypeError):
+            carried.notices.append(f"{len(chapters)} chapters")
+    if carried.notices:
+        carried.notices = [
+            f"left out of the {output.format.name} output: " + ", ".join(carried.notices)
+        ]
+    return video_out, carried
+
+
+def _codec_name(stream: av.stream.Stream) -> str | None:
+    context = stream.codec_context
+    return context.name if context is not None else None

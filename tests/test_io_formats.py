@@ -1,0 +1,264 @@
+"""Masters come out in their own format, with every track, timecode and tag they carry."""
+
+from __future__ import annotations
+
+import json
+
+import av
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from autoblur.cli import main
+from autoblur.config import EncodeConfig
+from autoblur.io import VideoReader, VideoWriter
+from bench.make_io_corpus import TIMECODE, video_props, write_case
+from tests.test_io_timestamps import tiny_frames
+
+SIZE = (256, 144)  # DNxHR's smallest is 256x120
+BOX = (32, 16, 96, 64)  # x0, y0, x1, y1 of the painted patch
+
+
+def paint_every_third(frame) -> tuple[int, int, int, int] | None:
+    """Paint a red box on frames 0, 3, 6, ... as a remover would; None leaves it untouched."""
+    if frame.index % 3:
+        return None
+    x0, y0, x1, y1 = BOX
+    frame.rgb[y0:y1, x0:x1] = (255, 0, 0)
+    return BOX
+
+
+def rewrite(src, dst, encode=None, edit=paint_every_third) -> dict:
+    with (
+        VideoReader(src) as reader,
+        VideoWriter(dst, reader.info, encode or EncodeConfig(), reader.audio_streams) as writer,
+    ):
+        for frame in reader.frames(writer.mux_audio):
+            writer.write(frame, edit(frame))
+    return writer.describe()
+
+
+def packets(path, kind: str, index: int = 0) -> list[bytes]:
+    with av.open(str(path)) as container:
+        stream = getattr(container.streams, kind)[index]
+        return [bytes(p) for p in container.demux(stream) if p.size]
+
+
+def frame_times(path) -> list[int]:
+    with av.open(str(path)) as container:
+        return [f.pts for f in container.decode(video=0)]
+
+
+@pytest.mark.parametrize(
+    ("case", "kept"),
+    [
+        ("prores", {"codec": "prores", "profile": "HQ", "pix_fmt": "yuv422p10le", "tag": "apch"}),
+        ("dnxhr", {"codec": "dnxhd", "profile": "DNXHR HQ", "pix_fmt": "yuv422p"}),
+        ("mxf", {"codec": "mpeg2video", "profile": "4:2:2", "pix_fmt": "yuv422p"}),
+        (
+            "hevc10",
+            {"codec": "hevc", "profile": "Main 10", "pix_fmt": "yuv420p10le", "rotation": 90},
+        ),
+        ("interlaced", {"codec": "h264", "pix_fmt": "yuv420p"}),
+    ],
+)
+def test_master_comes_out_in_its_own_format(tmp_path, case, kept):
+    src = write_case(case, tmp_path, tiny_frames(8, SIZE))
+    out = tmp_path / f"out{src.suffix}"
+    plan = rewrite(src, out)
+    before, after = video_props(src), video_props(out)
+    assert {k: after[k] for k in kept} == kept
+    # Colour tags, interlacing, rotation, timecode, every audio track and its language survive.
+    for prop in ("colour", "field_order", "rotation", "timecode", "audio", "languages"):
+        assert after[prop] == before[prop], prop
+    assert frame_times(out) == frame_times(src)
+    with av.open(str(src)) as container:
+        tracks = len(container.streams.audio)
+    for track in range(tracks):
+        assert packets(out, "audio", track) == packets(src, "audio", track)
+    assert plan["frames_copied"] + plan["frames_encoded"] == 8
+    assert [s["action"] for s in plan["streams"] if s["type"] == "audio"] == ["copied"] * tracks
+
+
+def test_timecode_and_two_pcm_tracks_of_the_prores_master(tmp_path):
+    src = write_case("prores", tmp_path, tiny_frames(6, SIZE))
+    out = tmp_path / "out.mov"
+    rewrite(src, out)
+    with av.open(str(out)) as container:
+        tmcd = [s for s in container.streams.data if s.metadata.get("timecode")]
+        assert [s.metadata["timecode"] for s in tmcd] == [TIMECODE]
+        assert [s.codec_context.name for s in container.streams.audio] == ["pcm_s24le"] * 2
+
+
+def test_intra_only_untouched_frames_are_copied_packet_for_packet(tmp_path):
+    src = write_case("prores", tmp_path, tiny_frames(9, SIZE))
+    out = tmp_path / "out.mov"
+    plan = rewrite(src, out)
+    assert (plan["frames_copied"], plan["frames_encoded"]) == (6, 3)
+    before, after = packets(src, "video"), packets(out, "video")
+    assert len(after) == 9
+    untouched = [i for i in range(9) if i % 3]
+    assert all(after[i] == before[i] for i in untouched)
+    assert all(after[i] != before[i] for i in range(0, 9, 3))  # the painted ones changed
+    with av.open(str(out)) as container:  # every picture decodes, the box is painted
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    x0, y0, x1, y1 = BOX
+    assert np.abs(frames[3][y0 + 4 : y1 - 4, x0 + 4 : x1 - 4].astype(int) - (255, 0, 0)).max() < 24
+
+
+def test_ten_bit_untouched_pixels_stay_bit_exact(tmp_path):
+    """Lossless FFV1 shows what reaches the encoder: 10-bit samples outside the box unchanged."""
+    src = write_case("prores", tmp_path, tiny_frames(3, SIZE))
+    out = tmp_path / "out.mkv"
+    plan = rewrite(src, out, EncodeConfig(codec="ffv1"))
+    assert plan["pix_fmt"] == "yuv422p10le"
+    with av.open(str(src)) as a, av.open(str(out)) as b:
+        pairs = zip(a.decode(video=0), b.decode(video=0), strict=True)
+        for before, after in pairs:
+            for c, (plane_in, plane_out) in enumerate(
+                zip(before.planes, after.planes, strict=True)
+            ):
+                sub_x = 1 if c == 0 else 2  # 4:2:2: chroma at half the width
+                x0, y0, x1, y1 = BOX
+                outside = np.ones((plane_in.height, plane_in.width), bool)
+                outside[y0:y1, x0 // sub_x : x1 // sub_x] = False
+                samples_in, samples_out = ten_bit(plane_in), ten_bit(plane_out)
+                assert samples_out.max() > 255  # really 10-bit samples
+                assert np.array_equal(samples_out[outside], samples_in[outside]), c
+
+
+def ten_bit(plane) -> np.ndarray:
+    """A (height, width) uint16 array of one plane's samples."""
+    rows = np.frombuffer(plane, np.uint16).reshape(plane.height, plane.line_size // 2)
+    return rows[:, : plane.width]
+
+
+def test_other_codecs_become_h264_with_a_notice_and_avi_stays_avi(tmp_path):
+    src = write_case("avi_bframes", tmp_path, tiny_frames(6, (96, 64)))
+    with (
+        VideoReader(src) as reader,
+        VideoWriter(tmp_path / "o.avi", reader.info, EncodeConfig()) as w,
+    ):
+        for frame in reader.frames():
+            w.write(frame, None)
+    assert w.plan.codec == "libx264" and "mpeg4" in w.plan.notices[0]
+    assert video_props(tmp_path / "o.avi")["codec"] == "h264"
+
+
+def logo_png(folder) -> str:
+    """A textured stand-in logo that the tiny gradients never contain."""
+    path = folder / "logo.png"
+    rng = np.random.default_rng(0)
+    cv2.imwrite(str(path), rng.integers(0, 256, (96, 96, 3), dtype=np.uint8))
+    return str(path)
+
+
+def run_cli(*args):
+    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    return result.exit_code, result.stderr
+
+
+def test_cli_default_output_keeps_the_container_and_reports_the_plan(tmp_path):
+    src = write_case("prores", tmp_path, tiny_frames(5, SIZE))
+    report = tmp_path / "report.json"
+    code, err = run_cli(
+        "run", src, "--logo", logo_png(tmp_path), "--mode", "blur", "--report", report, "-q"
+    )
+    assert code == 0, err
+    out = tmp_path / "prores_clean.mov"
+    assert out.is_file()
+    plan = json.loads(report.read_text())["output_format"]
+    assert plan["codec"] == "prores_ks" and plan["container"] == "mov"
+    assert (plan["frames_copied"], plan["frames_encoded"]) == (5, 0)
+    assert packets(out, "video") == packets(src, "video")
+
+
+def test_cli_encoder_choice_on_a_machine_without_nvenc(tmp_path):
+    from autoblur.io.format_plan import nvenc_usable
+
+    if nvenc_usable("h264_nvenc"):
+        pytest.skip("this machine has NVENC")
+    src = write_case("interlaced", tmp_path, tiny_frames(4, (96, 64)))
+    logo = logo_png(tmp_path)
+    code, err = run_cli("run", src, "--logo", logo, "-o", tmp_path / "a.mp4", "--encoder", "nvenc")
+    assert code == 2 and err.count("\n") == 1 and "--encoder nvenc" in err
+    assert not (tmp_path / "a.mp4").exists()
+    report = tmp_path / "r.json"
+    code, err = run_cli("run", src, "--logo", logo, "-o", tmp_path / "b.mp4", "--report", report)
+    assert code == 0, err
+    assert json.loads(report.read_text())["output_format"]["codec"] == "libx264"
+
+
+def test_scan_reports_the_plan_a_run_would_follow(tmp_path):
+    src = write_case("hevc10", tmp_path, tiny_frames(3, SIZE))
+    report = tmp_path / "scan.json"
+    code, err = run_cli("scan", src, "--logo", logo_png(tmp_path), "--report", report, "-q")
+    assert code == 0, err
+    plan = json.loads(report.read_text())["output_format"]
+    assert (plan["codec"], plan["pix_fmt"], plan["container"]) == ("libx265", "yuv420p10le", "mp4")
+
+
+def decoded_with_log(path) -> tuple[list[tuple[int, np.ndarray]], list[str]]:
+    """(pts, RGB) of every frame, and the decoder's warnings and errors while decoding."""
+    level = av.logging.get_level()
+    av.logging.set_level(av.logging.WARNING)
+    try:
+        with av.logging.Capture() as logs, av.open(str(path)) as container:
+            frames = [(f.pts, f.to_ndarray(format="rgb24")) for f in container.decode(video=0)]
+    finally:
+        av.logging.set_level(level)
+    return frames, [message for _, _, message in logs]
+
+
+@pytest.mark.parametrize(("case", "count"), [("h264", 60), ("hevc10", 40)])
+def test_long_gop_unchanged_gops_copied_changed_ones_reencoded(tmp_path, case, count):
+    src = write_case(case, tmp_path, tiny_frames(count, SIZE))  # closed GOPs, 12 to 25 frames
+    with av.open(str(src)) as container:
+        video = [p for p in container.demux(video=0) if p.size]
+    keys = [i for i, p in enumerate(video) if p.is_keyframe]
+    assert len(keys) >= 3
+    changed = range(keys[1] + 2, keys[1] + 5)  # inside the second GOP only
+
+    def paint(frame):
+        if frame.index not in changed:
+            return None
+        frame.rgb[10:40, 10:60] = (255, 0, 0)
+        return (10, 10, 60, 40)
+
+    plan = rewrite(src, tmp_path / "out.mp4", edit=paint)
+    assert [s["action"] for s in plan["streams"]] == ["partly copied", "copied"]
+    second_gop = keys[2] - keys[1]
+    assert plan["untouched_frames"] == "unchanged GOPs copied"
+    assert (plan["frames_copied"], plan["frames_encoded"]) == (count - second_gop, second_gop)
+    before, _ = decoded_with_log(src)
+    after, problems = decoded_with_log(tmp_path / "out.mp4")
+    assert problems == []  # not a single decoder warning or error at the splices
+    assert [t for t, _ in after] == [t for t, _ in before]
+    for index, ((_, a), (_, b)) in enumerate(zip(before, after, strict=True)):
+        if not keys[1] <= index < keys[2]:
+            assert np.array_equal(a, b), index  # copied GOPs decode to the same pixels
+    assert np.abs(after[changed[0]][1][15:35, 15:55].astype(int) - (255, 0, 0)).max() < 40
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        copied = [bytes(p) for p in container.demux(video=0) if p.size]
+    assert copied[: keys[1]] == [bytes(p) for p in video[: keys[1]]]
+    # After the re-encoded GOP the input's parameter sets come back in band, then its bytes.
+    assert copied[keys[2]].endswith(bytes(video[keys[2]]))
+    assert copied[keys[2] + 1 :] == [bytes(p) for p in video[keys[2] + 1 :]]
+
+
+def test_more_frames_than_the_input_has_are_reencoded_after_its_copied_gops(tmp_path):
+    """A clip written twice in a row (times continued), as bench_pipeline's repeat does."""
+    src = write_case("h264", tmp_path, tiny_frames(30, SIZE))
+    out = tmp_path / "twice.mp4"
+    with VideoReader(src) as first:
+        info = first.info
+    with VideoWriter(out, info, EncodeConfig()) as writer:
+        for offset in (0, 30 * 512):
+            with VideoReader(src) as reader:
+                for frame in reader.frames():
+                    frame.pts += offset
+                    writer.write(frame, None)
+    assert (writer.describe()["frames_copied"], writer.describe()["frames_encoded"]) == (30, 30)
+    frames, problems = decoded_with_log(out)
+    assert problems == [] and [t for t, _ in frames] == [512 * i for i in range(60)]

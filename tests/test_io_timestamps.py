@@ -1,0 +1,113 @@
+"""Files whose muxer stored odd timestamps: the output shows the input's frames at their times."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from types import SimpleNamespace
+
+import av
+import numpy as np
+import pytest
+
+from autoblur.io.timestamps import PresentationClock
+from bench.make_io_corpus import write_case
+from tests.test_io import copy_video
+
+RATE = Fraction(25)
+
+
+def tiny_frames(count: int = 10, size_wh: tuple[int, int] = (96, 64)) -> list[np.ndarray]:
+    """A moving gradient whose frames all differ, as (H, W, 3) uint8 RGB."""
+    xs = np.linspace(0, 255, size_wh[0], dtype=np.float32)
+    frames = []
+    for i in range(count):
+        rgb = np.empty((size_wh[1], size_wh[0], 3), np.uint8)
+        rgb[..., 0] = (xs + 11 * i) % 256
+        rgb[..., 1] = np.linspace(0, 255, size_wh[1])[:, None]
+        rgb[..., 2] = (23 * i) % 256
+        frames.append(rgb)
+    return frames
+
+
+def shown(path) -> list[tuple[float, np.ndarray]]:
+    """(time in s, luma) of each frame as a plain PyAV decode shows it, in display order."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = [
+            (f.pts * stream.time_base, f.to_ndarray(format="gray"))
+            for f in container.decode(stream)
+        ]
+    return frames
+
+
+def video_end(path) -> float:
+    """When the video's last frame stops showing, in seconds."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        ends = [p.pts + p.duration for p in container.demux(stream) if p.size]
+    return float(max(ends) * stream.time_base)
+
+
+def nearest_source(luma: np.ndarray, sources: list[np.ndarray]) -> int:
+    return int(np.argmin([np.abs(luma.astype(int) - s).mean() for s in sources]))
+
+
+@pytest.mark.parametrize(
+    ("case", "times_s"),
+    [
+        # Decode-order pts: the frames are every 1/25 s from 0.
+        ("decode_order", [i / 25 for i in range(10)]),
+        # AVI's own frame counter; ffmpeg shows MPEG-4 B-frame streams one frame late.
+        ("avi_bframes", [(i + 1) / 25 for i in range(10)]),
+        # Irregular steps, starting 0.2 s after the audio.
+        ("vfr", [0.2 + s / 50 for s in np.cumsum([0] + [2 + (i % 3 == 1) * 2 for i in range(9)])]),
+    ],
+)
+def test_frames_keep_their_times_in_display_order(tmp_path, case, times_s):
+    frames = tiny_frames()
+    src = write_case(case, tmp_path, frames, RATE)
+    out = tmp_path / f"out{src.suffix}"
+    copy_video(src, out)
+    result = shown(out)
+    assert len(result) == len(frames)
+    # Within one tick of the container: a millisecond, or in AVI (which counts frames) a frame.
+    tick = 1 / 25 if src.suffix == ".avi" else 1e-3
+    assert [float(t) for t, _ in result] == pytest.approx(times_s, abs=tick + 1e-6)
+    assert video_end(out) == pytest.approx(video_end(src), abs=tick + 1e-6)  # same duration
+    # Each frame is the picture that belongs at that time, not its neighbour.
+    grays = [
+        av.VideoFrame.from_ndarray(f, format="rgb24").to_ndarray(format="gray") for f in frames
+    ]
+    assert [nearest_source(luma, grays) for _, luma in result] == list(range(len(frames)))
+    with av.open(str(src)) as a, av.open(str(out)) as b:
+        assert len(b.streams.audio) == len(a.streams.audio) == 1
+        assert [s.type for s in b.streams] == [s.type for s in a.streams]  # mp3 stays first
+        audio_in = [bytes(p) for p in a.demux(a.streams.audio[0]) if p.size]
+        audio_out = [bytes(p) for p in b.demux(b.streams.audio[0]) if p.size]
+    assert audio_in == audio_out
+
+
+def _packet(pts, dts=None, size=100, discard=False):
+    return SimpleNamespace(pts=pts, dts=dts, size=size, is_discard=discard)
+
+
+def _stamps(packets_then_frames) -> list[int]:
+    clock = PresentationClock(Fraction(512))
+    times = []
+    for packets, frame_pts in packets_then_frames:
+        for packet in packets:
+            clock.feed(packet)
+        times += [clock.stamp(SimpleNamespace(pts=p)) for p in frame_pts]
+    return times
+
+
+def test_clock_duplicate_missing_and_discarded_times():
+    # Duplicate packet times: the second frame gets one tick more.
+    assert _stamps([([_packet(0), _packet(0), _packet(512)], [0, 0, 512])]) == [0, 1, 512]
+    # No times at all: frames step by the nominal frame duration.
+    assert _stamps([([_packet(None), _packet(None)], [None, None])]) == [0, 512]
+    # Packets cut before an edit list's start, and the flush packet, give no frame.
+    packets = [_packet(-512, discard=True), _packet(0), _packet(None, size=0)]
+    assert _stamps([(packets, [0])]) == [0]
+    # B-frames cut off before the first keyframe: their times are forgotten.
+    assert _stamps([([_packet(100), _packet(200), _packet(612)], [612])]) == [612]
