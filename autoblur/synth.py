@@ -133,3 +133,26 @@ def composite_logo(
                     frame, None if touched is None else tuple(int(v) for v in touched.xyxy)
                 )
     return Composite(path=output, masks=masks, frame_count=len(masks))
+
+
+def flat_mark(colours: int = 3, size_px: int = 240) -> np.ndarray:
+    """A flat brand mark on white as (size, size, 3) uint8 RGB: solid shapes, no texture.
+
+    Args:
+        colours: 3 for an open red ring, a green disc and a blue bar; 2 for the ring and the bar.
+        size_px: side of the square image.
+    """
+    image = np.full((size_px, size_px, 3), 255, np.uint8)
+    u = size_px / 240
+    centre = (round(80 * u), round(80 * u))
+    cv2.ellipse(
+        image, centre, (round(55 * u),) * 2, 0, 40, 330, (220, 30, 40), round(22 * u), cv2.LINE_AA
+    )
+    if colours >= 3:
+        cv2.circle(
+            image, (round(175 * u), round(70 * u)), round(34 * u), (30, 170, 60), -1, cv2.LINE_AA
+        )
+    top_left = (round(40 * u), round(170 * u))
+    bottom_right = (round(215 * u), round(205 * u))
+    cv2.rectangle(image, top_left, bottom_right, (30, 70, 210), -1, cv2.LINE_AA)
+    return image
