@@ -33,6 +33,7 @@ from autoblur.rules import RuleSet
 from autoblur.scene import ANALYSIS_WIDTH, SceneCutDetector
 from autoblur.segment import build_segmenter
 from autoblur.track import TrackManager, build_propagator
+from autoblur.track.flat import follow_flat_marks
 from autoblur.track.manager import FrameMasks
 from autoblur.types import BrandCue, Detections, union_mask
 from detectors import (
@@ -230,7 +231,9 @@ class Pipeline:
             boxes_expected = any(d.name in BOX_ONLY_DETECTORS for d in self.detectors)
             self.segmenter = build_segmenter(self.config, job.notices, boxes_expected)
             action_of = {cue.name: self._action(cue) for cue in job.cues}
-            propagator = build_propagator(self.config, job.notices)
+            propagator = follow_flat_marks(
+                build_propagator(self.config, job.notices), self.detectors
+            )
             self.manager = TrackManager(propagator, self.config.track, action_of)
             removers = build_removers(self.config, set(action_of.values()))
             self._announce([*self.detectors, self.segmenter, propagator])

@@ -31,7 +31,7 @@ import numpy as np
 
 from autoblur.config import DetectConfig, PipelineConfig
 from autoblur.errors import ConfigError
-from autoblur.types import BrandCue, Detections, RegionMask
+from autoblur.types import BrandCue, Detections, RegionMask, box_iou
 from detectors.base import DETECTORS
 from detectors.logo import read_logo, silhouette_of
 
@@ -271,10 +271,7 @@ class FlatMatcher:
             if only is not None and ref.path not in only:
                 continue
             for homography, score in self.instances(ref, lab):
-                mask = ref.silhouette.warp(
-                    homography @ np.diag([1 / ref.work_to_mask, 1 / ref.work_to_mask, 1.0]),
-                    lab.shape[:2],
-                )
+                mask = self.mask_of(ref, homography, lab.shape[:2])
                 if mask is None:
                     continue
                 found.append(
@@ -381,8 +378,70 @@ class FlatMatcher:
         candidates.sort(key=lambda eh: eh[0])
         return [h for _, h in candidates[:_MAX_HYPOTHESES]]
 
+    def locate(self, lab: np.ndarray, mask: RegionMask) -> tuple[FlatReference, np.ndarray] | None:
+        """The reference and homography of the instance that ``mask`` outlines, if it is one.
+
+        Searches the frame around the mask only.
+
+        Args:
+            lab: (H, W, 3) uint8 OpenCV Lab frame.
+            mask: an instance's region on that frame.
+
+        Returns:
+            (reference, homography from its work size to the frame), or None.
+        """
+        fh, fw = lab.shape[:2]
+        x0, y0, x1, y1 = mask.xyxy
+        pad_x, pad_y = 0.3 * (x1 - x0) + 8, 0.3 * (y1 - y0) + 8
+        cx0, cy0 = int(max(0, x0 - pad_x)), int(max(0, y0 - pad_y))
+        cx1, cy1 = int(min(fw, x1 + pad_x)), int(min(fh, y1 + pad_y))
+        shift = np.array([[1, 0, cx0], [0, 1, cy0], [0, 0, 1]], np.float64)
+        best, best_iou = None, 0.5
+        for ref in self.references:
+            for homography, _ in self.instances(ref, lab[cy0:cy1, cx0:cx1]):
+                full = shift @ homography
+                found = self.mask_of(ref, full, (fh, fw))
+                if found is None:
+                    continue
+                iou = float(box_iou(found.xyxy, mask.xyxy)[0, 0])
+                if iou > best_iou:
+                    best, best_iou = (ref, full), iou
+        return best
+
+    def follow(
+        self, ref: FlatReference, lab: np.ndarray, homography: np.ndarray
+    ) -> np.ndarray | None:
+        """The instance near ``homography`` on a new frame, refined; None when it is lost.
+
+        Tracking accepts an instance with little of it left in the frame (down to its last
+        few visible pixels), where detection would not.
+
+        Args:
+            ref: the reference.
+            lab: (H, W, 3) uint8 OpenCV Lab frame.
+            homography: the predicted homography from the reference's work size to the frame.
+        """
+        refined = self._refine(ref, lab, homography)
+        if refined is None:
+            return None
+        _, passes = self._score(ref, lab, refined, min_visible=0.0)
+        return refined if passes else None
+
     @staticmethod
-    def _score(ref: FlatReference, lab: np.ndarray, homography: np.ndarray) -> tuple[float, bool]:
+    def mask_of(
+        ref: FlatReference, homography: np.ndarray, frame_hw: tuple[int, int]
+    ) -> RegionMask | None:
+        """The reference's silhouette warped into the frame by a work-size homography."""
+        to_work = np.diag([1 / ref.work_to_mask, 1 / ref.work_to_mask, 1.0])
+        return ref.silhouette.warp(homography @ to_work, frame_hw)
+
+    @staticmethod
+    def _score(
+        ref: FlatReference,
+        lab: np.ndarray,
+        homography: np.ndarray,
+        min_visible: float = _MIN_VISIBLE,
+    ) -> tuple[float, bool]:
         """Agreement of the frame with the reference's colour layout under ``homography``.
 
         Only pixels inside the frame count. Recall is the area-weighted share of each
@@ -422,7 +481,7 @@ class FlatMatcher:
         recall, spill = float(weights @ recalls), float(weights @ spills)
         large = weights * len(ref.lab_lo) >= 0.3
         passes = (
-            visible >= _MIN_VISIBLE
+            visible >= min_visible
             and recall >= _MIN_SCORE
             and spill <= _MAX_SPILL
             and bool(np.all(np.array(recalls)[large] >= _MIN_RECALL))
@@ -451,6 +510,8 @@ class FlatMatcher:
         the frame around the hypothesis, so only in-frame pixels count.
         """
         fh, fw = lab.shape[:2]
+        if not np.all(np.isfinite(homography)):
+            return None
         h, w = ref.work_hw
         outline = np.float64([[0, 0], [w, 0], [w, h], [0, h]])[None]
         quad = cv2.perspectiveTransform(outline, homography)[0]
