@@ -3,7 +3,8 @@
 Each instance's mask is the reference's silhouette warped by its homography, so a round logo
 gives a round mask under any perspective, not a box. References that are flat marks (a few
 solid colours) are also searched by the flat-mark detector (``detectors.flat``): alone when
-they have too few SIFT features, and on keyframes where SIFT finds no instance of them.
+they have too few SIFT features to be matched reliably (``_FLAT_ONLY_FEATURES``; SIFT then
+costs time and finds nothing), and on keyframes where SIFT finds no instance of them.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ _RANSAC_ITERATIONS = 20000
 _RANSAC_SEED = 7
 _EXTRA_ATTEMPTS = 1
 _BORDER_STD_FOR_FULL_RECT = 24.0
+# A flat reference with fewer SIFT features than this (over all its views) is left to the
+# flat-mark matcher: solid shapes give features only at their corners, too few to rely on.
+_FLAT_ONLY_FEATURES = 200
 
 
 @dataclass(frozen=True)
@@ -213,17 +217,22 @@ class LogoDetector:
         for cue in cues:
             for path in cue.logos:
                 try:
-                    self.references.append(
-                        prepare_reference(cue.name, path, reference_sift, self.config)
-                    )
+                    sift_ref = prepare_reference(cue.name, path, reference_sift, self.config)
                     sift_error = None
                 except ConfigError as exc:
-                    sift_error = exc
+                    sift_ref, sift_error = None, exc
                 try:
                     flat.append(prepare_flat_reference(cue.name, path))
                 except ConfigError:
                     if sift_error is not None:
                         raise sift_error from None
+                    flat_ok = False
+                else:
+                    flat_ok = True
+                if sift_ref is not None and (
+                    not flat_ok or len(sift_ref.keypoints_xy) >= _FLAT_ONLY_FEATURES
+                ):
+                    self.references.append(sift_ref)
         self.flat = FlatMatcher(flat, self.config.max_instances)
 
     def detect(self, rgb: np.ndarray) -> Detections:
