@@ -51,6 +51,7 @@ _MIN_MARK_PX = 24  # smallest mark (longest side, frame pixels) searched
 _MIN_VISIBLE = 0.15  # share of the silhouette inside the frame to accept a hit
 _MIN_RECALL = 0.6  # each large colour: share of its pixels the frame shows in that colour
 _MIN_SCORE = 0.75  # area-weighted share of the mark's pixels shown in their own colour
+_FOLLOW_SCORE = 0.6  # the same, to follow a known mark (blurred, or its last pixels in frame)
 _MAX_SPILL = 0.45  # area-weighted share of the pixels just outside shown in the same colour
 _ACHROMATIC = 18.0  # chroma (uint8 Lab) below which a colour is told by lightness
 
@@ -414,7 +415,8 @@ class FlatMatcher:
         """The instance near ``homography`` on a new frame, refined; None when it is lost.
 
         Tracking accepts an instance with little of it left in the frame (down to its last
-        few visible pixels), where detection would not.
+        few visible pixels) and a lower colour agreement (motion blur), where detection would
+        not.
 
         Args:
             ref: the reference.
@@ -424,7 +426,7 @@ class FlatMatcher:
         refined = self._refine(ref, lab, homography)
         if refined is None:
             return None
-        _, passes = self._score(ref, lab, refined, min_visible=0.0)
+        _, passes = self._score(ref, lab, refined, min_visible=0.0, min_score=_FOLLOW_SCORE)
         return refined if passes else None
 
     @staticmethod
@@ -441,6 +443,7 @@ class FlatMatcher:
         lab: np.ndarray,
         homography: np.ndarray,
         min_visible: float = _MIN_VISIBLE,
+        min_score: float = _MIN_SCORE,
     ) -> tuple[float, bool]:
         """Agreement of the frame with the reference's colour layout under ``homography``.
 
@@ -482,7 +485,7 @@ class FlatMatcher:
         large = weights * len(ref.lab_lo) >= 0.3
         passes = (
             visible >= min_visible
-            and recall >= _MIN_SCORE
+            and recall >= min_score
             and spill <= _MAX_SPILL
             and bool(np.all(np.array(recalls)[large] >= _MIN_RECALL))
         )

@@ -4,13 +4,16 @@ Solid shapes give optical flow little to hold on to (corners only where shapes m
 background, which moves differently), and fast motion or turning loses them. The flat-mark
 matcher (``detectors.flat``) already knows each mark's colours and silhouette: each frame's
 homography is the previous one, moved by the last frame-to-frame step, refined by ECC on the
-colour-membership maps and checked against the colour layout. A cut-off mark is followed until
-its last few visible pixels leave the frame.
+colour-membership maps and checked against the colour layout. A mark leaving the frame is
+followed while enough of it shows to check; after that (less than ``_COAST_VISIBLE`` of it in
+frame) it keeps its last motion for up to ``_COAST_FRAMES`` frames, so its last visible pixels
+are masked too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -19,6 +22,24 @@ from autoblur.track.base import MaskPropagator
 from autoblur.types import RegionMask
 from detectors.base import Detector
 from detectors.flat import FlatMatcher, FlatReference
+
+_COAST_VISIBLE = 0.3
+_COAST_FRAMES = 4
+
+
+@dataclass
+class _Followed:
+    """One flat mark being followed: its reference, homography, last step, frames coasted."""
+
+    ref: FlatReference
+    homography: np.ndarray
+    step: np.ndarray = field(default_factory=lambda: np.eye(3))
+    coasted: int = 0
+
+    def full_area(self, homography: np.ndarray) -> float:
+        """The silhouette's area in frame pixels under ``homography``, frame edges ignored."""
+        per_work = abs(np.linalg.det(homography[:2, :2])) / homography[2, 2] ** 2
+        return self.ref.silhouette.area * per_work / self.ref.work_to_mask**2
 
 
 class FlatFollower:
@@ -51,31 +72,45 @@ class FlatFollower:
         if not start_masks or len(frames_rgb) < 2:
             return self.inner.propagate(frames_rgb, start_masks, continues)
         lab = cv2.cvtColor(frames_rgb[0], cv2.COLOR_RGB2LAB)
-        followed: dict[int, tuple[FlatReference, np.ndarray, np.ndarray]] = {}
+        followed: dict[int, _Followed] = {}
         rest: dict[int, RegionMask] = {}
         for obj, mask in start_masks.items():
             fit = self.matcher.locate(lab, mask)
             if fit is None:
                 rest[obj] = mask
             else:
-                followed[obj] = (fit[0], fit[1], np.eye(3))
+                followed[obj] = _Followed(fit[0], fit[1])
         results = self.inner.propagate(frames_rgb, rest, continues)
         for index, rgb in enumerate(frames_rgb[1:]):
             if not followed:
                 break
             lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
-            frame_hw = lab.shape[:2]
-            for obj, (ref, homography, step) in list(followed.items()):
-                found = self.matcher.follow(ref, lab, step @ homography)
-                if found is None and not np.allclose(step, np.eye(3)):
-                    found = self.matcher.follow(ref, lab, homography)
-                mask = None if found is None else self.matcher.mask_of(ref, found, frame_hw)
+            for obj, state in list(followed.items()):
+                mask = self._step(state, lab)
                 if mask is None:
                     del followed[obj]
-                    continue
-                followed[obj] = (ref, found, found @ np.linalg.inv(homography))
-                results[index][obj] = mask
+                else:
+                    results[index][obj] = mask
         return results
+
+    def _step(self, state: _Followed, lab: np.ndarray) -> RegionMask | None:
+        """Move one mark into the next frame (updating ``state``); None when it is lost."""
+        predicted = state.step @ state.homography
+        found = self.matcher.follow(state.ref, lab, predicted)
+        if found is None and not np.allclose(state.step, np.eye(3)):
+            found = self.matcher.follow(state.ref, lab, state.homography)
+        if found is None:
+            mask = self.matcher.mask_of(state.ref, predicted, lab.shape[:2])
+            leaving = mask is not None and mask.area < _COAST_VISIBLE * state.full_area(predicted)
+            if not leaving or state.coasted >= _COAST_FRAMES:
+                return None
+            state.coasted += 1
+            found = predicted
+        else:
+            mask = self.matcher.mask_of(state.ref, found, lab.shape[:2])
+        state.step = found @ np.linalg.inv(state.homography)
+        state.homography = found
+        return mask
 
     def reset(self) -> None:
         """Forget the inner propagator's memory (nothing is kept here between calls)."""
