@@ -167,14 +167,31 @@ def _seed_parts(labels: np.ndarray) -> np.ndarray:
     total = max(int((labels >= 0).sum()), 1)
     parts = []
     for colour in range(int(labels.max()) + 1):
-        count, _, stats, centroids = cv2.connectedComponentsWithStats(
-            (labels == colour).astype(np.uint8), connectivity=8
-        )
-        for i in range(1, count):
-            area = stats[i, cv2.CC_STAT_AREA]
-            if area >= _MIN_PART_SHARE * total:
-                parts.append((colour, area, *centroids[i]))
+        area, centre_xy = _components((labels == colour).astype(np.uint8))
+        for a, (x, y) in zip(area, centre_xy, strict=True):
+            if a >= _MIN_PART_SHARE * total:
+                parts.append((colour, a, x, y))
     return np.array(parts, np.float64).reshape(-1, 4)
+
+
+def _components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) areas and (N, 2) centroids of the outer contours of a (H, W) uint8 mask.
+
+    Contours are far faster than connected-component labelling on a whole frame. Areas count
+    the pixels the outline encloses (polygon area plus half its perimeter), holes included,
+    the same way for the reference and the frame.
+    """
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    areas, centres = [], []
+    for contour in contours:
+        moments = cv2.moments(contour)
+        area = moments["m00"] + cv2.arcLength(contour, True) / 2 + 1
+        if moments["m00"] > 0:
+            centres.append((moments["m10"] / moments["m00"], moments["m01"] / moments["m00"]))
+        else:
+            centres.append(tuple(contour.reshape(-1, 2).mean(axis=0)))
+        areas.append(area)
+    return np.array(areas, np.float64), np.array(centres, np.float64).reshape(-1, 2)
 
 
 def prepare_flat_reference(brand: str, path: Path) -> FlatReference:
@@ -319,12 +336,10 @@ class FlatMatcher:
 
     @staticmethod
     def _regions(lab: np.ndarray, ref: FlatReference, colour: int) -> _Regions:
-        mask = cv2.inRange(lab, ref.seed_lo[colour], ref.seed_hi[colour])
-        _, _, stats, centroids = cv2.connectedComponentsWithStats(mask, connectivity=8)
-        area = stats[1:, cv2.CC_STAT_AREA]
+        area, centre_xy = _components(cv2.inRange(lab, ref.seed_lo[colour], ref.seed_hi[colour]))
         keep = np.nonzero(area >= _MIN_REGION_PX)[0]
         keep = keep[np.argsort(-area[keep])[:_REGIONS_PER_COLOUR]]
-        return _Regions(area[keep].astype(np.float64), centroids[1:][keep])
+        return _Regions(area[keep], centre_xy[keep])
 
     @staticmethod
     def _hypotheses(
