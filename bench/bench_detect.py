@@ -228,12 +228,12 @@ def main() -> None:
         for colours in (2, 3):
             marks[colours] = tmp / f"flat{colours}.png"
             cv2.imwrite(str(marks[colours]), cv2.cvtColor(flat_mark(colours), cv2.COLOR_RGB2BGR))
-        for case in cases(video_hw):
+        for number, case in enumerate(cases(video_hw)):
             if args.only and args.only not in case.name:
                 continue
             composite: Composite = composite_logo(
                 args.data / "videos" / case.video, marks[case.colours],
-                tmp / f"{case.name.replace(' ', '_')}.mp4", case.place,
+                tmp / f"case{number}.mp4", case.place,
                 max_frames=case.frames, blur_samples=case.blur,
             )  # fmt: skip
             masks, report = removal_masks(composite.path, [marks[case.colours]])

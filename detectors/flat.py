@@ -394,25 +394,29 @@ class FlatMatcher:
         candidates.sort(key=lambda eh: eh[0])
         return [h for _, h in candidates[:_MAX_HYPOTHESES]]
 
-    def locate(self, lab: np.ndarray, mask: RegionMask) -> tuple[FlatReference, np.ndarray] | None:
+    def locate(
+        self, lab: np.ndarray, mask: RegionMask, pad: float = 0.3, min_iou: float = 0.5
+    ) -> tuple[FlatReference, np.ndarray] | None:
         """The reference and homography of the instance that ``mask`` outlines, if it is one.
 
         Searches the frame around the mask only.
 
         Args:
             lab: (H, W, 3) uint8 OpenCV Lab frame.
-            mask: an instance's region on that frame.
+            mask: an instance's region on that frame (or where one is expected).
+            pad: the search reaches this share of the mask's size (plus 8 px) around it.
+            min_iou: box overlap with ``mask`` an instance needs.
 
         Returns:
             (reference, homography from its work size to the frame), or None.
         """
         fh, fw = lab.shape[:2]
         x0, y0, x1, y1 = mask.xyxy
-        pad_x, pad_y = 0.3 * (x1 - x0) + 8, 0.3 * (y1 - y0) + 8
+        pad_x, pad_y = pad * (x1 - x0) + 8, pad * (y1 - y0) + 8
         cx0, cy0 = int(max(0, x0 - pad_x)), int(max(0, y0 - pad_y))
         cx1, cy1 = int(min(fw, x1 + pad_x)), int(min(fh, y1 + pad_y))
         shift = np.array([[1, 0, cx0], [0, 1, cy0], [0, 0, 1]], np.float64)
-        best, best_iou = None, 0.5
+        best, best_iou = None, min_iou
         for ref in self.references:
             for homography, _ in self.instances(ref, lab[cy0:cy1, cx0:cx1]):
                 full = shift @ homography

@@ -4,10 +4,11 @@ Solid shapes give optical flow little to hold on to (corners only where shapes m
 background, which moves differently), and fast motion or turning loses them. The flat-mark
 matcher (``detectors.flat``) already knows each mark's colours and silhouette: each frame's
 homography is the previous one, moved by the last frame-to-frame step, refined by ECC on the
-colour-membership maps and checked against the colour layout. A mark leaving the frame is
-followed while enough of it shows to check; after that (less than ``_COAST_VISIBLE`` of it in
-frame) it keeps its last motion for up to ``_COAST_FRAMES`` frames, so its last visible pixels
-are masked too.
+colour-membership maps and checked against the colour layout; where ECC loses it (a small
+mark moving far, a blurred spin), the matcher searches the neighbourhood of the prediction. A
+mark leaving the frame is followed while enough of it shows to check; after that (less than
+``_COAST_VISIBLE`` of it in frame) it keeps its last motion for up to ``_COAST_FRAMES``
+frames, so its last visible pixels are masked too.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from autoblur.types import RegionMask
 from detectors.base import Detector
 from detectors.flat import FlatMatcher, FlatReference
 
+_SEARCH_PAD = 0.8  # a mark ECC loses is searched for this share of its size around
 _COAST_VISIBLE = 0.3
 _COAST_FRAMES = 4
 
@@ -99,8 +101,11 @@ class FlatFollower:
         found = self.matcher.follow(state.ref, lab, predicted)
         if found is None and not np.allclose(state.step, np.eye(3)):
             found = self.matcher.follow(state.ref, lab, state.homography)
+        mask = self.matcher.mask_of(state.ref, predicted, lab.shape[:2])
+        if found is None and mask is not None:
+            fit = self.matcher.locate(lab, mask, pad=_SEARCH_PAD, min_iou=0.05)
+            found = None if fit is None or fit[0] is not state.ref else fit[1]
         if found is None:
-            mask = self.matcher.mask_of(state.ref, predicted, lab.shape[:2])
             leaving = mask is not None and mask.area < _COAST_VISIBLE * state.full_area(predicted)
             if not leaving or state.coasted >= _COAST_FRAMES:
                 return None
