@@ -32,7 +32,7 @@ from autoblur.config import load_config
 from autoblur.io import VideoReader
 from autoblur.pipeline import Job, Pipeline
 from autoblur.synth import Composite, Placement, composite_logo, flat_mark
-from autoblur.types import BrandCue, RegionMask
+from autoblur.types import BrandCue, RegionMask, box_iou
 from detectors.logo import LogoDetector, read_logo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,6 +154,21 @@ def coverage_row(
     )
 
 
+def tally_detections(
+    truth: list[RegionMask | None], report: dict, tally: dict[str, list[int]]
+) -> None:
+    """Add each keyframe detection of the report to ``tally[source]`` = [true, false].
+
+    A detection is true when its box overlaps the mark's true box by IoU 0.3 or more.
+    """
+    for track in report["tracks"]:
+        counts = tally.setdefault(track["source"], [0, 0])
+        for record in track["keyframes"]:
+            mask = truth[record["frame"]] if record["frame"] < len(truth) else None
+            hit = mask is not None and box_iou(mask.xyxy, np.array(record["xyxy"]))[0, 0] >= 0.3
+            counts[0 if hit else 1] += 1
+
+
 def report_detect_ms(report: dict) -> list[float]:
     """The logo detector's ms per keyframe from a scan report."""
     timing = report.get("timing", {}).get("detect_ms_per_keyframe_by_detector", {})
@@ -172,8 +187,11 @@ def sample_truth(frame_count: int) -> list[RegionMask | None]:
     return truth
 
 
-def false_alarms(data: Path, logos: list[Path]) -> None:
-    """Keyframe detections of ``logos`` on the shared clips without them, per detector."""
+def false_alarms(data: Path, logos: list[Path], tally: dict[str, list[int]]) -> None:
+    """Keyframe detections of ``logos`` on the shared clips without them, per detector.
+
+    Every one is false: added to ``tally[source][1]``.
+    """
     detector = LogoDetector(
         [BrandCue(p.stem, "inpaint", (p,)) for p in logos], load_config(None).detect
     )
@@ -196,6 +214,7 @@ def false_alarms(data: Path, logos: list[Path]) -> None:
         total_keys, total_minutes = total_keys + keys, total_minutes + minutes
         for k, v in false.items():
             total_false[k] = total_false.get(k, 0) + v
+            tally.setdefault(k, [0, 0])[1] += v
         print(f"| {video.name} | {keys} | {minutes:.2f} | {false or 0} |")
     per_minute = sum(total_false.values()) / total_minutes
     print(
@@ -222,6 +241,7 @@ def main() -> None:
         "| missed (< 50 %) | ms / keyframe |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- |")
+    tally: dict[str, list[int]] = {}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         marks = {}
@@ -237,13 +257,22 @@ def main() -> None:
                 max_frames=case.frames, blur_samples=case.blur,
             )  # fmt: skip
             masks, report = removal_masks(composite.path, [marks[case.colours]])
+            tally_detections(composite.masks, report, tally)
             print(coverage_row(case.name, composite.masks, masks, report), flush=True)
         if not args.only or "sample" in args.only:
             sample = ROOT / "examples/sample.mp4"
             masks, report = removal_masks(sample, [ROOT / "brand_lists/logos/opencv.png"])
-            print(coverage_row("sample.mp4 OpenCV logo", sample_truth(len(masks)), masks, report))
+            truth = sample_truth(len(masks))
+            tally_detections(truth, report, tally)
+            print(coverage_row("sample.mp4 OpenCV logo", truth, masks, report))
         if not args.only or "free" in args.only:
-            false_alarms(args.data, [marks[2], marks[3], ROOT / "brand_lists/logos/opencv.png"])
+            opencv = ROOT / "brand_lists/logos/opencv.png"
+            false_alarms(args.data, [marks[2], marks[3], opencv], tally)
+    print("\n| detector | keyframe detections | true | false | precision |")
+    print("| --- | --- | --- | --- | --- |")
+    for source, (true, false) in sorted(tally.items()):
+        precision = true / max(true + false, 1)
+        print(f"| {source} | {true + false} | {true} | {false} | {100 * precision:.1f} % |")
 
 
 if __name__ == "__main__":

@@ -448,6 +448,12 @@ class FlatMatcher:
         _, passes = self._score(ref, lab, refined, min_visible=0.0, min_score=_FOLLOW_SCORE)
         return refined if passes else None
 
+    def refine(
+        self, ref: FlatReference, lab: np.ndarray, homography: np.ndarray
+    ) -> np.ndarray | None:
+        """``homography`` refined by ECC on the frame, unchecked; None when ECC fails."""
+        return self._refine(ref, lab, homography)
+
     @staticmethod
     def mask_of(
         ref: FlatReference, homography: np.ndarray, frame_hw: tuple[int, int]

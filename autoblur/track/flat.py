@@ -27,6 +27,7 @@ from detectors.flat import FlatMatcher, FlatReference
 _SEARCH_PAD = 0.8  # a mark ECC loses is searched for this share of its size around
 _COAST_VISIBLE = 0.3
 _COAST_FRAMES = 4
+_COAST_GROWTH = 0.1
 
 
 @dataclass
@@ -37,6 +38,17 @@ class _Followed:
     homography: np.ndarray
     step: np.ndarray = field(default_factory=lambda: np.eye(3))
     coasted: int = 0
+
+    def grown(self) -> np.ndarray:
+        """A work-size homography growing the mark by ``_COAST_GROWTH`` about its centre.
+
+        Coasting positions are unchecked: the mark is masked that much larger, including
+        its parts just outside the frame that the fit may have placed a little too far out.
+        """
+        h, w = self.ref.work_hw
+        centre = np.array([[1, 0, w / 2], [0, 1, h / 2], [0, 0, 1]])
+        scale = np.diag([1 + _COAST_GROWTH, 1 + _COAST_GROWTH, 1.0])
+        return centre @ scale @ np.linalg.inv(centre)
 
     def full_area(self, homography: np.ndarray) -> float:
         """The silhouette's area in frame pixels under ``homography``, frame edges ignored."""
@@ -110,12 +122,32 @@ class FlatFollower:
             if not leaving or state.coasted >= _COAST_FRAMES:
                 return None
             state.coasted += 1
-            found = predicted
+            found = self._coast(state, lab, predicted)
+            mask = self.matcher.mask_of(state.ref, found @ state.grown(), lab.shape[:2])
+            if mask is None:
+                return None
         else:
             mask = self.matcher.mask_of(state.ref, found, lab.shape[:2])
         state.step = found @ np.linalg.inv(state.homography)
         state.homography = found
         return mask
+
+    def _coast(self, state: _Followed, lab: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+        """The homography of a mark too far out to check.
+
+        ECC's fit on its visible part when that stays near the prediction (a quarter of the
+        mark's size), else the prediction.
+        """
+        refined = self.matcher.refine(state.ref, lab, predicted)
+        if refined is None:
+            return predicted
+        h, w = state.ref.work_hw
+        corners = np.float64([[[0, 0], [w, 0], [w, h], [0, h]]])
+        moved = cv2.perspectiveTransform(corners, refined) - cv2.perspectiveTransform(
+            corners, predicted
+        )
+        size = np.sqrt(state.full_area(predicted))
+        return refined if np.abs(moved).max() < 0.25 * size else predicted
 
     def reset(self) -> None:
         """Forget the inner propagator's memory (nothing is kept here between calls)."""
