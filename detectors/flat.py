@@ -33,7 +33,7 @@ from autoblur.config import DetectConfig, PipelineConfig
 from autoblur.errors import ConfigError
 from autoblur.types import BrandCue, Detections, RegionMask, box_iou
 from detectors.base import DETECTORS
-from detectors.logo import read_logo, silhouette_of
+from detectors.logo import plausible_quad, read_logo, silhouette_of
 
 _WORK_SIDE = 160  # reference parts and ECC input: longest side in pixels
 _MASK_SIDE = 800  # silhouette warped into frames: longest side at most
@@ -269,6 +269,27 @@ def _similarity(scale: float, angle: float, ref_xy: np.ndarray, frame_xy: np.nda
     return np.array([[c, -s, tx], [s, c, ty], [0, 0, 1]], np.float64)
 
 
+def outline(ref: FlatReference, homography: np.ndarray) -> np.ndarray:
+    """(4, 2) float64 frame positions of the reference's work-size corners."""
+    h, w = ref.work_hw
+    corners = np.float64([[[0, 0], [w, 0], [w, h], [0, h]]])
+    return cv2.perspectiveTransform(corners, homography)[0]
+
+
+def _similar_outline(ref: FlatReference, before: np.ndarray, after: np.ndarray) -> bool:
+    """Whether ``after`` keeps the mark a plausible shape near ``before``'s size.
+
+    ECC on a mark mostly outside the frame can bend the unseen part wildly; such a fit is not
+    a step of a moving mark.
+    """
+    quad = outline(ref, after)
+    if not plausible_quad(quad.astype(np.float64), min_side_px=2.0):
+        return False
+    area_before = cv2.contourArea(outline(ref, before).astype(np.float32))
+    area_after = cv2.contourArea(quad.astype(np.float32))
+    return 0.7 < area_after / max(area_before, 1e-6) < 1.4
+
+
 class FlatMatcher:
     """Finds instances of flat references on frames.
 
@@ -443,7 +464,7 @@ class FlatMatcher:
             homography: the predicted homography from the reference's work size to the frame.
         """
         refined = self._refine(ref, lab, homography)
-        if refined is None:
+        if refined is None or not _similar_outline(ref, homography, refined):
             return None
         _, passes = self._score(ref, lab, refined, min_visible=0.0, min_score=_FOLLOW_SCORE)
         return refined if passes else None

@@ -22,12 +22,21 @@ import numpy as np
 from autoblur.track.base import MaskPropagator
 from autoblur.types import RegionMask
 from detectors.base import Detector
-from detectors.flat import FlatMatcher, FlatReference
+from detectors.flat import FlatMatcher, FlatReference, outline
 
 _SEARCH_PAD = 0.8  # a mark ECC loses is searched for this share of its size around
 _COAST_VISIBLE = 0.3
 _COAST_FRAMES = 4
 _COAST_GROWTH = 0.1
+
+
+def _similarity_step(before_xy: np.ndarray, after_xy: np.ndarray) -> np.ndarray:
+    """The 3x3 similarity (move, turn, scale) that best takes (4, 2) corners to the next.
+
+    Predicting with a similarity keeps a bad perspective of one frame out of the next ones.
+    """
+    fitted, _ = cv2.estimateAffinePartial2D(before_xy, after_xy, method=cv2.LMEDS)
+    return np.eye(3) if fitted is None else np.vstack([fitted, [0, 0, 1]])
 
 
 @dataclass
@@ -128,7 +137,9 @@ class FlatFollower:
                 return None
         else:
             mask = self.matcher.mask_of(state.ref, found, lab.shape[:2])
-        state.step = found @ np.linalg.inv(state.homography)
+        state.step = _similarity_step(
+            outline(state.ref, state.homography), outline(state.ref, found)
+        )
         state.homography = found
         return mask
 
@@ -141,11 +152,7 @@ class FlatFollower:
         refined = self.matcher.refine(state.ref, lab, predicted)
         if refined is None:
             return predicted
-        h, w = state.ref.work_hw
-        corners = np.float64([[[0, 0], [w, 0], [w, h], [0, h]]])
-        moved = cv2.perspectiveTransform(corners, refined) - cv2.perspectiveTransform(
-            corners, predicted
-        )
+        moved = outline(state.ref, refined) - outline(state.ref, predicted)
         size = np.sqrt(state.full_area(predicted))
         return refined if np.abs(moved).max() < 0.25 * size else predicted
 
