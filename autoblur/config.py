@@ -126,6 +126,12 @@ class TrackConfig(_Strict):
     min_visible: float = Field(0.25, gt=0, le=1, description="share of the mask left in frame")
     max_missed_keyframes: int = Field(1, ge=0, description="keyframes a track may go undetected")
     match_iou: float = Field(0.3, gt=0, le=1, description="box IoU to join a detection to a track")
+    lookback_keyframes: int = Field(
+        2,
+        ge=0,
+        description="keyframe stretches of frames held back, so that a logo first detected on a "
+        "keyframe is tracked backwards through them too; memory: this many more stretches",
+    )
 
 
 class E2fgviConfig(_Strict):

@@ -1,8 +1,10 @@
 """The streaming pipeline: decode, keyframes, detect, segment, track, remove, encode, report.
 
 Frames flow through generators; the only frames held at once are those since the last
-keyframe (at most ``keyframe_interval``) plus what a temporal remover keeps in its window, so
-memory does not grow with the length of the video.
+keyframe (at most ``keyframe_interval``), the ``track.lookback_keyframes`` stretches before
+them (held back so that a logo first detected on a keyframe is tracked backwards into them),
+plus what a temporal remover keeps in its window, so memory does not grow with the length of
+the video.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import logging
 import os
 import shutil
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -29,6 +32,7 @@ from autoblur.report import build_report, write_json_atomic
 from autoblur.scene import ANALYSIS_WIDTH, SceneCutDetector
 from autoblur.segment import build_segmenter
 from autoblur.track import TrackManager, build_propagator
+from autoblur.track.flat import follow_flat_marks
 from autoblur.track.manager import FrameMasks
 from autoblur.types import BrandCue, Detections, union_mask
 from detectors import (
@@ -182,6 +186,8 @@ class Pipeline:
         self.detect_seconds: dict[str, list[float]] = {}
         self.thumbnails: dict[int, bytes] = {}
         self.output_format: dict | None = None
+        # Stretches of tracked frames not yet handed on, oldest first (see _keyframes).
+        self._held: deque[list[tuple[VideoFrame, FrameMasks, bool]]] = deque()
 
     def run(self) -> dict:
         """Process the job and return its report (also written to ``job.report_path``).
@@ -201,7 +207,9 @@ class Pipeline:
             boxes_expected = any(d.name in BOX_ONLY_DETECTORS for d in self.detectors)
             self.segmenter = build_segmenter(self.config, job.notices, boxes_expected)
             action_of = {cue.name: self._action(cue) for cue in job.cues}
-            propagator = build_propagator(self.config, job.notices)
+            propagator = follow_flat_marks(
+                build_propagator(self.config, job.notices), self.detectors
+            )
             self.manager = TrackManager(propagator, self.config.track, action_of)
             removers = build_removers(self.config, set(action_of.values()))
             self._announce([*self.detectors, self.segmenter, propagator])
@@ -320,6 +328,8 @@ class Pipeline:
         if pending:  # the last frame closes the final stretch like a keyframe
             stretches.append((pending[:-1], pending[-1], False))
         yield from self._keyframes(stretches)
+        while self._held:
+            yield from self._held.popleft()
 
     def _keyframe_batch(self) -> int:
         """Keyframes detected per batch: the config's, or on a GPU the prompt detector's."""
@@ -333,13 +343,45 @@ class Pipeline:
     def _keyframes(
         self, stretches: list[tuple[list[VideoFrame], VideoFrame, bool]]
     ) -> Iterator[tuple[VideoFrame, FrameMasks, bool]]:
+        """Track the stretches and hand their frames on, ``lookback_keyframes`` stretches late.
+
+        The held stretches are where a track first detected on a later keyframe is followed
+        backwards (:meth:`_reach_back`); a cut releases them, since no track crosses it.
+        """
         keys = [key for _, key, _ in stretches]
         for (between, key, cut), detections in zip(stretches, self._detect(keys), strict=True):
             per_frame = self.manager.advance(between, key, detections, cut)
             if self.job.thumbnails:
                 self._capture_thumbnails(key)
+            if cut:
+                while self._held:
+                    yield from self._held.popleft()
             cuts = [False] * len(between) + [cut]  # a cut always makes its frame a keyframe
-            yield from zip([*between, key], per_frame, cuts, strict=True)
+            stretch = list(zip([*between, key], per_frame, cuts, strict=True))
+            self._reach_back(stretch[0][0])
+            self._held.append(stretch)
+            while len(self._held) > self.config.track.lookback_keyframes:
+                yield from self._held.popleft()
+
+    def _reach_back(self, first: VideoFrame) -> None:
+        """Follow the tracks new on the last keyframe back through the held frames.
+
+        Args:
+            first: the first frame of the last stretch, where the manager's ``reach_back``
+                masks hold.
+        """
+        starts = self.manager.reach_back
+        if not starts or not self._held:
+            return
+        earlier = []
+        for item in (item for stretch in reversed(self._held) for item in reversed(stretch)):
+            earlier.append(item)
+            if item[2]:  # the shot's first frame: nothing before it
+                break
+        found = self.manager.extend_back(first, [frame for frame, _, _ in earlier], starts)
+        for (_, masks, _), extra in zip(earlier, found, strict=True):
+            for track_id, mask in extra.items():
+                masks.setdefault(track_id, mask)
 
     def _capture_thumbnails(self, key: VideoFrame) -> None:
         for track in self.manager.active.values():

@@ -91,6 +91,7 @@ def composite_logo(
     placement: Placement,
     max_frames: int | None = None,
     encode: EncodeConfig | None = None,
+    blur_samples: int = 1,
 ) -> Composite:
     """Composite ``logo`` onto the frames of ``source`` and encode the result (audio kept).
 
@@ -102,6 +103,9 @@ def composite_logo(
         max_frames: stop after this many frames.
         encode: encoder settings (default: lossless H.264, so the composite decodes to the
             same pixels on every run).
+        blur_samples: motion blur: the logo is drawn at this many instants spread over each
+            frame's interval and averaged (the placement is called with fractional indices);
+            its true mask is where the averaged coverage exceeds one half.
     """
     rgb, alpha = read_logo(logo)
     coverage = (
@@ -117,15 +121,23 @@ def composite_logo(
                 if max_frames is not None and frame.index >= max_frames:
                     break
                 frame_hw = frame.rgb.shape[:2]
-                homography = placement(frame.index, frame_hw)
-                if homography is None:
+                size = (frame_hw[1], frame_hw[0])
+                weight = np.zeros(frame_hw, np.float32)
+                art = np.zeros((*frame_hw, 3), np.float32)
+                for k in range(blur_samples):
+                    instant = frame.index + (k + 0.5) / blur_samples - 0.5
+                    homography = placement(instant if blur_samples > 1 else frame.index, frame_hw)
+                    if homography is None:
+                        continue
+                    w = cv2.warpPerspective(coverage, homography, size, flags=cv2.INTER_LINEAR)
+                    rgb_k = cv2.warpPerspective(rgb, homography, size, flags=cv2.INTER_LINEAR)
+                    weight += w / blur_samples
+                    art += w[..., None] * rgb_k / blur_samples
+                if not weight.any():
                     masks.append(None)
                     writer.write(frame, None)
                     continue
-                size = (frame_hw[1], frame_hw[0])
-                warped = cv2.warpPerspective(rgb, homography, size, flags=cv2.INTER_LINEAR)
-                weight = cv2.warpPerspective(coverage, homography, size, flags=cv2.INTER_LINEAR)
-                blended = weight[..., None] * warped + (1 - weight[..., None]) * frame.rgb
+                blended = art + (1 - weight[..., None]) * frame.rgb
                 frame.rgb[:] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
                 masks.append(RegionMask.from_dense(weight > 0.5))
                 touched = RegionMask.from_dense(weight > 0)
@@ -133,3 +145,26 @@ def composite_logo(
                     frame, None if touched is None else tuple(int(v) for v in touched.xyxy)
                 )
     return Composite(path=output, masks=masks, frame_count=len(masks))
+
+
+def flat_mark(colours: int = 3, size_px: int = 240) -> np.ndarray:
+    """A flat brand mark on white as (size, size, 3) uint8 RGB: solid shapes, no texture.
+
+    Args:
+        colours: 3 for an open red ring, a green disc and a blue bar; 2 for the ring and the bar.
+        size_px: side of the square image.
+    """
+    image = np.full((size_px, size_px, 3), 255, np.uint8)
+    u = size_px / 240
+    centre = (round(80 * u), round(80 * u))
+    cv2.ellipse(
+        image, centre, (round(55 * u),) * 2, 0, 40, 330, (220, 30, 40), round(22 * u), cv2.LINE_AA
+    )
+    if colours >= 3:
+        cv2.circle(
+            image, (round(175 * u), round(70 * u)), round(34 * u), (30, 170, 60), -1, cv2.LINE_AA
+        )
+    top_left = (round(40 * u), round(170 * u))
+    bottom_right = (round(215 * u), round(205 * u))
+    cv2.rectangle(image, top_left, bottom_right, (30, 70, 210), -1, cv2.LINE_AA)
+    return image

@@ -14,15 +14,17 @@ import numpy as np
 
 from autoblur.config import EncodeConfig
 from autoblur.io import VideoReader, VideoWriter
-from autoblur.synth import moving_placement
+from autoblur.synth import Placement, moving_placement
 from detectors.logo import read_logo, silhouette_of
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def main() -> None:
-    data = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT.parent / "shared" / "data")
-    size = (640, 360)
+SIZE = (640, 360)
+
+
+def sample_logos() -> list[tuple[Path, Placement]]:
+    """The sample's logos and their placements (homography from logo to 640x360 frame)."""
     logos = []
     for path, kwargs in (
         (
@@ -31,24 +33,39 @@ def main() -> None:
         ),
         (ROOT / "brand_lists/logos/opencv.png", {"width_frac": 0.16, "speed_px": 2, "tilt": 0.05}),
     ):
+        logos.append((path, moving_placement(read_logo(path)[0].shape[:2], **kwargs)))
+    opencv_path, opencv_place = logos[1]
+
+    def in_corner(index: int, frame_hw: tuple[int, int]) -> np.ndarray | None:
+        """The second logo sits in the top-left corner."""
+        homography = opencv_place(index, frame_hw)
+        if homography is None:
+            return None
+        return np.array([[1, 0, -120], [0, 1, -80], [0, 0, 1]]) @ homography
+
+    return [logos[0], (opencv_path, in_corner)]
+
+
+def main() -> None:
+    data = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT.parent / "shared" / "data")
+    logos = []
+    for path, place in sample_logos():
         rgb, alpha = read_logo(path)
         weight = alpha / 255.0 if alpha is not None else silhouette_of(rgb, None).astype(float)
-        logos.append((rgb, weight.astype(np.float32), moving_placement(rgb.shape[:2], **kwargs)))
+        logos.append((rgb, weight.astype(np.float32), place))
     out = ROOT / "examples/sample.mp4"
     with VideoReader(data / "videos/bigbuckbunny.mp4") as reader:
-        info = dataclasses.replace(reader.info, width=size[0], height=size[1], pix_fmt="yuv420p")
+        info = dataclasses.replace(reader.info, width=SIZE[0], height=SIZE[1], pix_fmt="yuv420p")
         with VideoWriter(out, info, EncodeConfig(crf=20), reader.audio_streams) as writer:
             for frame in reader.frames(writer.mux_audio):
-                frame.rgb = cv2.resize(frame.rgb, size, interpolation=cv2.INTER_AREA)
+                frame.rgb = cv2.resize(frame.rgb, SIZE, interpolation=cv2.INTER_AREA)
                 frame.source = None
-                for index, (rgb, weight, place) in enumerate(logos):
-                    homography = place(frame.index, (size[1], size[0]))
-                    if index == 1:  # the second logo sits in the top-left corner
-                        homography = np.array([[1, 0, -120], [0, 1, -80], [0, 0, 1]]) @ homography
+                for rgb, weight, place in logos:
+                    homography = place(frame.index, (SIZE[1], SIZE[0]))
                     if homography is None:
                         continue
-                    art = cv2.warpPerspective(rgb, homography, size)
-                    w = cv2.warpPerspective(weight, homography, size)[..., None]
+                    art = cv2.warpPerspective(rgb, homography, SIZE)
+                    w = cv2.warpPerspective(weight, homography, SIZE)[..., None]
                     frame.rgb = np.clip(w * art + (1 - w) * frame.rgb + 0.5, 0, 255).astype(
                         np.uint8
                     )

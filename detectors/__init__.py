@@ -10,6 +10,7 @@ from detectors.base import BOX_ONLY_DETECTORS, CUE_FIELDS, DETECTORS, Detector
 # dependency) leaves its detector unavailable.
 _MODULES = {
     "logo": "detectors.logo",
+    "flat": "detectors.flat",
     "text": "detectors.text",
     "grounding_dino": "detectors.grounding_dino",
 }

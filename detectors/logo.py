@@ -1,7 +1,10 @@
 """Reference-logo detector: SIFT features, ratio test, RANSAC homographies, several instances.
 
 Each instance's mask is the reference's silhouette warped by its homography, so a round logo
-gives a round mask under any perspective, not a box.
+gives a round mask under any perspective, not a box. References that are flat marks (a few
+solid colours) are also searched by the flat-mark detector (``detectors.flat``): alone when
+they have too few SIFT features to be matched reliably (``_FLAT_ONLY_FEATURES``; SIFT then
+costs time and finds nothing), and on keyframes where SIFT finds no instance of them.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ _RANSAC_ITERATIONS = 20000
 _RANSAC_SEED = 7
 _EXTRA_ATTEMPTS = 1
 _BORDER_STD_FOR_FULL_RECT = 24.0
+# A flat reference with fewer SIFT features than this (over all its views) is left to the
+# flat-mark matcher: solid shapes give features only at their corners, too few to rely on.
+_FLAT_ONLY_FEATURES = 200
 
 
 @dataclass(frozen=True)
@@ -201,17 +207,46 @@ class LogoDetector:
     name = "logo"
 
     def __init__(self, cues: Sequence[BrandCue], config: DetectConfig) -> None:
+        from detectors.flat import FlatMatcher, prepare_flat_reference  # imports this module
+
         self.config = config.logo
         self._sift = cv2.SIFT_create()
         reference_sift = cv2.SIFT_create(contrastThreshold=0.02)
-        self.references = [
-            prepare_reference(cue.name, path, reference_sift, self.config)
-            for cue in cues
-            for path in cue.logos
-        ]
+        self.references: list[LogoReference] = []
+        flat = []
+        for cue in cues:
+            for path in cue.logos:
+                try:
+                    sift_ref = prepare_reference(cue.name, path, reference_sift, self.config)
+                    sift_error = None
+                except ConfigError as exc:
+                    sift_ref, sift_error = None, exc
+                try:
+                    flat.append(prepare_flat_reference(cue.name, path))
+                except ConfigError:
+                    if sift_error is not None:
+                        raise sift_error from None
+                    flat_ok = False
+                else:
+                    flat_ok = True
+                if sift_ref is not None and (
+                    not flat_ok or len(sift_ref.keypoints_xy) >= _FLAT_ONLY_FEATURES
+                ):
+                    self.references.append(sift_ref)
+        self.flat = FlatMatcher(flat, self.config.max_instances)
 
     def detect(self, rgb: np.ndarray) -> Detections:
-        """Instances of every reference on an (H, W, 3) uint8 RGB frame."""
+        """Instances of every reference on an (H, W, 3) uint8 RGB frame.
+
+        SIFT first; then the flat-mark matcher for the flat references SIFT did not find.
+        """
+        found = self._sift_detect(rgb) if self.references else Detections.empty()
+        missing = {ref.path for ref in self.flat.references} - {Path(c) for c in found.cue}
+        if missing:
+            found = Detections.concat([found, self.flat.detect(rgb, only=missing)])
+        return found
+
+    def _sift_detect(self, rgb: np.ndarray) -> Detections:
         height, width = rgb.shape[:2]
         scale = min(1.0, self.config.max_side / max(height, width))
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)

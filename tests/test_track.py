@@ -3,8 +3,9 @@ import pytest
 
 from autoblur.config import PipelineConfig
 from autoblur.io import VideoReader
+from autoblur.pipeline import Job, Pipeline
 from autoblur.track import TrackManager, build_propagator
-from autoblur.types import Detections, RegionMask
+from autoblur.types import BrandCue, Detections, RegionMask
 
 
 def iou(a: RegionMask, b: RegionMask) -> float:
@@ -102,3 +103,33 @@ def test_association_needs_the_same_brand(bunny_windows, brand):
         frames[25:36], frames[36], detections_from([bunny_windows.masks[36]], brand), False
     )
     assert len(manager.all_tracks()) == (1 if brand == "W" else 2)
+
+
+def tracked_masks(composite, detect_from, lookback):
+    """Frame index to track masks from the pipeline, the logo detected from ``detect_from`` on."""
+    config = PipelineConfig()
+    config.track.lookback_keyframes = lookback
+    pipeline = Pipeline(Job(composite.path, None, [BrandCue("W", "blur")], config))
+    pipeline.manager = TrackManager(build_propagator(config, []), config.track, {"W": "blur"})
+    pipeline.detectors = []
+    pipeline._detect = lambda keys: [
+        detections_from([composite.masks[k.index]] if k.index >= detect_from else [])
+        for k in keys
+    ]
+    with VideoReader(composite.path) as reader:
+        return [(f.index, masks) for f, masks, _ in pipeline._tracked(reader.frames())]
+
+
+@pytest.mark.parametrize("lookback", [0, 2])
+def test_first_detection_is_tracked_back_through_held_keyframe_stretches(bunny_windows, lookback):
+    # The logo is on screen from frame 20 but first detected on keyframe 48: with two
+    # stretches held back, tracking backwards goes past keyframes 36 and 24 to frame 20.
+    out = tracked_masks(bunny_windows, 48, lookback)
+    assert [index for index, _ in out] == list(range(bunny_windows.frame_count))
+    covered = [index for index, masks in out if masks]
+    if lookback == 0:
+        assert covered[0] == 37  # only back to the previous keyframe
+        return
+    assert 20 <= covered[0] <= 22
+    for index in range(covered[0], bunny_windows.frame_count):
+        assert iou(out[index][1][1], bunny_windows.masks[index]) > 0.8

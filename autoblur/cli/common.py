@@ -24,7 +24,6 @@ from autoblur.pipeline import Pipeline
 from autoblur.rules import RuleSet, load_rules
 from autoblur.types import BrandCue
 
-_CONTAINERS = {".mp4", ".mkv", ".mov", ".m4v"}
 _OUT_OF_MEMORY = (
     "out of memory; nothing half-written was left behind. Lower track.deaot.max_side, "
     "remove.e2fgvi.max_side or local_frames, or detect.grounding_dino.batch_size in a --config "
@@ -178,9 +177,8 @@ def _cues(
 
 
 def default_output(input_path: Path) -> Path:
-    """``INPUT_clean.EXT`` beside the input."""
-    suffix = input_path.suffix.lower() if input_path.suffix.lower() in _CONTAINERS else ".mp4"
-    return input_path.with_name(f"{input_path.stem}_clean{suffix}")
+    """``INPUT_clean.<input's extension>``: the output keeps the input's container."""
+    return input_path.with_name(f"{input_path.stem}_clean{input_path.suffix or '.mp4'}")
 
 
 def handle_errors(func: Callable[..., int]) -> Callable[..., None]:

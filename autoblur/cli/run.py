@@ -24,7 +24,7 @@ from autoblur.exit_codes import ExitCode
     "-o",
     "--output",
     type=click.Path(path_type=Path),
-    help="Output video (default: INPUT_clean.mp4 beside the input).",
+    help="Output video (default: INPUT_clean.EXT beside the input, in its container).",
 )
 @click.option(
     "--mode",
@@ -38,7 +38,16 @@ from autoblur.exit_codes import ExitCode
 )
 @click.option("--crf", type=click.IntRange(0, 63), help="Encoder quality (lower is better).")
 @click.option("--preset", help="Encoder speed preset (e.g. veryfast, medium, slow).")
-@click.option("--codec", help="Video encoder (default libx264).")
+@click.option(
+    "--codec",
+    help="Video encoder, e.g. libx264 (default auto: the input's own codec, profile, bit depth "
+    "and chroma).",
+)
+@click.option(
+    "--encoder",
+    type=click.Choice(["auto", "cpu", "nvenc"]),
+    help="H.264/HEVC encoder: NVENC or the CPU (auto: NVENC when a CUDA GPU is in use).",
+)
 @handle_errors
 def run(
     output: Path | None,
@@ -47,6 +56,7 @@ def run(
     crf: int | None,
     preset: str | None,
     codec: str | None,
+    encoder: str | None,
     **options: Any,
 ) -> int:
     """Remove brands from INPUT_PATH and write the cleaned video (audio kept)."""
@@ -56,7 +66,7 @@ def run(
         output,
         {
             "remove": {"mode": mode, "inpainter": inpainter},
-            "encode": {"crf": crf, "preset": preset, "codec": codec},
+            "encode": {"crf": crf, "preset": preset, "codec": codec, "encoder": encoder},
         },
     )
     report = execute(job, "removing", options["quiet"], options["html_path"])

@@ -4,6 +4,11 @@ Between two keyframes the manager runs the propagator forwards from the earlier 
 tracks, joins the later keyframe's detections to them, starts new tracks for the rest, and
 runs the propagator backwards from the later keyframe, so that a logo which appears, or whose
 forward tracking was lost, between two keyframes is covered from the frame it shows up.
+
+A logo on screen before the previous keyframe but first detected on this one (too small, cut
+by the frame edge or blurred there) reaches back further: :attr:`TrackManager.reach_back` holds
+the new tracks' masks on the first frame of the stretch, and :meth:`TrackManager.extend_back`
+follows them through earlier frames that the caller still holds.
 """
 
 from __future__ import annotations
@@ -79,6 +84,9 @@ class TrackManager:
         # The last keyframe's pixels, copied: removers edit frames in place once yielded.
         self._anchor_rgb: np.ndarray | None = None
         self._next_id = 1
+        # Tracks started on the last keyframe that reach the first frame of its stretch: their
+        # masks there, where tracking backwards may go on into earlier frames.
+        self.reach_back: FrameMasks = {}
 
     def all_tracks(self) -> list[Track]:
         """Every track so far, ended and active, by id."""
@@ -111,6 +119,7 @@ class TrackManager:
             forward_key, detections, matched, key, between, forward
         )
         backward = self._backward(between, key, {} if cut else backward_starts)
+        new_ids = {tid for tid, t in self.active.items() if t.first_frame == key.index}
         per_frame = []
         for i, frame in enumerate(between):
             masks = dict(backward[i])
@@ -123,7 +132,31 @@ class TrackManager:
             track.seen(key)
         per_frame.append(key_masks)
         self._anchor_rgb = key.rgb.copy()
+        self.reach_back = (
+            {} if cut else {tid: m for tid, m in per_frame[0].items() if tid in new_ids}
+        )
         return per_frame
+
+    def extend_back(
+        self, first: VideoFrame, earlier: list[VideoFrame], starts: FrameMasks
+    ) -> list[FrameMasks]:
+        """Track new tracks backwards from the first frame of a stretch into earlier frames.
+
+        Args:
+            first: the first frame of the last stretch, where ``starts`` hold.
+            earlier: the frames before it, newest first, none before the shot's first frame.
+            starts: track id to its mask on ``first`` (usually :attr:`reach_back`).
+
+        Returns:
+            One dict per frame of ``earlier``: the masks of the tracks followed that far.
+        """
+        if not starts or not earlier:
+            return [{} for _ in earlier]
+        found = self.propagator.propagate([first.rgb, *(f.rgb for f in earlier)], starts)
+        for frame, masks in zip(earlier, found, strict=True):
+            for track_id in masks:
+                self._track(track_id).seen(frame)
+        return found
 
     def action_of_track(self, track_id: int) -> str:
         """The action that applies to a track's pixels."""

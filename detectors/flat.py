@@ -1,0 +1,630 @@
+"""Flat-mark detector: finds texture-poor references by their few flat colours and their layout.
+
+Most brand marks are solid shapes in two to four colours, where SIFT finds too few stable
+features. This detector describes a reference by its palette (k-means in Lab) and by its
+coloured parts (connected regions of one palette colour). On a keyframe it:
+
+1. segments, at full resolution, the pixels close to each palette colour (a box in Lab that is
+   wide in lightness and scales with the colour's chroma, so lighting changes keep them);
+2. hypothesises a similarity transform from every pair of frame regions whose colours, areas
+   and distance agree with a pair of reference parts (two centroids fix position, scale and
+   rotation; marks cut by the frame edge or partly hidden still keep one intact pair);
+3. verifies each hypothesis by rendering the reference's colour layout under it: the share of
+   each colour's pixels that the frame shows in that colour, minus the share of the pixels just
+   outside the mark that show the same colour (a red wall is not a red mark), counted only on
+   the part inside the frame;
+4. refines the best hypotheses to a homography with ECC (the frame crop as template, the
+   reference masked by its silhouette as input, so the background and the part outside the
+   frame do not count), verifies again and keeps the better of the two.
+
+The mask of a hit is the reference silhouette warped by its homography and clipped to the frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from autoblur.config import DetectConfig, PipelineConfig
+from autoblur.errors import ConfigError
+from autoblur.types import BrandCue, Detections, RegionMask, box_iou
+from detectors.base import DETECTORS
+from detectors.logo import plausible_quad, read_logo, silhouette_of
+
+_WORK_SIDE = 160  # reference parts and ECC input: longest side in pixels
+_MASK_SIDE = 800  # silhouette warped into frames: longest side at most
+_VERIFY_SIDE = 72  # colour-layout check: the reference rendered at this longest side
+_ECC_SIDE = 128  # ECC template: the frame crop resized to this longest side
+_MAX_COLOURS = 4
+_FLAT_RESIDUAL = 7.0  # RMS Lab distance (uint8 units) of pixels to their palette colour
+_MIN_COLOUR_SHARE = 0.02
+_MIN_PART_SHARE = 0.04  # parts that seed hypotheses: this share of the silhouette at least
+_MIN_REGION_PX = 6
+_REGIONS_PER_COLOUR = 40
+_MAX_HYPOTHESES = 80
+_REFINED = 3  # best hypotheses refined with ECC
+_MIN_MARK_PX = 24  # smallest mark (longest side, frame pixels) searched
+_MIN_VISIBLE = 0.15  # share of the silhouette inside the frame to accept a hit
+_MIN_RECALL = 0.6  # each large colour: share of its pixels the frame shows in that colour
+_MIN_SCORE = 0.75  # area-weighted share of the mark's pixels shown in their own colour
+_FOLLOW_SCORE = 0.6  # the same, to follow a known mark (blurred, or its last pixels in frame)
+_MAX_SPILL = 0.45  # area-weighted share of the pixels just outside shown in the same colour
+_ACHROMATIC = 18.0  # chroma (uint8 Lab) below which a colour is told by lightness
+
+
+@dataclass(frozen=True)
+class FlatReference:
+    """A flat reference, prepared for matching.
+
+    Attributes:
+        brand: the brand it belongs to.
+        path: the image file.
+        lab_lo: (C, 3) uint8 lower Lab bounds (OpenCV 8-bit Lab) of each palette colour.
+        lab_hi: (C, 3) uint8 upper Lab bounds.
+        seed_lo: (C, 3) uint8 tighter lower bounds, for the regions that seed hypotheses.
+        seed_hi: (C, 3) uint8 tighter upper bounds.
+        work_onehot: (h, w, 3) float32 at work size, 1 where the pixel has colour k (of the
+            three largest colours), for ECC.
+        ecc_colours: the three largest palette colours (repeated when fewer).
+        work_silhouette: (h, w) uint8 silhouette at work size (1 inside).
+        parts: (P, 4) float64 seed parts at work size: colour, area, centroid x, centroid y.
+        verify_labels: (C, hv, wv) bool, each colour's pixels at verify size, eroded by one.
+        verify_rings: (C, hv, wv) bool, pixels outside the silhouette next to each colour.
+        verify_silhouette: (hv, wv) bool silhouette at verify size.
+        silhouette: the silhouette at mask size, warped into frames.
+        work_to_mask: scale from work to mask coordinates.
+        work_to_verify: scale from work to verify coordinates.
+    """
+
+    brand: str
+    path: Path
+    lab_lo: np.ndarray
+    lab_hi: np.ndarray
+    seed_lo: np.ndarray
+    seed_hi: np.ndarray
+    work_onehot: np.ndarray
+    ecc_colours: tuple[int, ...]
+    work_silhouette: np.ndarray
+    parts: np.ndarray
+    verify_labels: np.ndarray
+    verify_rings: np.ndarray
+    verify_silhouette: np.ndarray
+    silhouette: RegionMask
+    work_to_mask: float
+    work_to_verify: float
+
+    @property
+    def work_hw(self) -> tuple[int, int]:
+        """(height, width) of the reference at work size."""
+        return self.work_silhouette.shape[:2]
+
+
+def _resized(image: np.ndarray, longest: int, nearest: bool = False) -> np.ndarray:
+    scale = longest / max(image.shape[:2])
+    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+    if nearest:
+        return cv2.resize(image, size, interpolation=cv2.INTER_NEAREST)
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+
+
+def _palette(lab_pixels: np.ndarray) -> np.ndarray | None:
+    """The fewest k-means centres (K, 3) float32 that fit (N, 3) Lab pixels; None if none do."""
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_MAX_ITER, 30, 0.5)
+    for k in range(1, _MAX_COLOURS + 1):
+        if len(lab_pixels) < k:
+            return None
+        compactness, labels, centres = cv2.kmeans(
+            lab_pixels, k, None, criteria, 3, cv2.KMEANS_PP_CENTERS
+        )
+        shares = np.bincount(labels.ravel(), minlength=k) / len(labels)
+        inliers = shares[labels.ravel()] >= _MIN_COLOUR_SHARE
+        residual = np.linalg.norm(lab_pixels - centres[labels.ravel()], axis=1)[inliers]
+        if np.sqrt(np.mean(residual**2)) < _FLAT_RESIDUAL:
+            return centres[shares >= _MIN_COLOUR_SHARE]
+    return None
+
+
+def _colour_bounds(centres: np.ndarray, tight: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Lab boxes (lo, hi) of (C, 3) palette centres: wide in lightness, tighter in chroma.
+
+    Tight boxes seed hypotheses (a mark's part should not merge with a background of a
+    similar colour); loose ones verify them (shading, blur and compression shift colours).
+    """
+    chroma = np.hypot(centres[:, 1] - 128, centres[:, 2] - 128)
+    achromatic = chroma < _ACHROMATIC
+    if tight:
+        tol_l = np.where(achromatic, 30.0, 70.0)
+        tol_ab = np.where(achromatic, 7.0, 6.0 + 0.12 * chroma)
+    else:
+        tol_l = np.where(achromatic, 45.0, 85.0)
+        tol_ab = np.where(achromatic, 10.0, 10.0 + 0.3 * chroma)
+    tol = np.stack([tol_l, tol_ab, tol_ab], axis=1)
+    lo = np.clip(centres - tol, 0, 255).astype(np.uint8)
+    hi = np.clip(centres + tol, 0, 255).astype(np.uint8)
+    return lo, hi
+
+
+def _label_map(lab: np.ndarray, silhouette: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """(h, w) int16 index of the nearest palette colour per silhouette pixel, -1 outside."""
+    distance = np.linalg.norm(lab[:, :, None, :].astype(np.float32) - centres, axis=3)
+    labels = distance.argmin(axis=2).astype(np.int16)
+    labels[~silhouette] = -1
+    return labels
+
+
+def _ecc_colours(labels: np.ndarray) -> tuple[int, ...]:
+    """The three largest colours of a label map (repeated when fewer): ECC's channels."""
+    order = np.argsort(-np.bincount(labels[labels >= 0].ravel()))
+    return tuple(int(order[i % len(order)]) for i in range(3))
+
+
+def _seed_parts(labels: np.ndarray) -> np.ndarray:
+    """(P, 4) colour, area, centroid x, y of the connected parts large enough to seed."""
+    total = max(int((labels >= 0).sum()), 1)
+    parts = []
+    for colour in range(int(labels.max()) + 1):
+        area, centre_xy = _components((labels == colour).astype(np.uint8))
+        for a, (x, y) in zip(area, centre_xy, strict=True):
+            if a >= _MIN_PART_SHARE * total:
+                parts.append((colour, a, x, y))
+    return np.array(parts, np.float64).reshape(-1, 4)
+
+
+def _components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) areas and (N, 2) centroids of the outer contours of a (H, W) uint8 mask.
+
+    Contours are far faster than connected-component labelling on a whole frame. Areas count
+    the pixels the outline encloses (polygon area plus half its perimeter), holes included,
+    the same way for the reference and the frame.
+    """
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    areas, centres = [], []
+    for contour in contours:
+        moments = cv2.moments(contour)
+        area = moments["m00"] + cv2.arcLength(contour, True) / 2 + 1
+        if moments["m00"] > 0:
+            centres.append((moments["m10"] / moments["m00"], moments["m01"] / moments["m00"]))
+        else:
+            centres.append(tuple(contour.reshape(-1, 2).mean(axis=0)))
+        areas.append(area)
+    return np.array(areas, np.float64), np.array(centres, np.float64).reshape(-1, 2)
+
+
+def prepare_flat_reference(brand: str, path: Path) -> FlatReference:
+    """Load a reference and describe it by its palette and coloured parts.
+
+    Raises:
+        ConfigError: unreadable image, or not a flat mark (too many colours, or a single
+            colour filling the whole picture: nothing to match).
+    """
+    rgb, alpha = read_logo(path)
+    silhouette = silhouette_of(rgb, alpha)
+    if silhouette.all() and rgb.reshape(-1, 3).std(axis=0).max() < 8:
+        raise ConfigError(f"{path}: logo image of brand {brand!r} is one flat colour: no shape")
+    mask_scale = min(1.0, _MASK_SIDE / max(rgb.shape[:2]))
+    mask_bitmap = _resized(
+        silhouette.astype(np.uint8), round(max(rgb.shape[:2]) * mask_scale), True
+    )
+    work_rgb = _resized(rgb, _WORK_SIDE)
+    work_sil = _resized(silhouette.astype(np.uint8), _WORK_SIDE, nearest=True).astype(bool)
+    lab = cv2.cvtColor(work_rgb, cv2.COLOR_RGB2LAB)
+    core = cv2.erode(work_sil.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    centres = _palette(lab[core].astype(np.float32))
+    if centres is None:
+        raise ConfigError(f"{path}: logo image of brand {brand!r} is not a flat mark")
+    labels = _label_map(lab, work_sil, centres)
+    parts = _seed_parts(labels)
+    if len(parts) == 0 or (len(centres) == 1 and work_sil.all()):
+        raise ConfigError(f"{path}: logo image of brand {brand!r} has no shape to match")
+    verify_labels_map = _resized(labels, _VERIFY_SIDE, nearest=True)
+    verify_sil = verify_labels_map >= 0
+    kernel = np.ones((3, 3), np.uint8)
+    outside = ~verify_sil
+    verify_labels, verify_rings = [], []
+    for colour in range(len(centres)):
+        own = (verify_labels_map == colour).astype(np.uint8)
+        verify_labels.append(cv2.erode(own, kernel).astype(bool))
+        near = cv2.dilate(own, np.ones((7, 7), np.uint8)).astype(bool)
+        verify_rings.append(near & outside & ~cv2.dilate(own, kernel).astype(bool))
+    lo, hi = _colour_bounds(centres, tight=False)
+    ecc_colours = _ecc_colours(labels)
+    seed_lo, seed_hi = _colour_bounds(centres, tight=True)
+    return FlatReference(
+        brand=brand,
+        path=path,
+        lab_lo=lo,
+        lab_hi=hi,
+        seed_lo=seed_lo,
+        seed_hi=seed_hi,
+        work_onehot=np.stack([labels == c for c in ecc_colours], axis=2).astype(np.float32),
+        ecc_colours=ecc_colours,
+        work_silhouette=work_sil.astype(np.uint8),
+        parts=parts,
+        verify_labels=np.stack(verify_labels),
+        verify_rings=np.stack(verify_rings),
+        verify_silhouette=verify_sil,
+        silhouette=RegionMask(0, 0, mask_bitmap.astype(bool), mask_bitmap.shape),
+        work_to_mask=mask_bitmap.shape[1] / work_sil.shape[1],
+        work_to_verify=verify_sil.shape[1] / work_sil.shape[1],
+    )
+
+
+@dataclass
+class _Regions:
+    """Connected regions of one palette colour in a frame: (N,) areas and (N, 2) centroids."""
+
+    area: np.ndarray
+    centre_xy: np.ndarray
+
+
+def _similarity(scale: float, angle: float, ref_xy: np.ndarray, frame_xy: np.ndarray) -> np.ndarray:
+    """3x3 similarity taking reference point ``ref_xy`` to ``frame_xy``."""
+    c, s = scale * np.cos(angle), scale * np.sin(angle)
+    tx = frame_xy[0] - (c * ref_xy[0] - s * ref_xy[1])
+    ty = frame_xy[1] - (s * ref_xy[0] + c * ref_xy[1])
+    return np.array([[c, -s, tx], [s, c, ty], [0, 0, 1]], np.float64)
+
+
+def outline(ref: FlatReference, homography: np.ndarray) -> np.ndarray:
+    """(4, 2) float64 frame positions of the reference's work-size corners."""
+    h, w = ref.work_hw
+    corners = np.float64([[[0, 0], [w, 0], [w, h], [0, h]]])
+    return cv2.perspectiveTransform(corners, homography)[0]
+
+
+def _similar_outline(ref: FlatReference, before: np.ndarray, after: np.ndarray) -> bool:
+    """Whether ``after`` keeps the mark a plausible shape near ``before``'s size.
+
+    ECC on a mark mostly outside the frame can bend the unseen part wildly; such a fit is not
+    a step of a moving mark.
+    """
+    quad = outline(ref, after)
+    if not plausible_quad(quad.astype(np.float64), min_side_px=2.0):
+        return False
+    area_before = cv2.contourArea(outline(ref, before).astype(np.float32))
+    area_after = cv2.contourArea(quad.astype(np.float32))
+    return 0.7 < area_after / max(area_before, 1e-6) < 1.4
+
+
+class FlatMatcher:
+    """Finds instances of flat references on frames.
+
+    Args:
+        references: the prepared references.
+        max_instances: instances of one reference per frame at most.
+    """
+
+    def __init__(self, references: Sequence[FlatReference], max_instances: int = 4) -> None:
+        self.references = list(references)
+        self.max_instances = max_instances
+
+    def detect(self, rgb: np.ndarray, only: set[Path] | None = None) -> Detections:
+        """Instances on an (H, W, 3) uint8 RGB frame of every reference (or those in ``only``)."""
+        lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
+        found = []
+        for ref in self.references:
+            if only is not None and ref.path not in only:
+                continue
+            for homography, score in self.instances(ref, lab):
+                mask = self.mask_of(ref, homography, lab.shape[:2])
+                if mask is None:
+                    continue
+                found.append(
+                    Detections(
+                        xyxy=mask.xyxy[None],
+                        confidence=[score],
+                        brand=[ref.brand],
+                        source=["flat"],
+                        cue=[str(ref.path)],
+                        masks=[mask],
+                    )
+                )
+        return Detections.concat(found)
+
+    def instances(self, ref: FlatReference, lab: np.ndarray) -> list[tuple[np.ndarray, float]]:
+        """(homography from work-size reference to frame, score) of each instance found.
+
+        Args:
+            ref: the reference.
+            lab: (H, W, 3) uint8 OpenCV Lab frame.
+        """
+        regions = [self._regions(lab, ref, c) for c in range(len(ref.lab_lo))]
+        hypotheses = self._hypotheses(ref, regions, lab.shape[:2])
+        scored = sorted(
+            ((h, *self._score(ref, lab, h)) for h in hypotheses), key=lambda hsp: -hsp[1]
+        )
+        kept: list[tuple[np.ndarray, float]] = []
+        refined = 0
+        for homography, score, passes in scored:
+            if len(kept) >= self.max_instances or refined >= _REFINED + len(kept):
+                break
+            centre = self._centre(ref, homography)
+            if any(self._inside(ref, h, centre) for h, _ in kept):
+                continue
+            refined += 1
+            better = self._refine(ref, lab, homography)
+            if better is not None:
+                better_score, better_passes = self._score(ref, lab, better)
+                if better_passes and (better_score >= score - 0.02 or not passes):
+                    homography, score, passes = better, better_score, True
+            if passes:
+                kept.append((homography, min(1.0, max(score, 0.0))))
+        return kept
+
+    @staticmethod
+    def _regions(lab: np.ndarray, ref: FlatReference, colour: int) -> _Regions:
+        area, centre_xy = _components(cv2.inRange(lab, ref.seed_lo[colour], ref.seed_hi[colour]))
+        keep = np.nonzero(area >= _MIN_REGION_PX)[0]
+        keep = keep[np.argsort(-area[keep])[:_REGIONS_PER_COLOUR]]
+        return _Regions(area[keep], centre_xy[keep])
+
+    @staticmethod
+    def _hypotheses(
+        ref: FlatReference, regions: list[_Regions], frame_hw: tuple[int, int]
+    ) -> list[np.ndarray]:
+        """Similarities from pairs of frame regions that agree with pairs of reference parts.
+
+        For parts P, Q and regions p, q of their colours, the centroid distance gives a scale
+        s; both regions' areas must agree with s (one may be cut or hidden down to a third),
+        and the mark must be between ``_MIN_MARK_PX`` and twice the frame.
+        """
+        work_long = max(ref.work_hw)
+        min_scale = _MIN_MARK_PX / work_long
+        max_scale = 2 * max(frame_hw) / work_long
+        candidates: list[tuple[float, np.ndarray]] = []
+        parts = ref.parts
+        for i in range(len(parts)):
+            for j in range(len(parts)):
+                if i == j:
+                    continue
+                (ci, ai, *pi), (cj, aj, *pj) = parts[i], parts[j]
+                rp, rq = regions[int(ci)], regions[int(cj)]
+                if not len(rp.area) or not len(rq.area):
+                    continue
+                ref_vec = np.subtract(pj, pi)
+                ref_dist = float(np.hypot(*ref_vec))
+                if ref_dist < 1:
+                    continue
+                vec = rq.centre_xy[None, :, :] - rp.centre_xy[:, None, :]
+                dist = np.hypot(vec[..., 0], vec[..., 1])
+                scale = dist / ref_dist
+                fit_p = np.sqrt(rp.area[:, None] / ai) / np.maximum(scale, 1e-9)
+                fit_q = np.sqrt(rq.area[None, :] / aj) / np.maximum(scale, 1e-9)
+                ok = (
+                    (scale >= min_scale)
+                    & (scale <= max_scale)
+                    & (fit_p > 0.3)
+                    & (fit_p < 1.5)
+                    & (fit_q > 0.3)
+                    & (fit_q < 1.5)
+                    & (np.maximum(fit_p, fit_q) > 0.7)
+                )
+                if ci == cj:
+                    ok &= ~np.eye(len(rp.area), dtype=bool)
+                for a, b in zip(*np.nonzero(ok), strict=True):
+                    angle = np.arctan2(vec[a, b, 1], vec[a, b, 0]) - np.arctan2(*ref_vec[::-1])
+                    error = abs(np.log(fit_p[a, b])) + abs(np.log(fit_q[a, b]))
+                    homography = _similarity(
+                        float(scale[a, b]), float(angle), np.array(pi), rp.centre_xy[a]
+                    )
+                    candidates.append((error, homography))
+        candidates.sort(key=lambda eh: eh[0])
+        return [h for _, h in candidates[:_MAX_HYPOTHESES]]
+
+    def locate(
+        self, lab: np.ndarray, mask: RegionMask, pad: float = 0.3, min_iou: float = 0.5
+    ) -> tuple[FlatReference, np.ndarray] | None:
+        """The reference and homography of the instance that ``mask`` outlines, if it is one.
+
+        Searches the frame around the mask only.
+
+        Args:
+            lab: (H, W, 3) uint8 OpenCV Lab frame.
+            mask: an instance's region on that frame (or where one is expected).
+            pad: the search reaches this share of the mask's size (plus 8 px) around it.
+            min_iou: box overlap with ``mask`` an instance needs.
+
+        Returns:
+            (reference, homography from its work size to the frame), or None.
+        """
+        fh, fw = lab.shape[:2]
+        x0, y0, x1, y1 = mask.xyxy
+        pad_x, pad_y = pad * (x1 - x0) + 8, pad * (y1 - y0) + 8
+        cx0, cy0 = int(max(0, x0 - pad_x)), int(max(0, y0 - pad_y))
+        cx1, cy1 = int(min(fw, x1 + pad_x)), int(min(fh, y1 + pad_y))
+        shift = np.array([[1, 0, cx0], [0, 1, cy0], [0, 0, 1]], np.float64)
+        best, best_iou = None, min_iou
+        for ref in self.references:
+            for homography, _ in self.instances(ref, lab[cy0:cy1, cx0:cx1]):
+                full = shift @ homography
+                found = self.mask_of(ref, full, (fh, fw))
+                if found is None:
+                    continue
+                iou = float(box_iou(found.xyxy, mask.xyxy)[0, 0])
+                if iou > best_iou:
+                    best, best_iou = (ref, full), iou
+        return best
+
+    def follow(
+        self, ref: FlatReference, lab: np.ndarray, homography: np.ndarray
+    ) -> np.ndarray | None:
+        """The instance near ``homography`` on a new frame, refined; None when it is lost.
+
+        Tracking accepts an instance with little of it left in the frame (down to its last
+        few visible pixels) and a lower colour agreement (motion blur), where detection would
+        not.
+
+        Args:
+            ref: the reference.
+            lab: (H, W, 3) uint8 OpenCV Lab frame.
+            homography: the predicted homography from the reference's work size to the frame.
+        """
+        refined = self._refine(ref, lab, homography)
+        if refined is None or not _similar_outline(ref, homography, refined):
+            return None
+        _, passes = self._score(ref, lab, refined, min_visible=0.0, min_score=_FOLLOW_SCORE)
+        return refined if passes else None
+
+    def refine(
+        self, ref: FlatReference, lab: np.ndarray, homography: np.ndarray
+    ) -> np.ndarray | None:
+        """``homography`` refined by ECC on the frame, unchecked; None when ECC fails."""
+        return self._refine(ref, lab, homography)
+
+    @staticmethod
+    def mask_of(
+        ref: FlatReference, homography: np.ndarray, frame_hw: tuple[int, int]
+    ) -> RegionMask | None:
+        """The reference's silhouette warped into the frame by a work-size homography."""
+        to_work = np.diag([1 / ref.work_to_mask, 1 / ref.work_to_mask, 1.0])
+        return ref.silhouette.warp(homography @ to_work, frame_hw)
+
+    @staticmethod
+    def _score(
+        ref: FlatReference,
+        lab: np.ndarray,
+        homography: np.ndarray,
+        min_visible: float = _MIN_VISIBLE,
+        min_score: float = _MIN_SCORE,
+    ) -> tuple[float, bool]:
+        """Agreement of the frame with the reference's colour layout under ``homography``.
+
+        Only pixels inside the frame count. Recall is the area-weighted share of each
+        colour's pixels that the frame shows in that colour; spill the share of the pixels
+        just outside each colour that show it too (a red wall is not a red ring).
+
+        Returns:
+            (recall - spill / 2, for ranking; whether it passes as a hit: enough of the mark
+            in frame, recall and every large colour's recall high, spill low).
+        """
+        vh, vw = ref.verify_silhouette.shape
+        to_verify = np.diag([ref.work_to_verify, ref.work_to_verify, 1.0])
+        warped = cv2.warpPerspective(
+            lab,
+            homography @ np.linalg.inv(to_verify),
+            (vw, vh),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=(0, 0, 0),
+        )
+        valid = warped[:, :, 1] > 0  # OpenCV's 8-bit a* is never 0 for a real colour
+        visible = (valid & ref.verify_silhouette).sum() / ref.verify_silhouette.sum()
+        counts, recalls, spills = [], [], []
+        for colour in range(len(ref.lab_lo)):
+            own = ref.verify_labels[colour] & valid
+            count = int(own.sum())
+            if count < 4:
+                continue
+            match = cv2.inRange(warped, ref.lab_lo[colour], ref.lab_hi[colour]).astype(bool)
+            ring = ref.verify_rings[colour] & valid
+            counts.append(count)
+            recalls.append((match & own).sum() / count)
+            spills.append((match & ring).sum() / max(int(ring.sum()), 1))
+        if not counts:
+            return 0.0, False
+        weights = np.array(counts, np.float64) / sum(counts)
+        recall, spill = float(weights @ recalls), float(weights @ spills)
+        large = weights * len(ref.lab_lo) >= 0.3
+        passes = (
+            visible >= min_visible
+            and recall >= min_score
+            and spill <= _MAX_SPILL
+            and bool(np.all(np.array(recalls)[large] >= _MIN_RECALL))
+        )
+        return recall - spill / 2, passes
+
+    @staticmethod
+    def _centre(ref: FlatReference, homography: np.ndarray) -> np.ndarray:
+        h, w = ref.work_hw
+        return cv2.perspectiveTransform(np.float64([[[w / 2, h / 2]]]), homography)[0, 0]
+
+    @staticmethod
+    def _inside(ref: FlatReference, homography: np.ndarray, point_xy: np.ndarray) -> bool:
+        h, w = ref.work_hw
+        outline = np.float64([[0, 0], [w, 0], [w, h], [0, h]])[None]
+        quad = cv2.perspectiveTransform(outline, homography)[0].astype(np.float32)
+        return cv2.pointPolygonTest(quad, (float(point_xy[0]), float(point_xy[1])), False) >= 0
+
+    @staticmethod
+    def _refine(ref: FlatReference, lab: np.ndarray, homography: np.ndarray) -> np.ndarray | None:
+        """ECC refinement of a hypothesis to a homography; None when ECC does not converge.
+
+        Both images are colour-membership maps (one channel per palette colour: the frame
+        pixels within its loose Lab box, the reference's own pixels), so the frame's texture
+        and lighting do not count, and the mark's outline pulls on the fit. The template is
+        the frame around the hypothesis, so only in-frame pixels count.
+        """
+        fh, fw = lab.shape[:2]
+        if not np.all(np.isfinite(homography)):
+            return None
+        h, w = ref.work_hw
+        outline = np.float64([[0, 0], [w, 0], [w, h], [0, h]])[None]
+        quad = cv2.perspectiveTransform(outline, homography)[0]
+        pad = 0.15 * (quad.max(axis=0) - quad.min(axis=0))
+        x0, y0 = np.maximum(np.floor(quad.min(axis=0) - pad), 0).astype(int)
+        x1, y1 = np.minimum(np.ceil(quad.max(axis=0) + pad), (fw, fh)).astype(int)
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return None
+        criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-4)
+        scale = _ECC_SIDE / max(x1 - x0, y1 - y0)
+        size = (max(8, round((x1 - x0) * scale)), max(8, round((y1 - y0) * scale)))
+        crop = cv2.resize(lab[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA)
+        template = (
+            np.stack(
+                [cv2.inRange(crop, ref.lab_lo[c], ref.lab_hi[c]) for c in ref.ecc_colours], axis=2
+            ).astype(np.float32)
+            / 255
+        )
+        to_template = np.array([[scale, 0, -x0 * scale], [0, scale, -y0 * scale], [0, 0, 1]])
+        warp = np.linalg.inv(homography) @ np.linalg.inv(to_template)
+        try:
+            _, warp = cv2.findTransformECC(
+                template,
+                ref.work_onehot,
+                (warp / warp[2, 2]).astype(np.float32),
+                cv2.MOTION_HOMOGRAPHY,
+                criteria,
+                None,
+                5,
+            )
+        except cv2.error:
+            return None
+        refined = np.linalg.inv(warp.astype(np.float64) @ to_template)
+        return refined / refined[2, 2]
+
+
+def prepare_flat_references(cues: Sequence[BrandCue]) -> list[FlatReference]:
+    """Flat references of every logo image of ``cues``.
+
+    Raises:
+        ConfigError: an image is unreadable or not a flat mark.
+    """
+    return [prepare_flat_reference(cue.name, path) for cue in cues for path in cue.logos]
+
+
+class FlatDetector:
+    """The flat-mark detector on its own (``logo`` uses it for references SIFT cannot match).
+
+    Args:
+        cues: brands; those with ``logos`` are used.
+        config: detection settings (``logo.max_instances``).
+    """
+
+    name = "flat"
+
+    def __init__(self, cues: Sequence[BrandCue], config: DetectConfig) -> None:
+        self.matcher = FlatMatcher(prepare_flat_references(cues), config.logo.max_instances)
+
+    def detect(self, rgb: np.ndarray) -> Detections:
+        """Instances of every reference on an (H, W, 3) uint8 RGB frame."""
+        return self.matcher.detect(rgb)
+
+
+@DETECTORS.register("flat")
+def build_flat_detector(cues: Sequence[BrandCue], config: PipelineConfig) -> FlatDetector:
+    """The flat-mark detector for the brands that have logo images."""
+    return FlatDetector(cues, config.detect)
