@@ -44,11 +44,12 @@ def clip(video: Path, count: int, height: int) -> list[np.ndarray]:
 
 
 def objects(frame_hw: tuple[int, int], count: int) -> dict[int, RegionMask]:
+    """``count`` (up to 15) boxes, a tenth of the width each, five to a row; ids from 1."""
     h, w = frame_hw
     masks = {}
     for i in range(count):
         dense = np.zeros((h, w), bool)
-        x0, y0 = int(w * (0.1 + 0.16 * i)), int(h * 0.4)
+        x0, y0 = int(w * (0.1 + 0.16 * (i % 5))), int(h * (0.4 + 0.2 * (i // 5)))
         dense[y0 : y0 + h // 8, x0 : x0 + w // 10] = True
         masks[i + 1] = RegionMask.from_dense(dense)
     return masks

@@ -1,7 +1,8 @@
-"""Shared fixtures: the real media in ../shared/data and composites made from them."""
+"""Shared fixtures: the real media in tests/data and composites made from them."""
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -14,23 +15,37 @@ from autoblur.synth import Composite, composite_logo, moving_placement
 from detectors.logo import read_logo
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
+DATA = REPO / "tests" / "data"
 VIDEOS = DATA / "videos"
 IMAGES = DATA / "images"
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not DATA.is_dir():
-        skip = pytest.mark.skip(reason=f"real test media not found at {DATA}")
-        for item in items:
-            if "real_media" in item.fixturenames:
-                item.add_marker(skip)
+PARITY_ENV = "AUTOBLUR_PARITY_DIR"
 
 
 @pytest.fixture(scope="session")
 def real_media() -> Path:
-    """The shared data folder (tests that use it are skipped where it is absent)."""
+    """The folder of real test media (tests/data, part of the repository)."""
     return DATA
+
+
+def parity_dir(name: str) -> Path | None:
+    """The parity fixture folder ``name`` inside ``$AUTOBLUR_PARITY_DIR``; None when unset.
+
+    Raises:
+        FileNotFoundError: the variable is set but that folder is not there.
+    """
+    root = os.environ.get(PARITY_ENV)
+    if not root:
+        return None
+    folder = Path(root) / name
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{PARITY_ENV}={root}: no parity fixtures {folder}")
+    return folder
+
+
+needs_parity = pytest.mark.skipif(
+    not os.environ.get(PARITY_ENV),
+    reason=f"no parity fixtures: set {PARITY_ENV} (.ci/run sets it to ../shared/parity)",
+)
 
 
 def make_composite(

@@ -66,10 +66,8 @@ def test_no_false_detections_on_other_footage(real_media):
     det = detector("box.png", "WindowsLogo.jpg", "opencv-logo.png")
     with VideoReader(VIDEOS / "vtest.avi") as reader:
         for frame in reader.frames():
-            if frame.index % 100 == 0:
-                assert len(det.detect(frame.rgb)) == 0
-            if frame.index > 400:
-                break
+            if frame.index % 8 == 0:
+                assert len(det.detect(frame.rgb)) == 0, frame.index
     assert len(det.detect(load_rgb("graf1.png"))) == 0
 
 

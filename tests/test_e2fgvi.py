@@ -1,10 +1,10 @@
 """E2FGVI: parity of both variants with the official code, and the inpainter's plumbing.
 
 Parity: rule weights (architecture constants kept as built) load strictly and reproduce the
-stored official outputs (``../shared/parity/e2fgvi`` and ``e2fgvi_hq``) within the README's
-acceptance: max abs diff 1e-4 on ``pred_imgs`` and flows, stats within rel. 1e-5. Plumbing:
-the same weights as checkpoint files, on a real clip with a composited logo (crop and paste
-back, window boundaries, frame count, bounded look-ahead).
+stored official outputs (``$AUTOBLUR_PARITY_DIR/e2fgvi`` and ``e2fgvi_hq``) within the
+README's acceptance: max abs diff 1e-4 on ``pred_imgs`` and flows, stats within rel. 1e-5.
+Plumbing: the same weights as checkpoint files, on a real clip with a composited logo (crop
+and paste back, window boundaries, frame count, bounded look-ahead).
 """
 
 from __future__ import annotations
@@ -26,40 +26,39 @@ from autoblur.remove.e2fgvi.inpainter import (  # noqa: E402
     working_size,
 )
 from autoblur.remove.e2fgvi.model import InpaintGenerator  # noqa: E402
-from tests.conftest import IMAGES, REPO, make_composite  # noqa: E402
+from tests.conftest import IMAGES, make_composite, needs_parity, parity_dir  # noqa: E402
 from tests.parity_weights import assert_stats_close, rule_state_dict, tensor_sha256  # noqa: E402
 
-PARITY = REPO.parent / "shared" / "parity"
 TOL = 1e-4
 VARIANTS = {"e2fgvi": False, "e2fgvi_hq": True}
 
-pytestmark = pytest.mark.skipif(not PARITY.is_dir(), reason=f"no parity fixtures at {PARITY}")
-
 
 def _rule_model(variant: str) -> InpaintGenerator:
-    manifest = json.loads((PARITY / variant / "state_dict_manifest.json").read_text())
+    """The variant with rule weights; its constant buffers (no weights) stay as built."""
     model = InpaintGenerator(hq=VARIANTS[variant]).eval()
-    own = model.state_dict()
-    kept = {}
-    for entry in manifest["entries"]:
-        if entry["rule"] == "kept_constructed_value":
-            value = torch.tensor(entry["kept_value"], dtype=own[entry["name"]].dtype)
-            kept[entry["name"]] = value.view(own[entry["name"]].shape)
-            assert torch.equal(kept[entry["name"]], own[entry["name"]]), entry["name"]
-    weights = rule_state_dict(model, kept)
-    assert sorted(weights) == sorted(e["name"] for e in manifest["entries"])
-    for entry in manifest["entries"]:
-        assert tensor_sha256(weights[entry["name"]]) == entry["generated_sha256"], entry["name"]
-    assert sum(p.numel() for p in model.parameters()) == manifest["num_parameters"]
-    model.load_state_dict(weights, strict=True)
+    kept = dict(model.named_buffers())
+    model.load_state_dict(rule_state_dict(model, kept), strict=True)
     return model
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
+@needs_parity
 def test_parity(variant):
     torch.set_num_threads(2)
+    folder = parity_dir(variant)
+    manifest = json.loads((folder / "state_dict_manifest.json").read_text())
     model = _rule_model(variant)
-    case = np.load(PARITY / variant / "case.npz")
+    kept = {e["name"] for e in manifest["entries"] if e["rule"] == "kept_constructed_value"}
+    assert kept == {name for name, _ in model.named_buffers()}
+    weights = model.state_dict()
+    assert sorted(weights) == sorted(e["name"] for e in manifest["entries"])
+    for entry in manifest["entries"]:
+        if entry["name"] in kept:
+            value = torch.tensor(entry["kept_value"], dtype=weights[entry["name"]].dtype)
+            assert torch.equal(value.view(weights[entry["name"]].shape), weights[entry["name"]])
+        assert tensor_sha256(weights[entry["name"]]) == entry["generated_sha256"], entry["name"]
+    assert sum(p.numel() for p in model.parameters()) == manifest["num_parameters"]
+    case = np.load(folder / "case.npz")
     seen: dict[str, torch.Tensor] = {}
     hooks = [
         (model.encoder, "enc_feat"),
