@@ -1,4 +1,4 @@
-"""Command line: ``run``, ``scan``, ``batch`` and ``models``, one module each.
+"""Command line: ``run``, ``scan``, ``batch``, ``models`` and ``serve``, one module each.
 
 Thin by design: parse options, build the config and the job, call the pipeline, and turn
 errors into one line with the exit codes of :mod:`autoblur.exit_codes`.
@@ -15,6 +15,7 @@ from autoblur.cli.batch import batch
 from autoblur.cli.models import models
 from autoblur.cli.run import run
 from autoblur.cli.scan import scan
+from autoblur.cli.serve import serve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,5 +25,5 @@ def main() -> None:
     logging.basicConfig(format="autoblur: %(message)s", level=logging.WARNING)
 
 
-for _command in (run, scan, batch, models):
+for _command in (run, scan, batch, models, serve):
     main.add_command(_command)
