@@ -22,8 +22,13 @@ _INSTALL = "autoblur serve needs the service extra: pip install 'autoblur[servic
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Worker processes (jobs run at once).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Worker processes (jobs run at once).",
+)
 @click.option(
     "--root",
     "roots",

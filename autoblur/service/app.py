@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict
 from autoblur import __version__
 from autoblur.service.auth import COOKIE, LoginRequired, require_token
 from autoblur.service.pages import router as pages_router
-from autoblur.service.review import Decision, occurrences_of, render_spec
 from autoblur.service.queue import FINISHED, JobQueue, new_job_id
+from autoblur.service.review import Decision, occurrences_of, render_spec
 from autoblur.service.runtime import DataDirLock, Service
 from autoblur.service.settings import ServiceSettings
 from autoblur.service.spec import JobRequest, PathInvalid, PathRefused, build_spec

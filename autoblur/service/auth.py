@@ -8,6 +8,7 @@ SameSite=Strict, so other sites cannot send requests with it.
 from __future__ import annotations
 
 import hmac
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import HTTPException, Request, Security
@@ -39,7 +40,8 @@ def token_ok(expected: str | None, given: str | None) -> bool:
 
 
 def require_token(
-    request: Request, credentials: HTTPAuthorizationCredentials | None = Security(_bearer)
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> None:
     """API dependency: the bearer token, or the browser's cookie; 401 otherwise."""
     given = credentials.credentials if credentials is not None else request.cookies.get(COOKIE)

@@ -75,7 +75,9 @@ class JobQueue:
         self.path = path
         self.lease_s = lease_s
         self.max_attempts = max_attempts
-        self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        self._db = sqlite3.connect(
+            path, timeout=30.0, isolation_level=None, check_same_thread=False
+        )
         self._db.row_factory = sqlite3.Row
         self._lock = threading.RLock()  # the server's request threads share one connection
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -163,8 +165,11 @@ class JobQueue:
                     break
                 db.execute(
                     "UPDATE jobs SET status = 'failed', finished_at = ?, error = ? WHERE id = ?",
-                    (now, f"gave up after {row['attempts']} attempts (a worker died each time)",
-                     row["id"]),
+                    (
+                        now,
+                        f"gave up after {row['attempts']} attempts (a worker died each time)",
+                        row["id"],
+                    ),
                 )
             db.execute(
                 "UPDATE jobs SET status = 'running', worker = ?, attempts = attempts + 1, "

@@ -55,16 +55,19 @@ def run_spec(spec: dict[str, Any], progress: Progress | None = None) -> None:
         if not spec.get("scan"):
             _pipeline({**spec, "report": str(scan), "output": None}, config, progress)
         render = _render_video()(
-            input_path, scan, Path(spec["output"]), Path(spec["decisions"]), config=config, progress=progress
+            input_path,
+            scan,
+            Path(spec["output"]),
+            Path(spec["decisions"]),
+            config=config,
+            progress=progress,
         )
         write_json_atomic(report, render)
         return
     _pipeline(spec, config, progress)
 
 
-def _pipeline(
-    spec: dict[str, Any], config: PipelineConfig, progress: Progress | None
-) -> None:
+def _pipeline(spec: dict[str, Any], config: PipelineConfig, progress: Progress | None) -> None:
     rules = load_rules(spec["rules"], fallback_action=config.remove.default_action)
     job = Job(
         input_path=Path(spec["input"]),

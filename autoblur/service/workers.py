@@ -17,7 +17,6 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from autoblur.errors import AutoblurError
@@ -212,7 +211,9 @@ class WorkerPool:
             for index, process in enumerate(self._processes):
                 if process is None or not process.is_alive():
                     if process is not None:
-                        log.warning("worker %d exited (%s); starting another", index, process.exitcode)
+                        log.warning(
+                            "worker %d exited (%s); starting another", index, process.exitcode
+                        )
                     self._spawn(index)
             self._stopped.wait(1.0)
         for process in self._processes:
