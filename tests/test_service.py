@@ -65,6 +65,11 @@ def test_submit_poll_and_fetch_the_report(server, media):
     assert server.client.get("/api/jobs", params={"status": "nonsense"}).status_code == 422
     assert server.client.get("/api/jobs/nope").status_code == 404
     assert "/api/jobs" in httpx.get(server.url + "/openapi.json").json()["paths"]
+    with httpx.Client(base_url=server.url, follow_redirects=True) as browser:
+        assert scan in browser.get(f"/?token={TOKEN}").text  # the job list, logged in
+        review = browser.get(f"/review/{scan}")
+        assert review.status_code == 200 and f"Review of job {scan}" in review.text
+        assert browser.get(f"/review/{scan}/crop/nothing/before.jpg").status_code == 404
     out.unlink()
 
 

@@ -11,7 +11,14 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from autoblur.errors import VideoError
 from autoblur.service.auth import COOKIE, require_page_token, safe_next, token_ok
-from autoblur.service.review import DECISIONS, crop_jpeg, frame_at, occurrences_of, report_of
+from autoblur.service.review import (
+    DECISIONS,
+    crop_jpeg,
+    decisions_of,
+    frame_at,
+    occurrences_of,
+    report_of,
+)
 
 _templates = Environment(
     loader=FileSystemLoader(Path(__file__).with_name("templates")),
@@ -80,7 +87,8 @@ def review(job_id: str, request: Request) -> HTMLResponse:
         occurrences=occurrences_of(job),
         duration=max(duration, 1e-9),
         render=render,
-        decisions=DECISIONS,
+        choices=DECISIONS,
+        chosen=decisions_of(render),
     )
 
 

@@ -33,6 +33,17 @@ def occurrences_of(job: dict[str, Any]) -> list[dict[str, Any]]:
     return [] if report is None else list(report.get("occurrences") or [])
 
 
+def decisions_of(render: dict[str, Any] | None) -> dict[str, str]:
+    """The decision per occurrence id of a render job (empty for None)."""
+    if render is None:
+        return {}
+    path = Path(render["spec"]["decisions"])
+    if not path.is_file():
+        return {}
+    decisions = json.loads(path.read_text(encoding="utf-8")).get("occurrences") or {}
+    return {k: v if isinstance(v, str) else v.get("action", "") for k, v in decisions.items()}
+
+
 def render_spec(
     scan: dict[str, Any], decisions: dict[str, str], settings: ServiceSettings, job_id: str
 ) -> dict[str, Any]:
