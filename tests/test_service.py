@@ -64,7 +64,7 @@ def test_submit_poll_and_fetch_the_report(server, media):
     assert server.client.get("/api/jobs", params={"status": "queued"}).json() == []
     assert server.client.get("/api/jobs", params={"status": "nonsense"}).status_code == 422
     assert server.client.get("/api/jobs/nope").status_code == 404
-    assert "/api/jobs" in httpx.get(server.url + "/openapi.json").json()["paths"]
+    assert "/api/jobs" in server.client.get("/openapi.json").json()["paths"]
     with httpx.Client(base_url=server.url, follow_redirects=True) as browser:
         assert scan in browser.get(f"/?token={TOKEN}").text  # the job list, logged in
         review = browser.get(f"/review/{scan}")
@@ -76,8 +76,9 @@ def test_submit_poll_and_fetch_the_report(server, media):
 def test_token_is_required(server, media):
     assert httpx.get(server.url + "/healthz").status_code == 200
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
-        response = httpx.get(server.url + "/api/jobs", headers=headers)
-        assert response.status_code == 401, headers
+        for path in ("/api/jobs", "/api/jobs/x", "/api/jobs/x/report", "/openapi.json"):
+            response = httpx.get(server.url + path, headers=headers)
+            assert response.status_code == 401, (path, headers)
         response = httpx.post(server.url + "/api/jobs", headers=headers, json={"input": "x"})
         assert response.status_code == 401
     assert server.client.get("/api/jobs").status_code == 200
@@ -162,17 +163,22 @@ def test_kill9_mid_job_then_restart_finishes_it(tmp_path, media):
     data = tmp_path / "data"
     out = media / "survivor.mp4"
     first = Server(data, [media]).wait_ready()
-    job = first.submit(input=media / "long.mp4", rules=media / "rules.yaml", mode="remove",
-                       output=out)  # fmt: skip
-    queued = first.submit(input=media / "short.mp4", rules=media / "rules.yaml")
-    first.wait(job, until=("running",), progress=0.2)
-    workers = first.worker_pids()
-    assert workers
-    first.kill9()
-    deadline = time.monotonic() + 10
-    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(Path(f"/proc/{pid}").exists() for pid in workers), "workers outlived the server"
+    try:
+        job = first.submit(input=media / "long.mp4", rules=media / "rules.yaml", mode="remove",
+                           output=out)  # fmt: skip
+        queued = first.submit(input=media / "short.mp4", rules=media / "rules.yaml")
+        first.wait(job, until=("running",), progress=0.2)
+        workers = first.worker_pids()
+        assert workers
+        first.kill9()
+        deadline = time.monotonic() + 10
+        while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(Path(f"/proc/{pid}").exists() for pid in workers), (
+            "workers outlived the server"
+        )
+    finally:
+        first.stop()  # nothing left running if an assertion failed before the kill
     assert not out.exists()
     second = Server(data, [media]).wait_ready()
     try:

@@ -207,6 +207,9 @@ def create_app(settings: ServiceSettings, lock: DataDirLock | None = None) -> Fa
         version=__version__,
         summary="Automated logo removal: a job queue over the autoblur pipeline.",
         lifespan=lifespan,
+        openapi_url=None,  # served below, behind the token like every route but /healthz
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.add_exception_handler(PathRefused, _path_refused)
@@ -216,6 +219,10 @@ def create_app(settings: ServiceSettings, lock: DataDirLock | None = None) -> Fa
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(require_token)])
+    def openapi() -> dict[str, Any]:
+        return app.openapi()
 
     app.include_router(api)
     app.include_router(pages_router)

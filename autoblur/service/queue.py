@@ -204,6 +204,15 @@ class JobQueue:
         )
         return changed == 1
 
+    def release(self, job_id: str, worker: str) -> None:
+        """Put our running job back in the queue, not counting this attempt (a clean stop)."""
+        self._update(
+            "UPDATE jobs SET status = 'queued', worker = NULL, lease_until = NULL, "
+            "attempts = attempts - 1, progress = 0, eta_s = NULL "
+            "WHERE id = ? AND status = 'running' AND worker = ?",
+            (job_id, worker),
+        )
+
     def cancel(self, job_id: str) -> str | None:
         """Cancel a queued or running job; the job's status afterwards, None if unknown."""
         self._update(

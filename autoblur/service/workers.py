@@ -159,8 +159,8 @@ def die_with_parent(parent_pid: int) -> None:
 def worker_main(settings: ServiceSettings, worker: str, parent_pid: int) -> None:
     """A worker process: claim a job, run it, repeat, until the server stops it."""
     die_with_parent(parent_pid)
-    # SIGTERM (the server stopping) unwinds the job so that its temporary files are removed;
-    # the job stays "running" and is re-queued when a server starts on this data folder.
+    # SIGTERM (the server stopping) unwinds the job so that its temporary files are removed,
+    # and puts it back in the queue for the next server.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the server, which stops us
     logging.basicConfig(format=f"autoblur {worker}: %(message)s", level=logging.WARNING)
@@ -171,7 +171,11 @@ def worker_main(settings: ServiceSettings, worker: str, parent_pid: int) -> None
         if job is None:
             time.sleep(settings.poll_s)
             continue
-        run_claimed(queue, job, worker, executor, settings)
+        try:
+            run_claimed(queue, job, worker, executor, settings)
+        except SystemExit:
+            queue.release(job["id"], worker)
+            raise
 
 
 class WorkerPool:
