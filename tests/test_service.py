@@ -15,6 +15,7 @@ from click.testing import CliRunner
 pytest.importorskip("fastapi", reason="the service extra is not installed")
 
 from autoblur.cli import main  # noqa: E402
+from autoblur.service.queue import JobQueue  # noqa: E402
 from tests.service_server import (  # noqa: E402
     SAMPLE,
     TOKEN,
@@ -231,3 +232,17 @@ def test_watch_folder_takes_a_new_file_exactly_once(tmp_path, media):
         restarted.stop()
     assert not (watched / "notes.txt.report.json").exists()
     assert set(os.listdir(watched)) == {"autoblur-results", "news.mp4", "notes.txt"}
+
+
+def test_a_clean_stop_puts_the_running_job_back_in_the_queue(tmp_path, media):
+    server = Server(tmp_path / "data", [media]).wait_ready()
+    out = media / "stopped.mp4"
+    try:
+        job = server.submit(input=media / "long.mp4", rules=media / "rules.yaml", mode="remove",
+                            output=out)  # fmt: skip
+        server.wait(job, until=("running",), progress=0.1)
+    finally:
+        server.stop()  # SIGTERM, as systemd stops a service
+    row = JobQueue(tmp_path / "data" / "queue.sqlite3").get(job)
+    assert row["status"] == "queued" and row["attempts"] == 0  # this attempt does not count
+    assert not out.exists() and not leftovers(media)
