@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from autoblur.cli.common import handle_errors
+from autoblur.config import load_config
 from autoblur.errors import ConfigError
 
 _INSTALL = "autoblur serve needs the service extra: pip install 'autoblur[service]'"
@@ -21,7 +22,13 @@ _INSTALL = "autoblur serve needs the service extra: pip install 'autoblur[servic
     help="Folder of the job queue (SQLite), the lock and each job's outputs.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="Port to listen on.",
+)
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
@@ -91,6 +98,7 @@ def serve(
         )
     if executor == "ray" and not os.environ.get("RAY_ADDRESS"):
         raise ConfigError("--executor ray: set RAY_ADDRESS to the cluster (ray start --head)")
+    load_config(config_name)  # a bad preset fails now, not in every job
     settings = ServiceSettings(
         data_dir=data_dir.resolve(),
         roots=tuple(root.resolve() for root in roots) or (Path.cwd().resolve(),),

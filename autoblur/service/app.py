@@ -23,7 +23,7 @@ from autoblur.service.queue import FINISHED, JobQueue, new_job_id
 from autoblur.service.review import Decision, occurrences_of, render_spec
 from autoblur.service.runtime import DataDirLock, Service
 from autoblur.service.settings import ServiceSettings
-from autoblur.service.spec import JobRequest, PathInvalid, PathRefused, build_spec
+from autoblur.service.spec import FieldInvalid, JobRequest, PathRefused, build_spec
 
 Status = Literal["queued", "running", "done", "failed", "cancelled"]
 
@@ -160,7 +160,7 @@ def render_job(job_id: str, body: RenderRequest, request: Request) -> JobCreated
     known = {occ["id"] for occ in occurrences_of(scan)}
     unknown = sorted(set(body.decisions) - known)
     if unknown:
-        raise PathInvalid("decisions", f"no occurrence {unknown[0]!r} in the scan of job {job_id}")
+        raise FieldInvalid("decisions", f"no occurrence {unknown[0]!r} in the scan of job {job_id}")
     render_id = new_job_id()
     spec = render_spec(scan, body.decisions, settings, render_id)
     queue_of(request).submit(spec, source="review", parent=job_id, job_id=render_id)
@@ -171,7 +171,7 @@ def _path_refused(request: Request, exc: PathRefused) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=403)
 
 
-def _path_invalid(request: Request, exc: PathInvalid) -> JSONResponse:
+def _field_invalid(request: Request, exc: FieldInvalid) -> JSONResponse:
     detail = [{"loc": ["body", exc.field], "msg": str(exc), "type": "value_error"}]
     return JSONResponse({"detail": detail}, status_code=422)
 
@@ -213,7 +213,7 @@ def create_app(settings: ServiceSettings, lock: DataDirLock | None = None) -> Fa
     )
     app.state.settings = settings
     app.add_exception_handler(PathRefused, _path_refused)
-    app.add_exception_handler(PathInvalid, _path_invalid)
+    app.add_exception_handler(FieldInvalid, _field_invalid)
     app.add_exception_handler(LoginRequired, _login_required)
 
     @app.get("/healthz", include_in_schema=False)

@@ -21,8 +21,8 @@ class PathRefused(Exception):
     """A request path resolves outside every allowed root (HTTP 403)."""
 
 
-class PathInvalid(Exception):
-    """A request path inside the roots that cannot be used (HTTP 422).
+class FieldInvalid(Exception):
+    """A request field that cannot be used, such as a missing file (HTTP 422).
 
     Args:
         field: the request field.
@@ -83,7 +83,7 @@ def inside_roots(raw: str, field: str, roots: tuple[Path, ...]) -> Path:
 def _existing(raw: str, field: str, roots: tuple[Path, ...]) -> Path:
     path = inside_roots(raw, field, roots)
     if not path.is_file():
-        raise PathInvalid(field, f"{raw}: file not found")
+        raise FieldInvalid(field, f"{raw}: file not found")
     return path
 
 
@@ -92,7 +92,7 @@ def build_spec(request: JobRequest, settings: ServiceSettings, job_id: str) -> d
 
     Raises:
         PathRefused: a path lies outside the roots.
-        PathInvalid: a file is missing or a name cannot be used.
+        FieldInvalid: a file is missing or a name cannot be used.
     """
     roots = settings.roots
     job_dir = settings.job_dir(job_id)
@@ -100,7 +100,7 @@ def build_spec(request: JobRequest, settings: ServiceSettings, job_id: str) -> d
     if request.country is not None:
         rules: Path | None = data_dir("brand_lists") / f"{request.country.lower()}.yaml"
         if not rules.is_file():
-            raise PathInvalid("country", f"no rule file for country {request.country!r}")
+            raise FieldInvalid("country", f"no rule file for country {request.country!r}")
     else:
         rules = None if request.rules is None else _existing(request.rules, "rules", roots)
     output = None
@@ -110,7 +110,7 @@ def build_spec(request: JobRequest, settings: ServiceSettings, job_id: str) -> d
         else:
             output = inside_roots(request.output, "output", roots)
             if output.suffix.lower() not in VIDEO_EXTENSIONS:
-                raise PathInvalid("output", f"{request.output}: use a .mp4, .mkv or .mov name")
+                raise FieldInvalid("output", f"{request.output}: use a .mp4, .mkv or .mov name")
     return {
         "mode": request.mode,
         "input": str(input_path),

@@ -120,11 +120,12 @@ def run_claimed(
     progress = JobProgress()
     beat = Heartbeat(settings, job["id"], worker, progress, executor)
     beat.start()
-    error = None
+    error, wrote = None, False
     try:
         executor.run(job["spec"], progress)
+        wrote = True
     except Cancelled:
-        pass
+        pass  # stopped before renaming anything into place; its temporary files are gone
     except AutoblurError as exc:
         error = str(exc)
     except Exception as exc:  # noqa: BLE001 - a broken job must not take the worker down
@@ -132,9 +133,9 @@ def run_claimed(
         error = f"{type(exc).__name__}: {exc}"
     finally:
         beat.stop()
-    if not queue.finish(job["id"], worker, error):
+    if not queue.finish(job["id"], worker, error) and wrote:
         latest = queue.get(job["id"])
-        if latest is not None and latest["status"] == "cancelled":
+        if latest is not None and latest["status"] == "cancelled":  # cancelled as it finished
             for path in outputs_of(job["spec"]):
                 path.unlink(missing_ok=True)
 
