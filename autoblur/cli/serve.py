@@ -86,6 +86,7 @@ def serve(
         import uvicorn
 
         from autoblur.service.app import create_app
+        from autoblur.service.executors import connect_ray
         from autoblur.service.runtime import DataDirLock
         from autoblur.service.settings import ServiceSettings, WatchFolder
     except ImportError:
@@ -96,8 +97,8 @@ def serve(
             "set AUTOBLUR_TOKEN to a secret that clients send as 'Authorization: Bearer "
             "TOKEN', or pass --insecure-no-auth on a machine no one else can reach"
         )
-    if executor == "ray" and not os.environ.get("RAY_ADDRESS"):
-        raise ConfigError("--executor ray: set RAY_ADDRESS to the cluster (ray start --head)")
+    if executor == "ray":
+        connect_ray().shutdown()  # an unreachable cluster fails now, not in every worker
     load_config(config_name)  # a bad preset fails now, not in every job
     settings = ServiceSettings(
         data_dir=data_dir.resolve(),

@@ -57,6 +57,33 @@ def run_remote(spec: dict[str, Any]) -> str | None:
     return None
 
 
+def connect_ray() -> Any:
+    """The ``ray`` module, connected to the cluster at ``RAY_ADDRESS``.
+
+    Raises:
+        ConfigError: Ray is not installed, ``RAY_ADDRESS`` is not set, or the cluster cannot
+            be reached.
+    """
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError(
+            "--executor ray needs Ray: pip install 'autoblur[cluster]' (or pip install ray)"
+        ) from None
+    address = os.environ.get("RAY_ADDRESS")
+    if not address:
+        raise ConfigError("--executor ray: set RAY_ADDRESS to the cluster (ray start --head)")
+    if not ray.is_initialized():
+        try:
+            ray.init(address=address, log_to_driver=False)
+        except (ConnectionError, RuntimeError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ConfigError(
+                f"--executor ray: cannot reach RAY_ADDRESS={address} ({reason})"
+            ) from None
+    return ray
+
+
 class RayExecutor:
     """Hands each job to Ray as one task (one CPU) and waits for it; the queue stays here.
 
@@ -64,20 +91,12 @@ class RayExecutor:
     reported while the task runs. A cancel kills the task and removes its temporary files.
 
     Raises:
-        ConfigError: Ray is not installed or ``RAY_ADDRESS`` is not set.
+        ConfigError: as :func:`connect_ray`.
     """
 
     def __init__(self) -> None:
-        try:
-            import ray
-        except ImportError:
-            raise ConfigError(
-                "--executor ray needs Ray: pip install 'autoblur[cluster]' (or pip install ray)"
-            ) from None
-        self._ray = ray
-        if not ray.is_initialized():
-            ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=False)
-        self._remote = ray.remote(num_cpus=1)(run_remote)
+        self._ray = connect_ray()
+        self._remote = self._ray.remote(num_cpus=1)(run_remote)
         self._cancelled = threading.Event()
 
     def run(self, spec: dict[str, Any], progress: Progress) -> None:
