@@ -17,11 +17,11 @@ from autoblur.rules import load_rules
 def remove_partials(path: Path) -> None:
     """Delete the temporary files that a killed writer of ``path`` left beside it.
 
-    Video writers use ``.STEM.partial-PID.EXT``, reports ``.NAME.partial-PID``.
+    Video writers use ``.STEM.partial-PID.EXT``; reports, a scan's saved masks and a render's
+    audit record ``.STEM.SOMETHING.partial-PID``.
     """
-    for pattern in (f".{path.stem}.partial-*{path.suffix}", f".{path.name}.partial-*"):
-        for partial in path.parent.glob(pattern):
-            partial.unlink(missing_ok=True)
+    for partial in path.parent.glob(f".{path.stem}.*partial-*"):
+        partial.unlink(missing_ok=True)
 
 
 def outputs_of(spec: dict[str, Any]) -> list[Path]:
@@ -44,27 +44,32 @@ def run_spec(spec: dict[str, Any], progress: Progress | None = None) -> None:
     Raises:
         AutoblurError: bad input, rules, decisions or output.
     """
-    config = load_config(spec.get("config"))
-    input_path = Path(spec["input"])
-    report = Path(spec["report"])
     for path in outputs_of(spec):
         path.parent.mkdir(parents=True, exist_ok=True)
         remove_partials(path)  # an earlier attempt killed mid-write
     if spec.get("decisions"):
-        scan = Path(spec["scan"]) if spec.get("scan") else report.with_name("scan.json")
-        if not spec.get("scan"):
-            _pipeline({**spec, "report": str(scan), "output": None}, config, progress)
-        render = _render_video()(
-            input_path,
-            scan,
-            Path(spec["output"]),
-            Path(spec["decisions"]),
-            config=config,
-            progress=progress,
-        )
-        write_json_atomic(report, render)
-        return
-    _pipeline(spec, config, progress)
+        _render(spec, progress)
+    else:
+        _pipeline(spec, load_config(spec.get("config")), progress)
+
+
+def _render(spec: dict[str, Any], progress: Progress | None) -> None:
+    """Render from the spec's scan report (scanning first when it names none)."""
+    report = Path(spec["report"])
+    scan = Path(spec["scan"]) if spec.get("scan") else report.with_name("scan.json")
+    if not spec.get("scan"):
+        remove_partials(scan)
+        scan_spec = {**spec, "report": str(scan), "output": None}
+        _pipeline(scan_spec, load_config(spec.get("config")), progress)
+    render = _render_video()(
+        Path(spec["input"]),
+        scan,
+        Path(spec["output"]),
+        Path(spec["decisions"]),
+        config=load_config(spec["config"]) if spec.get("config") else None,  # None: the scan's
+        progress=progress,
+    )
+    write_json_atomic(report, render)
 
 
 def _pipeline(spec: dict[str, Any], config: PipelineConfig, progress: Progress | None) -> None:
