@@ -23,13 +23,16 @@ from autoblur.io import VideoFrame, VideoReader, VideoWriter
 from autoblur.io.writer import check_output_path
 from autoblur.job import Job
 from autoblur.models.extra import INSTALL_HINT
-from autoblur.remove import MaskedFrame, build_removers
+from autoblur.occurrences import Footprints, build_occurrences
+from autoblur.remove import MaskedFrame, apply_removers, build_removers, masked_frame
 from autoblur.report import build_report, write_json_atomic
+from autoblur.saved_detections import MaskWriter, file_sha256, masks_path_for
 from autoblur.scene import ANALYSIS_WIDTH, SceneCutDetector
 from autoblur.segment import build_segmenter
+from autoblur.timecode import source_clock
 from autoblur.track import TrackManager, build_propagator
 from autoblur.track.manager import FrameMasks
-from autoblur.types import BrandCue, Detections, union_mask
+from autoblur.types import BrandCue, Detections
 from detectors import (
     BOX_ONLY_DETECTORS,
     CUE_FIELDS,
@@ -174,6 +177,8 @@ class Pipeline:
         self.progress = progress or _Silent()
         self.detect_seconds: dict[str, list[float]] = {}
         self.thumbnails: dict[int, bytes] = {}
+        self.footprints = Footprints()
+        self.saved: MaskWriter | None = None
 
     def run(self) -> dict:
         """Process the job and return its report (also written to ``job.report_path``).
@@ -199,14 +204,21 @@ class Pipeline:
             self._announce([*self.detectors, self.segmenter, propagator])
             self.progress.start(reader.info.frame_count_header)
             masks = _MaskFolder(job.masks_dir) if job.masks_dir is not None else None
+            if job.output_path is None and job.report_path is not None:
+                self.saved = MaskWriter(masks_path_for(job.report_path))
             try:
                 frames_done = self._stream(reader, removers, masks)
             except BaseException:
-                if masks is not None:
-                    masks.discard()
+                for partial in (masks, self.saved):
+                    if partial is not None:
+                        partial.discard()
                 raise
             if masks is not None:
                 masks.commit()
+            occurrences = build_occurrences(
+                self.manager.all_tracks(), self.footprints, self.thumbnails
+            )
+            clock = source_clock(job.input_path, reader.info.fps)
             report = build_report(
                 job=job,
                 info=reader.info,
@@ -215,10 +227,23 @@ class Pipeline:
                 seconds=time.perf_counter() - started,
                 detect_seconds=self.detect_seconds,
                 thumbnails=self.thumbnails,
+                occurrences=[o.to_json(clock) for o in occurrences],
+                start_timecode=clock.start,
+                saved_detections=self._save_detections((reader.info.height, reader.info.width)),
             )
         if job.report_path is not None:
             write_json_atomic(job.report_path, report)
         return report
+
+    def _save_detections(self, frame_hw: tuple[int, int]) -> dict | None:
+        """Move the scan's saved masks into place; their entry of the report."""
+        if self.saved is None:
+            return None
+        self.saved.commit(self.footprints.shot_starts, frame_hw)
+        return {
+            "path": self.saved.final.name,
+            "input_sha256": file_sha256(self.job.input_path),
+        }
 
     def _announce(self, stages: list) -> None:
         """Tell the user the setup notices and where neural stages run, before any work."""
@@ -245,10 +270,8 @@ class Pipeline:
         with VideoWriter(
             job.output_path, reader.info, self.config.encode, reader.audio_streams
         ) as writer:
-            stream: Iterator[MaskedFrame] = self._masked_frames(reader.frames(writer.mux_audio))
-            for remover in removers:
-                stream = remover(stream)
-            for item in stream:
+            stream = self._masked_frames(reader.frames(writer.mux_audio))
+            for item in apply_removers(stream, removers):
                 writer.write(item.frame, item.changed_xyxy)
                 if masks is not None:
                     masks.write(item)
@@ -259,13 +282,10 @@ class Pipeline:
     def _masked_frames(self, frames: Iterator[VideoFrame]) -> Iterator[MaskedFrame]:
         margin = self.config.remove.margin_px
         for frame, track_masks, cut in self._tracked(frames):
-            by_action: dict[str, list] = {}
-            for track_id, mask in track_masks.items():
-                action = self.manager.action_of_track(track_id)
-                if action != "keep":
-                    by_action.setdefault(action, []).append(mask.dilate(margin))
-            masks = {a: union_mask(m) for a, m in by_action.items()}
-            yield MaskedFrame(frame, masks, starts_shot=cut)
+            self.footprints.add(frame.index, track_masks, cut)
+            if self.saved is not None:
+                self.saved.add(frame.index, track_masks)
+            yield masked_frame(frame, track_masks, self.manager.action_of_track, margin, cut)
 
     def _tracked(
         self, frames: Iterator[VideoFrame]
