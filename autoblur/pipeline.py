@@ -61,15 +61,17 @@ class Progress(Protocol):
         ...
 
 
-class _Silent:
+class Silent:
+    """A :class:`Progress` that tells no one."""
+
     def start(self, total_frames: int | None) -> None:
-        pass
+        """Ignore the start."""
 
     def advance(self, frames: int) -> None:
-        pass
+        """Ignore the frames done."""
 
     def note(self, message: str) -> None:
-        pass
+        """Ignore the note."""
 
 
 def build_detectors(cues: Sequence[BrandCue], job: Job) -> list[Detector]:
@@ -174,7 +176,7 @@ class Pipeline:
     def __init__(self, job: Job, progress: Progress | None = None) -> None:
         self.job = job
         self.config = job.config
-        self.progress = progress or _Silent()
+        self.progress = progress or Silent()
         self.detect_seconds: dict[str, list[float]] = {}
         self.thumbnails: dict[int, bytes] = {}
         self.footprints = Footprints()

@@ -1,4 +1,4 @@
-"""Command line: ``run``, ``scan``, ``batch`` and ``models``, one module each.
+"""Command line: ``run``, ``scan``, ``render``, ``batch`` and ``models``, one module each.
 
 Thin by design: parse options, build the config and the job, call the pipeline, and turn
 errors into one line with the exit codes of :mod:`autoblur.exit_codes`.
@@ -13,6 +13,7 @@ import click
 from autoblur import __version__
 from autoblur.cli.batch import batch
 from autoblur.cli.models import models
+from autoblur.cli.render import render
 from autoblur.cli.run import run
 from autoblur.cli.scan import scan
 
@@ -24,5 +25,5 @@ def main() -> None:
     logging.basicConfig(format="autoblur: %(message)s", level=logging.WARNING)
 
 
-for _command in (run, scan, batch, models):
+for _command in (run, scan, render, batch, models):
     main.add_command(_command)
