@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from html.parser import HTMLParser
+from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -16,6 +19,7 @@ from autoblur.saved_detections import SavedMasks, file_sha256
 from tests.conftest import IMAGES, make_composite, write_tiny_video
 
 LOGO = IMAGES / "opencv-logo.png"  # a badge with its word in it: found by image and by word
+START = "10:00:00:00"
 CUT = 30  # bikes.mp4 cuts to another shot at frame 30
 NOISE = 2.5  # mean of the largest channel difference per pixel that re-encoding alone gives
 
@@ -30,13 +34,30 @@ def frames_of(path) -> list[np.ndarray]:
         return [f.rgb.astype(np.int16) for f in reader.frames()]
 
 
+def with_timecode(src: Path, dst: Path, timecode: str) -> Path:
+    """Copy the video packets of ``src`` into a MOV whose timecode track starts at ``timecode``."""
+    with av.open(str(src)) as source, av.open(str(dst), "w") as target:
+        video = source.streams.video[0]
+        stream = target.add_stream_from_template(video)
+        stream.time_base = video.time_base
+        stream.codec_context.framerate = video.average_rate  # the tmcd track counts at this rate
+        stream.metadata["timecode"] = timecode
+        for packet in source.demux(video):
+            if packet.dts is not None:
+                packet.stream = stream
+                target.mux(packet)
+    return dst
+
+
 @pytest.fixture(scope="module")
 def scanned(tmp_path_factory, real_media):
-    """The badge over two shots of bikes.mp4, scanned with a rule file naming image and word."""
+    """The badge over two shots of bikes.mp4 (timecode from 10:00:00:00), scanned with a rule
+    file naming its image and its word."""
     folder = tmp_path_factory.mktemp("render")
-    clip = make_composite(
+    composite = make_composite(
         folder, "bikes.mp4", LOGO, 50, start_frame=3, width_frac=0.3, speed_px=3, tilt=0.05
     )
+    clip = replace(composite, path=with_timecode(composite.path, folder / "tc.mov", START))
     rules = folder / "rules.yaml"
     rules.write_text(
         f"brands:\n  - name: OpenCV\n    logos: ['{LOGO}']\n    text: [OpenCV]\n    action: blur\n"
@@ -56,7 +77,9 @@ def test_one_badge_per_shot_is_one_occurrence(scanned):
     assert first["cues"] == ["logo:opencv-logo.png", "text:OpenCV"]  # found by image and word
     assert first["start_frame"] <= 4 and first["end_frame"] == CUT - 1
     assert second["start_frame"] >= CUT and (first["id"], second["id"]) == ("occ-0001", "occ-0002")
-    assert first["start_timecode"] == f"00:00:00:{first['start_frame']:02d}"
+    assert data["input"]["start_timecode"] == START
+    assert first["start_timecode"] == f"10:00:00:{first['start_frame']:02d}"
+    assert second["end_timecode"] == f"10:00:01:{second['end_frame'] - 25:02d}"  # 25 fps
     assert data["brands_found"] == {"OpenCV": 2}
     saved = data["saved_detections"]
     assert saved["input_sha256"] == file_sha256(clip.path)
