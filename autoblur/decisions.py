@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from autoblur.config import PipelineConfig
 from autoblur.errors import ConfigError
@@ -42,8 +42,16 @@ class DecisionEntry(_Strict):
 class DecisionsFile(_Strict):
     """The top level of a decisions file."""
 
-    occurrences: dict[str, DecisionAction | DecisionEntry] = Field(default_factory=dict)
+    occurrences: dict[str, DecisionEntry] = Field(default_factory=dict)
     brands: dict[str, DecisionAction] = Field(default_factory=dict)
+
+    @field_validator("occurrences", mode="before")
+    @classmethod
+    def _bare_actions(cls, entries: object) -> object:
+        """``occ-0001: keep`` is short for ``occ-0001: {action: keep}``."""
+        if not isinstance(entries, dict):
+            return entries
+        return {k: {"action": v} if isinstance(v, str) else v for k, v in entries.items()}
 
 
 @dataclass(frozen=True)
@@ -54,7 +62,8 @@ class Decision:
         action: the removal action (``inpaint``, ``blur``, ``pixelate``, ``fill``) or ``keep``.
         reason: the reviewer's reason, if one was given.
         decided_by: ``decisions file`` (the occurrence's own entry), ``decisions file
-            (brand)`` or ``rule file`` (nothing in the decisions file named it).
+            (brand)``, or where the scan's action came from when nothing named it: ``rule
+            file`` or ``scan`` (cues given on the command line).
     """
 
     action: str
@@ -90,6 +99,7 @@ def resolve_decisions(
     decisions: DecisionsFile | None,
     config: PipelineConfig,
     source: Path | None = None,
+    scan_source: str = "rule file",
 ) -> dict[str, Decision]:
     """The decision of every occurrence of a scan report, by occurrence id.
 
@@ -98,6 +108,7 @@ def resolve_decisions(
         decisions: the reviewer's file, or None to follow the scan's actions.
         config: gives the removal action that ``remove`` means for a brand set to ``keep``.
         source: the decisions file's path, for error messages.
+        scan_source: where the scan's actions came from (``rule file`` or ``scan``).
 
     Raises:
         ConfigError: the file names an occurrence id that the scan does not have.
@@ -113,14 +124,12 @@ def resolve_decisions(
     resolved = {}
     for occ in occurrences:
         entry = decisions.occurrences.get(occ["id"])
-        if isinstance(entry, str):
-            entry = DecisionEntry(action=entry)
         if entry is not None:
             decision = Decision(entry.action, entry.reason, "decisions file")
         elif occ["brand"] in decisions.brands:
             decision = Decision(decisions.brands[occ["brand"]], None, "decisions file (brand)")
         else:
-            decision = Decision(occ["action"], None, "rule file")
+            decision = Decision(occ["action"], None, scan_source)
         if decision.action == "remove":
             decision = Decision(
                 _removal(occ["action"], config), decision.reason, decision.decided_by

@@ -63,6 +63,7 @@ def render_video(
         load_decisions(decisions_path) if decisions_path is not None else None,
         config,
         decisions_path,
+        "rule file" if scan.report.get("rules") else "scan",
     )
     action_of_track = {
         track_id: decisions[occ["id"]].action

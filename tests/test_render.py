@@ -176,4 +176,4 @@ def test_an_unknown_occurrence_id_is_refused(scanned, tmp_path):
     assert code == 2 and "unknown occurrence id 'occ-0099'" in err and err.count("\n") == 1
     assert audit is None and not (tmp_path / "out.mp4").exists()
     code, err, _ = render(scanned, tmp_path, "occurrences: {occ-0001: smudge}\n")
-    assert code == 2 and "key 'occurrences.occ-0001" in err
+    assert code == 2 and "key 'occurrences.occ-0001.action'" in err
