@@ -61,6 +61,7 @@ class Occurrence:
         end_time_s: presentation time of ``end_frame``.
         xyxy: its box on ``start_frame``, [x0, y0, x1, y1] frame pixels (x1, y1 exclusive).
         fill_confidence: the worst fill confidence of its tracks, when the removers gave one.
+        thumbnail: JPEG of its first detection with the box drawn, when thumbnails were taken.
     """
 
     occurrence_id: str
@@ -113,8 +114,10 @@ def _same_mark(a: dict[int, np.ndarray], b: dict[int, np.ndarray]) -> bool:
     shared = a.keys() & b.keys()
     if shared:
         return max(_overlap(a[f], b[f]) for f in shared) >= MIN_OVERLAP
-    first, second = (a, b) if max(a) < min(b) else (b, a)
-    return _overlap(first[max(first)], second[min(second)]) >= MIN_OVERLAP
+    _, frame_a, frame_b = min(
+        (abs(fa - fb), fa, fb) for fa in (min(a), max(a)) for fb in (min(b), max(b))
+    )  # where one ends and the other starts
+    return _overlap(a[frame_a], b[frame_b]) >= MIN_OVERLAP
 
 
 def _cue_label(track: Track) -> str:
