@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from autoblur.audit import audit_path, build_audit
 from autoblur.config import PipelineConfig
 from autoblur.decisions import load_decisions, resolve_decisions
-from autoblur.errors import ConfigError
+from autoblur.errors import ConfigError, VideoError
 from autoblur.io import VideoFrame, VideoReader, VideoWriter
 from autoblur.io.writer import check_output_path
 from autoblur.pipeline import Progress, Silent
@@ -55,8 +55,12 @@ def render_video(
     """
     started = time.perf_counter()
     progress = progress or Silent()
+    input_path, scan_path, output_path = Path(input_path), Path(scan_path), Path(output_path)
     check_output_path(input_path, output_path)
     scan = load_scan(scan_path, input_path)
+    for path in (output_path, audit_path(output_path)):
+        if path.resolve() in (scan_path.resolve(), scan.masks_path.resolve()):
+            raise VideoError(f"{path}: would overwrite the scan {scan_path}; choose another -o")
     config = config or _scan_config(scan_path, scan.report)
     decisions = resolve_decisions(
         scan.report["occurrences"],
