@@ -11,20 +11,21 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
 import cv2
 import numpy as np
 
+from autoblur.config import EncodeConfig
 from autoblur.errors import CheckpointError, ConfigError, VideoError
 from autoblur.io import VideoFrame, VideoReader, VideoWriter
 from autoblur.io.writer import check_output_path
 from autoblur.job import Job
 from autoblur.models.extra import INSTALL_HINT
 from autoblur.occurrences import Footprints, build_occurrences
-from autoblur.remove import MaskedFrame, apply_removers, build_removers, masked_frame
+from autoblur.remove import MaskedFrame, Remover, apply_removers, build_removers, masked_frame
 from autoblur.report import build_report, write_json_atomic
 from autoblur.saved_detections import MaskWriter, file_sha256, masks_path_for
 from autoblur.scene import ANALYSIS_WIDTH, SceneCutDetector
@@ -112,6 +113,42 @@ def build_detectors(cues: Sequence[BrandCue], job: Job) -> list[Detector]:
             f"rule file with them); available detectors: {', '.join(available_detectors())}"
         )
     return detectors
+
+
+def write_removed(
+    reader: VideoReader,
+    output_path: Path,
+    encode: EncodeConfig,
+    masked: Callable[[Iterator[VideoFrame]], Iterator[MaskedFrame]],
+    removers: list[Remover],
+    progress: Progress,
+    written: Callable[[MaskedFrame], None] | None = None,
+) -> int:
+    """Decode every frame, mask it, apply the removers and encode it; audio is copied.
+
+    Shared by ``run`` and ``render``, so both give the same output.
+
+    Args:
+        reader: the open input.
+        output_path: the output video (written to a temporary name and renamed at the end).
+        encode: encoder settings.
+        masked: turns the decoded frames into frames with their masks per action.
+        removers: one per action in use.
+        progress: told of every frame written.
+        written: called with every frame once it is handed to the encoder.
+
+    Returns:
+        The number of frames written.
+    """
+    frames_done = 0
+    with VideoWriter(output_path, reader.info, encode, reader.audio_streams) as writer:
+        for item in apply_removers(masked(reader.frames(writer.mux_audio)), removers):
+            writer.write(item.frame, item.changed_xyxy)
+            if written is not None:
+                written(item)
+            frames_done += 1
+            progress.advance(1)
+    return frames_done
 
 
 def _check_paths(job: Job) -> None:
@@ -269,17 +306,15 @@ class Pipeline:
                 frames_done += 1
                 self.progress.advance(1)
             return frames_done
-        with VideoWriter(
-            job.output_path, reader.info, self.config.encode, reader.audio_streams
-        ) as writer:
-            stream = self._masked_frames(reader.frames(writer.mux_audio))
-            for item in apply_removers(stream, removers):
-                writer.write(item.frame, item.changed_xyxy)
-                if masks is not None:
-                    masks.write(item)
-                frames_done += 1
-                self.progress.advance(1)
-        return frames_done
+        return write_removed(
+            reader,
+            job.output_path,
+            self.config.encode,
+            self._masked_frames,
+            removers,
+            self.progress,
+            masks.write if masks is not None else None,
+        )
 
     def _masked_frames(self, frames: Iterator[VideoFrame]) -> Iterator[MaskedFrame]:
         margin = self.config.remove.margin_px

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -18,10 +19,10 @@ from autoblur.audit import audit_path, build_audit
 from autoblur.config import PipelineConfig
 from autoblur.decisions import load_decisions, resolve_decisions
 from autoblur.errors import ConfigError, VideoError
-from autoblur.io import VideoFrame, VideoReader, VideoWriter
+from autoblur.io import VideoFrame, VideoReader
 from autoblur.io.writer import check_output_path
-from autoblur.pipeline import Progress, Silent
-from autoblur.remove import MaskedFrame, apply_removers, build_removers, masked_frame
+from autoblur.pipeline import Progress, Silent, write_removed
+from autoblur.remove import MaskedFrame, build_removers, masked_frame
 from autoblur.report import write_json_atomic
 from autoblur.review_crops import BeforeAfter
 from autoblur.saved_detections import SavedMasks, load_scan
@@ -77,21 +78,24 @@ def render_video(
     removers = build_removers(config, set(action_of_track.values()))
     crops = BeforeAfter(scan.report["occurrences"])
     saved = SavedMasks(scan.masks_path)
-    frames_done = 0
     try:
         with VideoReader(input_path) as reader:
             progress.start(reader.info.frame_count_header)
-            with VideoWriter(
-                output_path, reader.info, config.encode, reader.audio_streams
-            ) as writer:
-                stream = _masked_frames(
-                    reader.frames(writer.mux_audio), saved, action_of_track, config, crops
-                )
-                for item in apply_removers(stream, removers):
-                    crops.take_after(item)
-                    writer.write(item.frame, item.changed_xyxy)
-                    frames_done += 1
-                    progress.advance(1)
+            frames_done = write_removed(
+                reader,
+                output_path,
+                config.encode,
+                partial(
+                    _masked_frames,
+                    saved=saved,
+                    action_of_track=action_of_track,
+                    config=config,
+                    crops=crops,
+                ),
+                removers,
+                progress,
+                crops.take_after,
+            )
     finally:
         saved.close()
     audit = build_audit(
