@@ -177,3 +177,32 @@ def test_an_unknown_occurrence_id_is_refused(scanned, tmp_path):
     assert audit is None and not (tmp_path / "out.mp4").exists()
     code, err, _ = render(scanned, tmp_path, "occurrences: {occ-0001: smudge}\n")
     assert code == 2 and "key 'occurrences.occ-0001.action'" in err
+
+
+def test_render_keeps_audio_timestamps_and_frame_count(bunny_windows, tmp_path):
+    scan, out = tmp_path / "scan.json", tmp_path / "clean.mp4"
+    code, err = invoke(
+        "scan", bunny_windows.path, "--logo", IMAGES / "WindowsLogo.jpg", "--report", scan, "-q"
+    )
+    assert code == 1, err
+    code, err = invoke("render", bunny_windows.path, "--scan", scan, "-o", out, "-q")
+    assert code == 0, err
+
+    def stamps_and_audio(path):
+        with av.open(str(path)) as container:
+            audio = [bytes(p) for p in container.demux(audio=0) if p.size]
+        with VideoReader(path) as reader:
+            return [f.time_s for f in reader.frames()], audio
+
+    (times_in, audio_in), (times_out, audio_out) = (
+        stamps_and_audio(bunny_windows.path),
+        stamps_and_audio(out),
+    )
+    assert times_out == times_in and len(times_in) == bunny_windows.frame_count
+    assert audio_in and audio_out == audio_in
+    (occ,) = json.loads(scan.read_text())["occurrences"]
+    after = frames_of(out)
+    before = frames_of(bunny_windows.path)
+    for i in range(occ["start_frame"] + 2, occ["end_frame"] + 1, 10):
+        truth = bunny_windows.masks[i].to_dense()
+        assert (np.abs(after[i] - before[i]).max(axis=2)[truth] > 20).mean() > 0.7  # removed
