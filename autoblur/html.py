@@ -25,7 +25,7 @@ def _colour(brand: str, brands: list[str]) -> str:
 
 def _timeline(report: dict) -> str:
     """An SVG bar per occurrence over the video's duration."""
-    occurrences = report["occurrences"]
+    occurrences = report.get("occurrences", [])  # reports of older versions have none
     frames = max(report["input"]["frame_count"], 1)
     brands = sorted({o["brand"] for o in occurrences})
     width, row = 800, 18
@@ -103,7 +103,8 @@ def video_section(report: dict, anchor: str = "video", back_link: str | None = N
         f"<tr><td>{escape(b)}</td><td class='brand-count' data-brand='{escape(b)}'>{n}</td></tr>"
         for b, n in sorted(brands_found.items())
     )
-    cards = "".join(_review_card(occ) for occ in report["occurrences"])
+    occurrences = report.get("occurrences", [])
+    cards = "".join(_review_card(occ) for occ in occurrences)
     back = f'<p><a href="#{back_link}">back to the batch summary</a></p>' if back_link else ""
     return (
         f'<section id="{escape(anchor)}"><h2>{escape(os.path.basename(info["path"]))}</h2>{back}'
@@ -112,7 +113,7 @@ def video_section(report: dict, anchor: str = "video", back_link: str | None = N
         f"{escape(str(info.get('start_timecode') or '-'))}; rules: "
         f"{escape(str(rules.get('path') or '-'))} "
         f"(country {escape(str(rules.get('country') or '-'))})"
-        f"; <span class='occurrence-count'>{len(report['occurrences'])}</span> occurrences</p>"
+        f"; <span class='occurrence-count'>{len(occurrences)}</span> occurrences</p>"
         f"<table><tr><th>brand</th><th>occurrences</th></tr>{rows}</table>"
         f"{_timeline(report)}{cards}</section>"
     )
