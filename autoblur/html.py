@@ -1,4 +1,4 @@
-"""Self-contained HTML reports (one file, images embedded) for a video and for a batch."""
+"""Self-contained HTML reports (one file, images embedded): a review sheet per video, a batch."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ table{border-collapse:collapse;margin:8px 0}
 td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}
 .status-failed{color:#b00}.status-found,.status-removed{color:#a60}.status-clean{color:#070}
 .thumbs{display:flex;flex-wrap:wrap;gap:12px}.thumbs figure{margin:0}
+.occurrence{border:1px solid #ddd;margin:8px 0;padding:4px 8px}.decision{font-weight:bold}
 figcaption{font-size:12px}section{border-top:2px solid #ddd;margin-top:24px;padding-top:8px}
 """
 
@@ -23,23 +24,23 @@ def _colour(brand: str, brands: list[str]) -> str:
 
 
 def _timeline(report: dict) -> str:
-    """An SVG bar per track over the video's duration."""
-    tracks = report["tracks"]
+    """An SVG bar per occurrence over the video's duration."""
+    occurrences = report.get("occurrences", [])  # reports of older versions have none
     frames = max(report["input"]["frame_count"], 1)
-    brands = sorted({t["brand"] for t in tracks})
+    brands = sorted({o["brand"] for o in occurrences})
     width, row = 800, 18
-    height = row * max(len(tracks), 1) + 20
+    height = row * max(len(occurrences), 1) + 20
     bars = []
-    for i, track in enumerate(tracks):
-        x = width * track["first_frame"] / frames
-        w = max(width * (track["last_frame"] + 1 - track["first_frame"]) / frames, 2)
+    for i, occ in enumerate(occurrences):
+        x = width * occ["start_frame"] / frames
+        w = max(width * (occ["end_frame"] + 1 - occ["start_frame"]) / frames, 2)
         label = (
-            f"track {track['id']}: {track['brand']} ({track['action']}) "
-            f"{track['first_time_s']:.2f}-{track['last_time_s']:.2f} s"
+            f"{occ['id']}: {occ['brand']} ({_decision(occ)}) "
+            f"{occ['start_timecode']}-{occ['end_timecode']}"
         )
         bars.append(
-            f'<rect class="track-bar" x="{x:.1f}" y="{i * row + 2}" width="{w:.1f}" '
-            f'height="{row - 4}" fill="{_colour(track["brand"], brands)}">'
+            f'<rect class="occurrence-bar" x="{x:.1f}" y="{i * row + 2}" width="{w:.1f}" '
+            f'height="{row - 4}" fill="{_colour(occ["brand"], brands)}">'
             f"<title>{escape(label)}</title></rect>"
         )
     duration = report["input"].get("duration_s") or 0
@@ -55,8 +56,46 @@ def _timeline(report: dict) -> str:
     )
 
 
+def _decision(occ: dict) -> str:
+    """The action an occurrence got: a render's decision, else the scan's action."""
+    return occ.get("decision") or occ["action"]
+
+
+def _image(occ: dict, key: str, label: str) -> str:
+    data = occ.get(f"{key}_jpeg_base64")
+    if not data:
+        return ""
+    return (
+        f'<figure class="{key}"><img alt="{escape(occ["id"])} {label}" '
+        f'src="data:image/jpeg;base64,{data}"><figcaption>{label}</figcaption></figure>'
+    )
+
+
+def _review_card(occ: dict) -> str:
+    """One occurrence: timecodes, cues, decision, thumbnail and before/after crops."""
+    reason = occ.get("reason")
+    decided_by = occ.get("decided_by")
+    decision = (
+        f"<span class='decision'>{escape(_decision(occ))}</span>"
+        + (f" ({escape(decided_by)})" if decided_by else "")
+        + (f": {escape(reason)}" if reason else "")
+    )
+    images = "".join(
+        _image(occ, key, label)
+        for key, label in (("thumbnail", "found"), ("before", "before"), ("after", "after"))
+    )
+    return (
+        f'<div class="occurrence" id="{escape(occ["id"])}"><h3>{escape(occ["id"])}: '
+        f"{escape(occ['brand'])}</h3><p><span class='timecode'>{escape(occ['start_timecode'])}"
+        f"</span> - <span class='timecode'>{escape(occ['end_timecode'])}</span> "
+        f"(frames {occ['start_frame']}-{occ['end_frame']}); found by "
+        f"{escape(', '.join(occ['cues']))}; decision: {decision}</p>"
+        f"<div class='thumbs'>{images}</div></div>"
+    )
+
+
 def video_section(report: dict, anchor: str = "video", back_link: str | None = None) -> str:
-    """The HTML of one video's report: facts, timeline, one thumbnail per occurrence."""
+    """The HTML of one video's report: facts, timeline, and a review card per occurrence."""
     info = report["input"]
     rules = report.get("rules") or {}
     brands_found = report["brands_found"]
@@ -64,27 +103,19 @@ def video_section(report: dict, anchor: str = "video", back_link: str | None = N
         f"<tr><td>{escape(b)}</td><td class='brand-count' data-brand='{escape(b)}'>{n}</td></tr>"
         for b, n in sorted(brands_found.items())
     )
-    figures = []
-    for track in report["tracks"]:
-        image = track.get("thumbnail_jpeg_base64")
-        picture = (
-            f'<img alt="track {track["id"]}" src="data:image/jpeg;base64,{image}">' if image else ""
-        )
-        figures.append(
-            f'<figure class="occurrence">{picture}<figcaption>#{track["id"]} '
-            f"{escape(track['brand'])}: {escape(track['action'])}, frames {track['first_frame']}"
-            f"-{track['last_frame']}, found by {escape(track['source'])}</figcaption></figure>"
-        )
+    occurrences = report.get("occurrences", [])
+    cards = "".join(_review_card(occ) for occ in occurrences)
     back = f'<p><a href="#{back_link}">back to the batch summary</a></p>' if back_link else ""
     return (
         f'<section id="{escape(anchor)}"><h2>{escape(os.path.basename(info["path"]))}</h2>{back}'
         f"<p>{info['width']}x{info['height']}, {info['fps']:.3f} fps, "
-        f"<span class='frame-count'>{info['frame_count']}</span> frames; rules: "
+        f"<span class='frame-count'>{info['frame_count']}</span> frames from "
+        f"{escape(str(info.get('start_timecode') or '-'))}; rules: "
         f"{escape(str(rules.get('path') or '-'))} "
         f"(country {escape(str(rules.get('country') or '-'))})"
-        f"; <span class='track-count'>{len(report['tracks'])}</span> occurrences</p>"
+        f"; <span class='occurrence-count'>{len(occurrences)}</span> occurrences</p>"
         f"<table><tr><th>brand</th><th>occurrences</th></tr>{rows}</table>"
-        f"{_timeline(report)}<div class='thumbs'>{''.join(figures)}</div></section>"
+        f"{_timeline(report)}{cards}</section>"
     )
 
 
@@ -123,7 +154,8 @@ def write_batch_html(path: Path, summary: dict) -> None:
         rows.append(
             f"<tr class='item' data-key='{name}'><td>{link}</td>"
             f"<td class='status status-{item['status']}'>{item['status']}</td>"
-            f"<td>{escape(brands or '-')}</td><td class='tracks'>{item.get('tracks', 0)}</td>"
+            f"<td>{escape(brands or '-')}</td>"
+            f"<td class='occurrences'>{item.get('occurrences', 0)}</td>"
             f"<td>{escape(item.get('reason') or '')}</td></tr>"
         )
         if report:

@@ -14,27 +14,31 @@ import os
 import shutil
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import cv2
 import numpy as np
 
+from autoblur.config import EncodeConfig
 from autoblur.errors import CheckpointError, ConfigError, VideoError
 from autoblur.io import VideoFrame, VideoReader, VideoWriter
 from autoblur.io.format_plan import planned_format
 from autoblur.io.writer import check_output_path
 from autoblur.job import Job
 from autoblur.models.extra import INSTALL_HINT
-from autoblur.remove import MaskedFrame, build_removers
+from autoblur.occurrences import Footprints, build_occurrences
+from autoblur.remove import MaskedFrame, Remover, apply_removers, build_removers, masked_frame
 from autoblur.report import build_report, write_json_atomic
+from autoblur.saved_detections import MaskWriter, file_sha256, masks_path_for
 from autoblur.scene import ANALYSIS_WIDTH, SceneCutDetector
 from autoblur.segment import build_segmenter
+from autoblur.timecode import source_clock
 from autoblur.track import TrackManager, build_propagator
 from autoblur.track.flat import follow_flat_marks
 from autoblur.track.manager import FrameMasks
-from autoblur.types import BrandCue, Detections, union_mask
+from autoblur.types import BrandCue, Detections
 from detectors import (
     BOX_ONLY_DETECTORS,
     CUE_FIELDS,
@@ -63,15 +67,17 @@ class Progress(Protocol):
         ...
 
 
-class _Silent:
+class Silent:
+    """A :class:`Progress` that tells no one."""
+
     def start(self, total_frames: int | None) -> None:
-        pass
+        """Ignore the start."""
 
     def advance(self, frames: int) -> None:
-        pass
+        """Ignore the frames done."""
 
     def note(self, message: str) -> None:
-        pass
+        """Ignore the note."""
 
 
 def build_detectors(cues: Sequence[BrandCue], job: Job) -> list[Detector]:
@@ -118,6 +124,53 @@ def build_detectors(cues: Sequence[BrandCue], job: Job) -> list[Detector]:
             f"rule file with them); available detectors: {', '.join(available_detectors())}"
         )
     return detectors
+
+
+class Written(NamedTuple):
+    """What :func:`write_removed` wrote: frames, the output's format, the writer's notices."""
+
+    frames: int
+    output_format: dict
+    notices: list[str]
+
+
+def write_removed(
+    reader: VideoReader,
+    output_path: Path,
+    encode: EncodeConfig,
+    masked: Callable[[Iterator[VideoFrame]], Iterator[MaskedFrame]],
+    removers: list[Remover],
+    progress: Progress,
+    written: Callable[[MaskedFrame], None] | None = None,
+) -> Written:
+    """Decode every frame, mask it, apply the removers and encode it; other streams are copied.
+
+    Shared by ``run`` and ``render``, so both give the same output (format, streams, smart
+    render).
+
+    Args:
+        reader: the open input.
+        output_path: the output video (written to a temporary name and renamed at the end).
+        encode: encoder settings.
+        masked: turns the decoded frames into frames with their masks per action.
+        removers: one per action in use.
+        progress: told of every frame written, and of the writer's notices.
+        written: called with every frame once it is handed to the encoder.
+    """
+    frames_done = 0
+    with VideoWriter(
+        output_path, reader.info, encode, reader.audio_streams + reader.subtitle_streams
+    ) as writer:
+        notices = writer.plan.notices + writer.carried.notices
+        for notice in notices:
+            progress.note(notice)
+        for item in apply_removers(masked(reader.frames(writer.mux_audio)), removers):
+            writer.write(item.frame, item.changed_xyxy)
+            if written is not None:
+                written(item)
+            frames_done += 1
+            progress.advance(1)
+    return Written(frames_done, writer.describe(), list(notices))
 
 
 def _check_paths(job: Job) -> None:
@@ -182,12 +235,14 @@ class Pipeline:
     def __init__(self, job: Job, progress: Progress | None = None) -> None:
         self.job = job
         self.config = job.config
-        self.progress = progress or _Silent()
+        self.progress = progress or Silent()
         self.detect_seconds: dict[str, list[float]] = {}
         self.thumbnails: dict[int, bytes] = {}
         self.output_format: dict | None = None
         # Stretches of tracked frames not yet handed on, oldest first (see _keyframes).
         self._held: deque[list[tuple[VideoFrame, FrameMasks, bool]]] = deque()
+        self.footprints = Footprints()
+        self.saved: MaskWriter | None = None
 
     def run(self) -> dict:
         """Process the job and return its report (also written to ``job.report_path``).
@@ -215,14 +270,21 @@ class Pipeline:
             self._announce([*self.detectors, self.segmenter, propagator])
             self.progress.start(reader.info.frame_count_header)
             masks = _MaskFolder(job.masks_dir) if job.masks_dir is not None else None
+            if job.output_path is None and job.report_path is not None:
+                self.saved = MaskWriter(masks_path_for(job.report_path))
             try:
                 frames_done = self._stream(reader, removers, masks)
             except BaseException:
-                if masks is not None:
-                    masks.discard()
+                for partial in (masks, self.saved):
+                    if partial is not None:
+                        partial.discard()
                 raise
             if masks is not None:
                 masks.commit()
+            occurrences = build_occurrences(
+                self.manager.all_tracks(), self.footprints, self.thumbnails
+            )
+            clock = source_clock(job.input_path, reader.info.fps)
             report = build_report(
                 job=job,
                 info=reader.info,
@@ -232,10 +294,23 @@ class Pipeline:
                 detect_seconds=self.detect_seconds,
                 thumbnails=self.thumbnails,
                 output_format=self.output_format,
+                occurrences=[o.to_json(clock) for o in occurrences],
+                start_timecode=clock.start,
+                saved_detections=self._save_detections((reader.info.height, reader.info.width)),
             )
         if job.report_path is not None:
             write_json_atomic(job.report_path, report)
         return report
+
+    def _save_detections(self, frame_hw: tuple[int, int]) -> dict | None:
+        """Move the scan's saved masks into place; their entry of the report."""
+        if self.saved is None:
+            return None
+        self.saved.commit(self.footprints.shot_starts, frame_hw)
+        return {
+            "path": self.saved.final.name,
+            "input_sha256": file_sha256(self.job.input_path),
+        }
 
     def _announce(self, stages: list) -> None:
         """Tell the user the setup notices and where neural stages run, before any work."""
@@ -260,37 +335,26 @@ class Pipeline:
                 frames_done += 1
                 self.progress.advance(1)
             return frames_done
-        with VideoWriter(
+        written = write_removed(
+            reader,
             job.output_path,
-            reader.info,
             self.config.encode,
-            reader.audio_streams + reader.subtitle_streams,
-        ) as writer:
-            for notice in writer.plan.notices + writer.carried.notices:
-                job.notices.append(notice)
-                self.progress.note(notice)
-            stream: Iterator[MaskedFrame] = self._masked_frames(reader.frames(writer.mux_audio))
-            for remover in removers:
-                stream = remover(stream)
-            for item in stream:
-                writer.write(item.frame, item.changed_xyxy)
-                if masks is not None:
-                    masks.write(item)
-                frames_done += 1
-                self.progress.advance(1)
-        self.output_format = writer.describe()
-        return frames_done
+            self._masked_frames,
+            removers,
+            self.progress,
+            masks.write if masks is not None else None,
+        )
+        job.notices.extend(written.notices)
+        self.output_format = written.output_format
+        return written.frames
 
     def _masked_frames(self, frames: Iterator[VideoFrame]) -> Iterator[MaskedFrame]:
         margin = self.config.remove.margin_px
         for frame, track_masks, cut in self._tracked(frames):
-            by_action: dict[str, list] = {}
-            for track_id, mask in track_masks.items():
-                action = self.manager.action_of_track(track_id)
-                if action != "keep":
-                    by_action.setdefault(action, []).append(mask.dilate(margin))
-            masks = {a: union_mask(m) for a, m in by_action.items()}
-            yield MaskedFrame(frame, masks, starts_shot=cut)
+            self.footprints.add(frame.index, track_masks, cut)
+            if self.saved is not None:
+                self.saved.add(frame.index, track_masks)
+            yield masked_frame(frame, track_masks, self.manager.action_of_track, margin, cut)
 
     def _tracked(
         self, frames: Iterator[VideoFrame]

@@ -1,4 +1,4 @@
-"""The JSON report of a run or scan: input, rules, and every track found."""
+"""The JSON report of a run or scan: input, rules, every occurrence and track found."""
 
 from __future__ import annotations
 
@@ -42,12 +42,18 @@ def build_report(
     detect_seconds: dict[str, list[float]],
     thumbnails: dict[int, bytes] | None = None,
     output_format: dict | None = None,
+    occurrences: list[dict] | None = None,
+    start_timecode: str | None = None,
+    saved_detections: dict | None = None,
 ) -> dict:
     """The report as a JSON-ready dict; ``detect_seconds`` holds each detector's times.
 
     ``output_format`` is the output's plan (codec, profile, pixel format, container, frames
     copied and re-encoded, what happened to each stream), or the plan a run would follow.
+    ``occurrences`` are the report entries of :mod:`autoblur.occurrences` (what brands are
+    counted by); ``saved_detections`` says where a scan saved its masks, for ``render``.
     """
+    occurrences = occurrences or []
     rules = None
     if job.rules is not None:
         rules = {"path": str(job.rules.path), "country": job.rules.country}
@@ -71,13 +77,15 @@ def build_report(
             "codec": info.codec,
             "container": info.format_name,
             "audio_streams": info.audio_streams,
+            "start_timecode": start_timecode,
         },
         "output": None if job.output_path is None else str(job.output_path),
         "output_format": output_format,
         "rules": rules,
         "brands_requested": [cue.name for cue in job.cues],
-        "brands_found": dict(Counter(t.brand for t in tracks)),
+        "brands_found": dict(Counter(o["brand"] for o in occurrences)),
         "notices": list(job.notices),
+        "occurrences": occurrences,
         "tracks": [_track_entry(t, (thumbnails or {}).get(t.track_id)) for t in tracks],
         "timing": {
             "seconds": round(seconds, 3),
@@ -87,7 +95,7 @@ def build_report(
             "detect_ms_per_keyframe_by_detector": per_detector,
         },
         "config": job.config.model_dump(mode="json"),
-    }
+    } | ({"saved_detections": saved_detections} if saved_detections else {})
 
 
 def write_json_atomic(path: Path, data: dict) -> None:

@@ -195,7 +195,7 @@ def test_html_reports_match_the_json(inputs, tmp_path):
     assert sorted(int(v) for v in brand_cells) == sorted(summary["brand_counts"].values())
     assert parsed.links <= parsed.anchors and "summary" in parsed.links  # links both ways
     report = json.loads((out / "branded_clean.report.json").read_text())
-    assert parsed.images == len(report["tracks"])  # one embedded thumbnail per occurrence
+    assert parsed.images == len(report["occurrences"])  # one embedded thumbnail per occurrence
     assert not any(
         src in page for src in ('src="http', "src='http", 'href="http')
     )  # self-contained

@@ -179,7 +179,8 @@ def test_scan_reports_and_exits_by_what_it_found(bunny_windows, tmp_path):
     data = json.loads(report.read_text())
     assert data["mode"] == "scan" and data["output"] is None
     assert data["brands_found"] == {"WindowsLogo": 1}
-    assert list(tmp_path.iterdir()) == [report]  # no video written
+    masks = tmp_path / data["saved_detections"]["path"]  # what render needs, beside the report
+    assert sorted(tmp_path.iterdir()) == [report, masks]  # no video written
     code, stdout, _ = invoke("scan", VIDEOS / "carphone_pristine.mp4", "--logo", WINDOWS)
     assert code == 0
     assert json.loads(stdout)["tracks"] == []

@@ -84,21 +84,21 @@ def run_item(item: BatchItem, options: BatchOptions) -> dict:
             status=status,
             reason=None,
             brands=found,
-            tracks=len(report["tracks"]),
+            occurrences=len(report["occurrences"]),
             frames=report["input"]["frame_count"],
             output=None if output is None else str(output),
             report=str(report_path),
         )
     except AutoblurError as exc:
         result.update(
-            status="failed", reason=str(exc), brands={}, tracks=0, output=None, report=None
+            status="failed", reason=str(exc), brands={}, occurrences=0, output=None, report=None
         )
     except Exception as exc:  # noqa: BLE001 - one broken item must never stop the batch
         result.update(
             status="failed",
             reason=f"{type(exc).__name__}: {exc}",
             brands={},
-            tracks=0,
+            occurrences=0,
             output=None,
             report=None,
         )
@@ -224,7 +224,7 @@ def _write_csv(path: Path, results: list[dict]) -> None:
         "status",
         "reason",
         "brands",
-        "tracks",
+        "occurrences",
         "seconds",
         "output",
         "report",

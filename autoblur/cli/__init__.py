@@ -1,4 +1,4 @@
-"""Command line: ``run``, ``scan``, ``batch``, ``models`` and ``serve``, one module each.
+"""Command line: ``run``, ``scan``, ``render``, ``batch``, ``models``, ``serve``: a module each.
 
 Thin by design: parse options, build the config and the job, call the pipeline, and turn
 errors into one line with the exit codes of :mod:`autoblur.exit_codes`.
@@ -11,7 +11,7 @@ import logging
 import click
 
 from autoblur import __version__
-from autoblur.cli import batch, models, run, scan, serve
+from autoblur.cli import batch, models, render, run, scan, serve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,5 +22,5 @@ def main() -> None:
 
 
 # Each command lives in the module of its name; the package attributes stay the modules.
-for _command in (run.run, scan.scan, batch.batch, models.models, serve.serve):
+for _command in (run.run, scan.scan, render.render, batch.batch, models.models, serve.serve):
     main.add_command(_command)

@@ -23,7 +23,9 @@ def scan(**options: Any) -> int:
     job = build_job(options, None, {})
     report = execute(job, "scanning", quiet, options["html_path"])
     if options["report_path"] is None and not quiet:
-        click.echo(json.dumps({k: report[k] for k in ("brands_found", "tracks")}, indent=2))
+        click.echo(
+            json.dumps({k: report[k] for k in ("brands_found", "occurrences", "tracks")}, indent=2)
+        )
     if not quiet:
         click.echo(f"autoblur: scanned {job.input_path}: {summary_line(report)}", err=True)
     return ExitCode.FOUND if report["tracks"] else 0

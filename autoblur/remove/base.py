@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -11,7 +11,7 @@ from autoblur.config import PipelineConfig
 from autoblur.errors import CheckpointError
 from autoblur.io.reader import VideoFrame
 from autoblur.registry import Registry
-from autoblur.types import RegionMask
+from autoblur.types import RegionMask, union_mask
 
 
 @dataclass
@@ -42,6 +42,33 @@ class MaskedFrame:
             max(a[2], xyxy[2]),
             max(a[3], xyxy[3]),
         )
+
+
+def masked_frame(
+    frame: VideoFrame,
+    track_masks: Mapping[int, RegionMask],
+    action_of_track: Callable[[int], str],
+    margin_px: int,
+    starts_shot: bool,
+) -> MaskedFrame:
+    """A frame with its tracks' masks dilated by ``margin_px`` and joined per action.
+
+    Tracks whose action is ``keep`` are left out.
+    """
+    by_action: dict[str, list[RegionMask]] = {}
+    for track_id, mask in track_masks.items():
+        action = action_of_track(track_id)
+        if action != "keep":
+            by_action.setdefault(action, []).append(mask.dilate(margin_px))
+    masks = {action: union_mask(parts) for action, parts in by_action.items()}
+    return MaskedFrame(frame, masks, starts_shot=starts_shot)
+
+
+def apply_removers(frames: Iterator[MaskedFrame], removers: list[Remover]) -> Iterator[MaskedFrame]:
+    """The frames with every remover's action applied, in order."""
+    for remover in removers:
+        frames = remover(frames)
+    return frames
 
 
 class Remover(Protocol):

@@ -1,0 +1,151 @@
+"""Render a scan's occurrences as the reviewer decided, from its saved masks: no detector runs.
+
+A render decodes the input once, takes each frame's masks from the scan's archive, applies
+each occurrence's decided action with the same removers as ``run``, and encodes with the same
+writer, so the output keeps the input's format, timestamps and audio. It needs neither the
+reference images nor the models that found the marks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from autoblur.audit import audit_path, build_audit
+from autoblur.config import PipelineConfig
+from autoblur.decisions import load_decisions, resolve_decisions
+from autoblur.errors import ConfigError, VideoError
+from autoblur.io import VideoFrame, VideoReader
+from autoblur.io.writer import check_output_path
+from autoblur.pipeline import Progress, Silent, write_removed
+from autoblur.remove import MaskedFrame, build_removers, masked_frame
+from autoblur.report import write_json_atomic
+from autoblur.review_crops import BeforeAfter
+from autoblur.saved_detections import SavedMasks, load_scan
+
+
+def render_video(
+    input_path: Path,
+    scan_path: Path,
+    output_path: Path,
+    decisions_path: Path | None = None,
+    config: PipelineConfig | None = None,
+    progress: Progress | None = None,
+) -> dict:
+    """Render ``input_path`` to ``output_path`` from a scan report and a reviewer's decisions.
+
+    Args:
+        input_path: the video that was scanned (never modified).
+        scan_path: the report of ``autoblur scan INPUT --report scan.json``.
+        output_path: the cleaned video; nothing appears there unless the render succeeds.
+        decisions_path: a decisions file (see :mod:`autoblur.decisions`); None to follow the
+            actions the scan gave.
+        config: removal and encoding settings; None for the scan's.
+        progress: told how far the render has got.
+
+    Returns:
+        The render report, also written as the audit record next to the output.
+
+    Raises:
+        AutoblurError: a scan of another video, an unknown occurrence id, a bad decisions
+            file or an unwritable output; nothing is left half-written.
+    """
+    started = time.perf_counter()
+    progress = progress or Silent()
+    input_path, scan_path, output_path = Path(input_path), Path(scan_path), Path(output_path)
+    check_output_path(input_path, output_path)
+    scan = load_scan(scan_path, input_path)
+    for path in (output_path, audit_path(output_path)):
+        if path.resolve() in (scan_path.resolve(), scan.masks_path.resolve()):
+            raise VideoError(f"{path}: would overwrite the scan {scan_path}; choose another -o")
+    config = config or _scan_config(scan_path, scan.report)
+    decisions = resolve_decisions(
+        scan.report["occurrences"],
+        load_decisions(decisions_path) if decisions_path is not None else None,
+        config,
+        decisions_path,
+        "rule file" if scan.report.get("rules") else "scan",
+    )
+    action_of_track = {
+        track_id: decisions[occ["id"]].action
+        for occ in scan.report["occurrences"]
+        for track_id in occ["track_ids"]
+    }
+    removers = build_removers(config, set(action_of_track.values()))
+    crops = BeforeAfter(scan.report["occurrences"])
+    saved = SavedMasks(scan.masks_path)
+    try:
+        with VideoReader(input_path) as reader:
+            progress.start(reader.info.frame_count_header)
+            written = write_removed(
+                reader,
+                output_path,
+                config.encode,
+                partial(
+                    _masked_frames,
+                    saved=saved,
+                    action_of_track=action_of_track,
+                    config=config,
+                    crops=crops,
+                ),
+                removers,
+                progress,
+                crops.take_after,
+            )
+    finally:
+        saved.close()
+    audit = build_audit(
+        scan,
+        input_path,
+        output_path,
+        decisions_path,
+        decisions,
+        config,
+        written,
+        time.perf_counter() - started,
+        (crops.before, crops.after),
+    )
+    for notice in written.notices:
+        progress.note(notice)
+    write_json_atomic(audit_path(output_path), audit)
+    return audit
+
+
+def _scan_config(scan_path: Path, report: dict) -> PipelineConfig:
+    try:
+        return PipelineConfig.model_validate(report["config"])
+    except (KeyError, ValidationError):
+        raise ConfigError(
+            f"{scan_path}: its config is missing or from another autoblur version; "
+            "give --config or scan again"
+        ) from None
+
+
+def _masked_frames(
+    frames: Iterator[VideoFrame],
+    saved: SavedMasks,
+    action_of_track: dict[int, str],
+    config: PipelineConfig,
+    crops: BeforeAfter,
+) -> Iterator[MaskedFrame]:
+    """Each decoded frame with its saved masks, joined per decided action."""
+    cuts = set(saved.shot_starts) - {0}
+    masked = saved.frames()
+    upcoming = next(masked, None)
+    for frame in frames:
+        track_masks = {}
+        if upcoming is not None and upcoming[0] == frame.index:
+            track_masks = upcoming[1]
+            upcoming = next(masked, None)
+        crops.take_before(frame, track_masks)
+        yield masked_frame(
+            frame,
+            track_masks,
+            action_of_track.__getitem__,
+            config.remove.margin_px,
+            frame.index in cuts,
+        )
