@@ -116,7 +116,7 @@ class VideoWriter:
                     source,
                     self._container,
                     lambda: (
-                        self._container.add_stream_from_template(template)
+                        self._add_copied_video_stream(template, info)
                         if self.plan.gop_copy
                         else self._add_video_stream(info, self.plan)
                     ),
@@ -157,6 +157,18 @@ class VideoWriter:
         for name, value in plan.context.items():
             target = stream if name == "codec_tag" else stream.codec_context
             setattr(target, name, value)
+        return stream
+
+    def _add_copied_video_stream(
+        self, template: av.VideoStream, info: VideoInfo
+    ) -> av.VideoStream:
+        """The output stream for copied GOPs, made from the input's, at the input's frame rate.
+
+        The frame rate is set explicitly: a template may carry none, and the MOV/MP4 muxers
+        then derive the timecode track's rate from the time base (1/12800: "fps too large").
+        """
+        stream = self._container.add_stream_from_template(template)
+        stream.codec_context.framerate = info.fps
         return stream
 
     def _gop_encoder(self, info: VideoInfo) -> av.VideoCodecContext:
