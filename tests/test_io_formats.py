@@ -211,7 +211,7 @@ def decoded_with_log(path) -> tuple[list[tuple[int, np.ndarray]], list[str]]:
     return frames, [message for _, _, message in logs]
 
 
-@pytest.mark.parametrize(("case", "count"), [("h264", 60), ("hevc10", 40)])
+@pytest.mark.parametrize(("case", "count"), [("h264", 60), ("hevc10", 40), ("mxf", 40)])
 def test_long_gop_unchanged_gops_copied_changed_ones_reencoded(tmp_path, case, count):
     src = write_case(case, tmp_path, tiny_frames(count, SIZE))  # closed GOPs, 12 to 25 frames
     with av.open(str(src)) as container:
@@ -226,23 +226,26 @@ def test_long_gop_unchanged_gops_copied_changed_ones_reencoded(tmp_path, case, c
         frame.rgb[10:40, 10:60] = (255, 0, 0)
         return (10, 10, 60, 40)
 
-    plan = rewrite(src, tmp_path / "out.mp4", edit=paint)
-    assert [s["action"] for s in plan["streams"]] == ["partly copied", "copied"]
+    plan = rewrite(src, tmp_path / f"out{src.suffix}", edit=paint)
+    assert [s["action"] for s in plan["streams"]] == ["partly copied"] + ["copied"] * (
+        len(plan["streams"]) - 1
+    )
     second_gop = keys[2] - keys[1]
     assert plan["untouched_frames"] == "unchanged GOPs copied"
     assert (plan["frames_copied"], plan["frames_encoded"]) == (count - second_gop, second_gop)
     before, _ = decoded_with_log(src)
-    after, problems = decoded_with_log(tmp_path / "out.mp4")
+    after, problems = decoded_with_log(tmp_path / f"out{src.suffix}")
     assert problems == []  # not a single decoder warning or error at the splices
     assert [t for t, _ in after] == [t for t, _ in before]
     for index, ((_, a), (_, b)) in enumerate(zip(before, after, strict=True)):
         if not keys[1] <= index < keys[2]:
             assert np.array_equal(a, b), index  # copied GOPs decode to the same pixels
     assert np.abs(after[changed[0]][1][15:35, 15:55].astype(int) - (255, 0, 0)).max() < 40
-    with av.open(str(tmp_path / "out.mp4")) as container:
+    with av.open(str(tmp_path / f"out{src.suffix}")) as container:
         copied = [bytes(p) for p in container.demux(video=0) if p.size]
     assert copied[: keys[1]] == [bytes(p) for p in video[: keys[1]]]
-    # After the re-encoded GOP the input's parameter sets come back in band, then its bytes.
+    # After the re-encoded GOP the input's parameter sets come back in band (H.264, HEVC),
+    # then its bytes.
     assert copied[keys[2]].endswith(bytes(video[keys[2]]))
     assert copied[keys[2] + 1 :] == [bytes(p) for p in video[keys[2] + 1 :]]
 

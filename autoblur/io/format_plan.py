@@ -211,8 +211,11 @@ def plan_output(
             context["profile"] = 0  # 4:2:2
         context["gop_size"] = _gop(stream) or 12
         context["max_b_frames"] = 2 if ctx.has_b_frames else 0
+        # Closed GOPs (fixed length: FFmpeg needs scene-cut GOPs off for them), so that a
+        # copied GOP can follow a re-encoded one.
+        options.update({"flags": "+cgop", "sc_threshold": "1000000000"})
         if context.get("field_order") in (2, 3, 4, 5):
-            options["flags"] = "+ilme+ildct"
+            options["flags"] += "+ilme+ildct"
             options["top"] = "1" if context["field_order"] in (2, 4) else "0"
     if codec in _CRF_CODECS:
         options["crf"] = str(encode.crf)
