@@ -1,15 +1,16 @@
-"""Smart render for long-GOP H.264/HEVC: unchanged GOPs copied, changed GOPs re-encoded.
+"""Smart render for long-GOP H.264, HEVC and MPEG-2: unchanged GOPs copied, others re-encoded.
 
-The output video stream is the input's own (same ``avcC``/``hvcC`` parameter sets). Frames arrive in
-display order; they are grouped by the input's GOPs (a keyframe and the packets up to the
-next one, read from a second demuxer on the input). A GOP whose frames are all untouched,
-whose packet times are the frames' times and whose pictures decode on their own (a closed
-GOP, or one after a copied GOP) is copied packet for packet. Every other GOP is re-encoded
-by libx264 or libx265, one encoder per run of re-encoded GOPs that starts with an IDR
-picture and ends with a flush, its parameter sets in band; the first GOP copied after such
-a run gets the input's parameter sets back in band. Decode times are rewritten for the whole stream
-(``display time of the packet REORDER places earlier``), so copied and re-encoded packets
-splice without a step back.
+The output video stream is the input's own (same ``avcC``/``hvcC`` parameter sets, or
+MPEG-2's in-band sequence headers). Frames arrive in display order; they are grouped by the
+input's GOPs (a keyframe and the packets up to the next one, read from a second demuxer on
+the input). A GOP whose frames are all untouched, whose packet times are the frames' times
+and whose pictures decode on their own (a closed GOP, or one after a copied GOP) is copied
+packet for packet. Every other GOP is re-encoded (libx264, libx265, mpeg2video), one encoder
+per run of re-encoded GOPs that starts with a keyframe and ends with a flush, its parameter
+sets in band; the first H.264/HEVC GOP copied after such a run gets the input's parameter
+sets back in band. Decode times are rewritten for the whole stream (the display time of the
+frame shown a few frames earlier), so copied and re-encoded packets splice without a step
+back.
 
 Memory: the decoded frames of one unchanged GOP are held until the GOP is complete (their
 RGB copies are not); a changed GOP's frames go to the encoder as they come.
