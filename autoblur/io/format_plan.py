@@ -60,8 +60,8 @@ class OutputPlan:
         intra_only: every output frame is a picture of its own, so that untouched frames'
             input packets can be copied as they are (same codec, profile and pixel format).
         copy_untouched: untouched frames are copied packet for packet instead of re-encoded.
-        gop_copy: long-GOP H.264 whose unchanged GOPs are copied and whose changed GOPs are
-            re-encoded (``autoblur.io.smart_render``).
+        gop_copy: long-GOP H.264, HEVC or MPEG-2 whose unchanged GOPs are copied and whose
+            changed GOPs are re-encoded (``autoblur.io.smart_render``).
         why_reencoded: why untouched frames are re-encoded, when they are.
         notices: what the user should know about the choice.
     """
