@@ -265,3 +265,19 @@ def test_more_frames_than_the_input_has_are_reencoded_after_its_copied_gops(tmp_
     assert (writer.describe()["frames_copied"], writer.describe()["frames_encoded"]) == (30, 30)
     frames, problems = decoded_with_log(out)
     assert problems == [] and [t for t, _ in frames] == [512 * i for i in range(60)]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-o", "x.mp4"], "'mp4' format does not support 'prores_ks'"),
+        (["-o", "y.mov", "--codec", "nosuch"], "--codec nosuch: no such encoder"),
+    ],
+)
+def test_outputs_that_cannot_be_made_fail_in_one_line(tmp_path, args, message):
+    src = write_case("prores", tmp_path, tiny_frames(3, SIZE))
+    logo = logo_png(tmp_path)
+    args = [tmp_path / a if a.endswith((".mp4", ".mov")) else a for a in args]
+    code, err = run_cli("run", src, "--logo", logo, *args, "-q")
+    assert code == 2 and err.count("\n") == 1 and message in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["logo.png", "prores.mov"]

@@ -136,7 +136,10 @@ class VideoWriter:
                 )
         except (av.error.FFmpegError, ValueError) as exc:
             self.abort()
-            raise VideoError(f"{self.path}: cannot set up encoding ({exc})") from None
+            raise VideoError(
+                f"{self.path}: cannot set up encoding ({exc}); give the output the input's "
+                "extension, or .mkv, or another --codec"
+            ) from None
         except BaseException:
             self.abort()
             raise
