@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 
 import av
 import cv2
@@ -281,3 +282,28 @@ def test_outputs_that_cannot_be_made_fail_in_one_line(tmp_path, args, message):
     code, err = run_cli("run", src, "--logo", logo, *args, "-q")
     assert code == 2 and err.count("\n") == 1 and message in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["logo.png", "prores.mov"]
+
+
+def test_chapters_and_container_tags_travel(tmp_path):
+    src = tmp_path / "in.mkv"
+    chapters = [
+        {"id": n, "start": 2 * n, "end": 2 * n + 2, "time_base": Fraction(1, 25), "metadata": {}}
+        for n in (0, 1)
+    ]
+    with av.open(str(src), "w") as container:
+        video = container.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        container.metadata["title"] = "Programme 1"
+        container.set_chapters(chapters)
+        for index in range(4):
+            frame = av.VideoFrame(64, 48, "yuv420p")
+            frame.pts = index
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+    rewrite(src, tmp_path / "out.mkv")
+    with av.open(str(src)) as before, av.open(str(tmp_path / "out.mkv")) as after:
+        assert after.metadata["title"] == "Programme 1"
+        assert [(c["start"], c["end"]) for c in after.chapters()] == [
+            (c["start"], c["end"]) for c in before.chapters()
+        ]
+        assert len(after.chapters()) == 2
