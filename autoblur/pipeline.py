@@ -282,7 +282,7 @@ class Pipeline:
             job.output_path,
             reader.info,
             self.config.encode,
-            reader.audio_streams + reader.subtitle_streams,
+            reader.copied_streams,
         ) as writer:
             for notice in writer.plan.notices + writer.carried.notices:
                 job.notices.append(notice)

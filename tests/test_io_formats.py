@@ -33,7 +33,7 @@ def paint_every_third(frame) -> tuple[int, int, int, int] | None:
 def rewrite(src, dst, encode=None, edit=paint_every_third) -> dict:
     with (
         VideoReader(src) as reader,
-        VideoWriter(dst, reader.info, encode or EncodeConfig(), reader.audio_streams) as writer,
+        VideoWriter(dst, reader.info, encode or EncodeConfig(), reader.copied_streams) as writer,
     ):
         for frame in reader.frames(writer.mux_audio):
             writer.write(frame, edit(frame))
@@ -307,3 +307,25 @@ def test_chapters_and_container_tags_travel(tmp_path):
             (c["start"], c["end"]) for c in before.chapters()
         ]
         assert len(after.chapters()) == 2
+
+
+def test_data_streams_travel_byte_for_byte(tmp_path):
+    """KLV metadata in a transport stream, as drones and news feeds carry it."""
+    src = tmp_path / "in.ts"
+    with av.open(str(src), "w") as container:
+        video = container.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        klv = container.add_data_stream("klv")
+        for index in range(6):
+            frame = av.VideoFrame(64, 48, "yuv420p")
+            frame.pts = index
+            container.mux(video.encode(frame))
+            packet = av.Packet(b"\x06\x0e\x2b\x34" + bytes([index]) * 8)
+            packet.stream, packet.pts, packet.dts = klv, index * 3600, index * 3600
+            packet.time_base = Fraction(1, 90000)
+            container.mux(packet)
+        container.mux(video.encode(None))
+    plan = rewrite(src, tmp_path / "out.ts")
+    assert [s["action"] for s in plan["streams"]] == ["re-encoded", "copied"]
+    assert packets(tmp_path / "out.ts", "data") == packets(src, "data")
+    assert len(packets(src, "data")) == 6

@@ -74,7 +74,8 @@ class VideoWriter:
         path: the final output file; nothing appears there until ``close`` succeeds.
         info: the input's properties, which the output keeps.
         encode: codec and quality settings.
-        audio_streams: input streams (audio, subtitles) whose packets ``mux_audio`` copies.
+        audio_streams: input streams (audio, subtitles, data: ``VideoReader.copied_streams``)
+            whose packets ``mux_audio`` copies.
         plan: the output encoding; None plans it from the input (``info.path``).
 
     Raises:
@@ -270,7 +271,7 @@ class VideoWriter:
         return packets
 
     def mux_audio(self, packet: av.Packet) -> None:
-        """Copy one input audio packet into the output without re-encoding."""
+        """Copy one input audio (or subtitle, or data) packet into the output as it is."""
         out = self._audio.get(packet.stream.index)
         if out is not None:
             self._submit((packet, out))
