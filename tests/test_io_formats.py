@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from autoblur.cli import main
 from autoblur.config import EncodeConfig
 from autoblur.io import VideoReader, VideoWriter
+from autoblur.io.format_plan import encoder_pix_fmt
 from bench.make_io_corpus import TIMECODE, video_props, write_case
 from tests.test_io_timestamps import tiny_frames
 
@@ -329,3 +330,19 @@ def test_data_streams_travel_byte_for_byte(tmp_path):
     assert [s["action"] for s in plan["streams"]] == ["re-encoded", "copied"]
     assert packets(tmp_path / "out.ts", "data") == packets(src, "data")
     assert len(packets(src, "data")) == 6
+
+
+@pytest.mark.parametrize(
+    ("codec", "pix_fmt", "size_wh", "expected"),
+    [
+        ("libx264", "yuv422p10le", (64, 48), "yuv422p10le"),  # 10-bit 4:2:2 stays
+        ("h264_nvenc", "yuv422p", (64, 48), "yuv444p"),  # no 4:2:2 in NVENC: finer chroma
+        ("h264_nvenc", "yuv420p10le", (64, 48), "p010le"),  # NVENC's own 10-bit layout
+        ("mpeg2video", "yuv444p", (64, 48), "yuv422p"),  # no 4:4:4 in MPEG-2: coarser
+        ("libx264", "yuvj420p", (64, 48), "yuv420p"),  # full range: same chroma
+        ("libx264", "yuv420p", (65, 49), "yuv444p"),  # odd sizes cannot subsample
+        ("libx264", "rgb24", (64, 48), "yuv444p"),
+    ],
+)
+def test_encoder_pixel_format_keeps_depth_and_chroma(codec, pix_fmt, size_wh, expected):
+    assert encoder_pix_fmt(codec, pix_fmt, size_wh) == expected
