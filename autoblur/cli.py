@@ -296,7 +296,7 @@ def main() -> None:
 @click.option(
     "--encoder",
     type=click.Choice(["auto", "cpu", "nvenc"]),
-    help="H.264/HEVC encoder: NVENC or the CPU (auto: NVENC when a CUDA GPU is in use).",
+    help="H.264/HEVC encoder: NVENC or the CPU (auto: NVENC where an NVIDIA GPU runs it).",
 )
 @_handle_errors
 def run(
