@@ -207,6 +207,10 @@ class GopSplicer:
         self._end_run()
         self._input.close()
 
+    def discard(self) -> None:
+        """Stop without writing what is left (the output is being thrown away)."""
+        self._input.close()
+
     def _read_gop(self) -> list[av.Packet]:
         gop: list[av.Packet] = []
         while self._next_key is not None:

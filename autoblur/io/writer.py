@@ -329,6 +329,8 @@ class VideoWriter:
     def abort(self) -> None:
         """Stop and delete the partial output."""
         self._stop_worker()
+        if self._splicer is not None:
+            self._splicer.discard()
         try:
             self._container.close()
         except (av.error.FFmpegError, ValueError):
