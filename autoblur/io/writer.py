@@ -15,7 +15,7 @@ import numpy as np
 
 from autoblur.config import EncodeConfig
 from autoblur.errors import VideoError
-from autoblur.io.format_plan import OutputPlan, encoder_pix_fmt, plan_output
+from autoblur.io.format_plan import OutputPlan, plan_output
 from autoblur.io.passthrough import carry_over
 from autoblur.io.reader import VideoFrame, VideoInfo
 from autoblur.io.smart_render import GopSplicer
@@ -24,15 +24,6 @@ log = logging.getLogger(__name__)
 
 _PLANAR_YUV = re.compile(r"^yuva?4[0-4][0-4]p(9|1[0-6])?(le)?$")  # planes the writer can patch
 _QUEUED_FRAMES = 4  # frames waiting for the encoder thread; bounds the memory it holds
-
-
-def output_pix_fmt(info: VideoInfo, codec: str = "libx264") -> str:
-    """The encoder's pixel format: the input's where possible (same chroma and bit depth).
-
-    Keeping the input's layout lets untouched pixels reach the encoder bit-exact; formats the
-    encoder cannot take, and odd frame sizes (which 4:2:0 cannot hold), get the nearest one.
-    """
-    return encoder_pix_fmt(codec, info.pix_fmt, (info.width, info.height))
 
 
 def check_output_path(input_path: Path, output_path: Path) -> None:
@@ -117,7 +108,7 @@ class VideoWriter:
                     source,
                     self._container,
                     lambda: (
-                        self._container.add_stream_from_template(template)
+                        self._add_copied_video_stream(template, info)
                         if self.plan.gop_copy
                         else self._add_video_stream(info, self.plan)
                     ),
@@ -161,6 +152,18 @@ class VideoWriter:
         for name, value in plan.context.items():
             target = stream if name == "codec_tag" else stream.codec_context
             setattr(target, name, value)
+        return stream
+
+    def _add_copied_video_stream(
+        self, template: av.VideoStream, info: VideoInfo
+    ) -> av.VideoStream:
+        """The output stream for copied GOPs, made from the input's, at the input's frame rate.
+
+        The frame rate is set explicitly: a template may carry none, and the MOV/MP4 muxers
+        then derive the timecode track's rate from the time base (1/12800: "fps too large").
+        """
+        stream = self._container.add_stream_from_template(template)
+        stream.codec_context.framerate = info.fps
         return stream
 
     def _gop_encoder(self, info: VideoInfo) -> av.VideoCodecContext:
