@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from autoblur.cli import main
 from autoblur.config import EncodeConfig
-from autoblur.io import VideoReader, VideoWriter
+from autoblur.io import VideoReader, VideoWriter, smart_render
 from autoblur.io.format_plan import encoder_pix_fmt
 from bench.make_io_corpus import TIMECODE, video_props, write_case
 from tests.test_io_timestamps import tiny_frames
@@ -343,3 +343,12 @@ def test_data_streams_travel_byte_for_byte(tmp_path):
 )
 def test_encoder_pixel_format_keeps_depth_and_chroma(codec, pix_fmt, size_wh, expected):
     assert encoder_pix_fmt(codec, pix_fmt, size_wh) == expected
+
+
+def test_gops_too_long_to_hold_are_reencoded(tmp_path, monkeypatch):
+    monkeypatch.setattr(smart_render, "MAX_HELD_BYTES", 5 * SIZE[0] * SIZE[1])  # ~3 frames
+    src = write_case("h264", tmp_path, tiny_frames(30, SIZE))
+    plan = rewrite(src, tmp_path / "out.mp4", edit=lambda frame: None)
+    assert (plan["frames_copied"], plan["frames_encoded"]) == (0, 30)
+    frames, problems = decoded_with_log(tmp_path / "out.mp4")
+    assert problems == [] and len(frames) == 30

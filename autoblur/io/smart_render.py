@@ -13,7 +13,8 @@ frame shown a few frames earlier), so copied and re-encoded packets splice witho
 back.
 
 Memory: the decoded frames of one unchanged GOP are held until the GOP is complete (their
-RGB copies are not); a changed GOP's frames go to the encoder as they come.
+RGB copies are not), up to ``MAX_HELD_BYTES``; a changed GOP's frames, and those of a GOP too
+long to hold, go to the encoder as they come.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ log = logging.getLogger(__name__)
 REORDER = {"h264": 4, "hevc": 4, "mpeg2video": 1}
 _START_CODE = b"\x00\x00\x01"
 SPLICE_CONTAINERS = {"h264": {"mp4", "mov", "matroska"}, "hevc": {"mp4", "mov", "matroska"}}
+# Decoded frames held while a GOP may still be copied (1080p 8-bit 4:2:0: about 340 frames);
+# a longer GOP is re-encoded.
+MAX_HELD_BYTES = 1 << 30
 SPLICE_ENCODERS = {"h264": "libx264", "hevc": "libx265", "mpeg2video": "mpeg2video"}
 SPLICE_CONTAINERS["mpeg2video"] = {"mxf", "mpeg", "mpegts", "mov", "matroska"}
 
@@ -166,6 +170,7 @@ class GopSplicer:
         self._held: list[_Held] = []  # this GOP's frames not yet encoded
         self._gop_changed = False
         self._gop_frames = 0
+        self._held_bytes = 0
         self._encoder: av.VideoCodecContext | None = None
         self._prev_copied = False
         self._shown: deque[int] = deque()  # display times of the frames not yet given as dts
@@ -189,13 +194,15 @@ class GopSplicer:
         self._last_pts = frame.pts
         if not self._held and not self._gop:
             self._gop, self._gop_changed, self._gop_frames = self._read_gop(), False, 0
-        self._held.append(_Held.of(frame, self._encodable(frame, changed_xyxy)))
+        held = _Held.of(frame, self._encodable(frame, changed_xyxy))
+        self._held.append(held)
+        self._held_bytes += sum(plane.buffer_size for plane in held.picture.planes)
         self._gop_frames += 1
-        if changed_xyxy is not None and not self._gop_changed:
-            self._gop_changed = True
+        if changed_xyxy is not None or self._held_bytes > MAX_HELD_BYTES:
+            self._gop_changed = True  # re-encoded: changed, or too long a GOP to hold
         if self._gop_changed:
             self._reencode(self._held)
-            self._held = []
+            self._held, self._held_bytes = [], 0
         if self._gop_frames >= len(self._gop):
             self._finish_gop()
 
@@ -222,7 +229,7 @@ class GopSplicer:
 
     def _finish_gop(self) -> None:
         held, gop = self._held, self._gop
-        self._held, self._gop = [], []
+        self._held, self._gop, self._held_bytes = [], [], 0
         if self._gop_changed:
             self._prev_copied = False
         elif self._copyable(held, gop):

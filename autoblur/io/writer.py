@@ -154,9 +154,7 @@ class VideoWriter:
             setattr(target, name, value)
         return stream
 
-    def _add_copied_video_stream(
-        self, template: av.VideoStream, info: VideoInfo
-    ) -> av.VideoStream:
+    def _add_copied_video_stream(self, template: av.VideoStream, info: VideoInfo) -> av.VideoStream:
         """The output stream for copied GOPs, made from the input's, at the input's frame rate.
 
         The frame rate is set explicitly: a template may carry none, and the MOV/MP4 muxers
