@@ -180,10 +180,13 @@ class EncodeConfig(_Strict):
     crf: int = Field(12, ge=0, le=63)
     preset: str = "medium"
     encoder: Literal["auto", "cpu", "nvenc"] = Field(
-        "auto", description="H.264/HEVC on NVENC (auto: when a CUDA GPU is in use) or the CPU"
+        "auto",
+        description="H.264/HEVC on NVENC or the CPU (auto: NVENC where an NVIDIA GPU runs it)",
     )
     copy_untouched: bool = Field(
-        True, description="intra-only codecs: copy untouched frames' packets, not re-encode"
+        True,
+        description="copy untouched frames' packets (intra-only codecs) and unchanged GOPs "
+        "(H.264, HEVC, MPEG-2) instead of re-encoding them",
     )
 
 

@@ -159,7 +159,7 @@ def write_removed(
     """
     frames_done = 0
     with VideoWriter(
-        output_path, reader.info, encode, reader.audio_streams + reader.subtitle_streams
+        output_path, reader.info, encode, reader.copied_streams
     ) as writer:
         notices = writer.plan.notices + writer.carried.notices
         for notice in notices:

@@ -33,7 +33,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def plain_transcode(src: Path, dst: Path, encode: EncodeConfig) -> float:
-    """Seconds to decode ``src`` and encode every frame unchanged (audio copied)."""
+    """Seconds to decode ``src`` and encode every frame unchanged (audio copied).
+
+    Every frame is re-encoded: untouched frames are not copied (``copy_untouched`` off).
+    """
+    encode = encode.model_copy(update={"copy_untouched": False})
     started = time.perf_counter()
     with (
         VideoReader(src) as reader,

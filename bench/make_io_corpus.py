@@ -5,7 +5,8 @@ few synthetic frames in the tests):
 
 - ``prores``: ProRes 422 HQ (``apch``) 10-bit 4:2:2 ``.mov``, timecode 10:00:00:00, two PCM tracks;
 - ``dnxhr``: DNxHR HQ 8-bit 4:2:2 ``.mov`` with one PCM track;
-- ``mxf``: MPEG-2 4:2:2 at 50 Mb/s (GOP 12) in MXF, four mono PCM tracks, timecode 10:00:00:00;
+- ``mxf``: MPEG-2 4:2:2 at 50 Mb/s (closed GOPs of 12) in MXF, four mono PCM tracks,
+  timecode 10:00:00:00;
 - ``hevc10``: 10-bit HEVC ``.mp4`` with BT.709 colour tags, rotated 90 degrees, and AAC;
 - ``vfr``: H.264 ``.mp4`` with irregular frame times and a late-starting video stream;
 - ``decode_order``: H.264 with B-frames whose ``pts`` were stored in decode order, mp3 as
@@ -145,7 +146,8 @@ def write_dnxhr(path: Path, frames: Sequence[np.ndarray], rate: Fraction) -> Pat
 
 
 def write_mxf(path: Path, frames: Sequence[np.ndarray], rate: Fraction) -> Path:
-    """XDCAM-style MXF: MPEG-2 4:2:2 at 50 Mb/s, GOP 12, four mono PCM tracks, timecode."""
+    """XDCAM-style MXF: MPEG-2 4:2:2 at 50 Mb/s, closed GOPs of 12, four mono PCM tracks and
+    timecode."""
     with av.open(str(path), "w", format="mxf") as out:
         out.metadata["timecode"] = TIMECODE
         video = _video_stream(
@@ -154,7 +156,13 @@ def write_mxf(path: Path, frames: Sequence[np.ndarray], rate: Fraction) -> Path:
             rate,
             frames[0].shape[1::-1],
             "yuv422p",
-            {"b": "50M", "maxrate": "50M", "bufsize": "17825792"},
+            {
+                "b": "50M",
+                "maxrate": "50M",
+                "bufsize": "17825792",
+                "flags": "+cgop",
+                "sc_threshold": "1000000000",  # closed GOPs need scene-cut GOPs off
+            },
             gop_size=12,
             max_b_frames=2,
             profile=0,  # 4:2:2

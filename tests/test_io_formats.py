@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 
 import av
 import cv2
@@ -12,7 +13,8 @@ from click.testing import CliRunner
 
 from autoblur.cli import main
 from autoblur.config import EncodeConfig
-from autoblur.io import VideoReader, VideoWriter
+from autoblur.io import VideoReader, VideoWriter, smart_render
+from autoblur.io.format_plan import encoder_pix_fmt
 from bench.make_io_corpus import TIMECODE, video_props, write_case
 from tests.test_io_timestamps import tiny_frames
 
@@ -32,7 +34,7 @@ def paint_every_third(frame) -> tuple[int, int, int, int] | None:
 def rewrite(src, dst, encode=None, edit=paint_every_third) -> dict:
     with (
         VideoReader(src) as reader,
-        VideoWriter(dst, reader.info, encode or EncodeConfig(), reader.audio_streams) as writer,
+        VideoWriter(dst, reader.info, encode or EncodeConfig(), reader.copied_streams) as writer,
     ):
         for frame in reader.frames(writer.mux_audio):
             writer.write(frame, edit(frame))
@@ -43,11 +45,6 @@ def packets(path, kind: str, index: int = 0) -> list[bytes]:
     with av.open(str(path)) as container:
         stream = getattr(container.streams, kind)[index]
         return [bytes(p) for p in container.demux(stream) if p.size]
-
-
-def frame_times(path) -> list[int]:
-    with av.open(str(path)) as container:
-        return [f.pts for f in container.decode(video=0)]
 
 
 @pytest.mark.parametrize(
@@ -72,7 +69,9 @@ def test_master_comes_out_in_its_own_format(tmp_path, case, kept):
     # Colour tags, interlacing, rotation, timecode, every audio track and its language survive.
     for prop in ("colour", "field_order", "rotation", "timecode", "audio", "languages"):
         assert after[prop] == before[prop], prop
-    assert frame_times(out) == frame_times(src)
+    (before_frames, _), (after_frames, problems) = decoded_with_log(src), decoded_with_log(out)
+    assert [t for t, _ in after_frames] == [t for t, _ in before_frames]
+    assert problems == []  # decodes without a single decoder warning or error
     with av.open(str(src)) as container:
         tracks = len(container.streams.audio)
     for track in range(tracks):
@@ -211,7 +210,7 @@ def decoded_with_log(path) -> tuple[list[tuple[int, np.ndarray]], list[str]]:
     return frames, [message for _, _, message in logs]
 
 
-@pytest.mark.parametrize(("case", "count"), [("h264", 60), ("hevc10", 40)])
+@pytest.mark.parametrize(("case", "count"), [("h264", 60), ("hevc10", 40), ("mxf", 40)])
 def test_long_gop_unchanged_gops_copied_changed_ones_reencoded(tmp_path, case, count):
     src = write_case(case, tmp_path, tiny_frames(count, SIZE))  # closed GOPs, 12 to 25 frames
     with av.open(str(src)) as container:
@@ -226,23 +225,26 @@ def test_long_gop_unchanged_gops_copied_changed_ones_reencoded(tmp_path, case, c
         frame.rgb[10:40, 10:60] = (255, 0, 0)
         return (10, 10, 60, 40)
 
-    plan = rewrite(src, tmp_path / "out.mp4", edit=paint)
-    assert [s["action"] for s in plan["streams"]] == ["partly copied", "copied"]
+    plan = rewrite(src, tmp_path / f"out{src.suffix}", edit=paint)
+    assert [s["action"] for s in plan["streams"]] == ["partly copied"] + ["copied"] * (
+        len(plan["streams"]) - 1
+    )
     second_gop = keys[2] - keys[1]
     assert plan["untouched_frames"] == "unchanged GOPs copied"
     assert (plan["frames_copied"], plan["frames_encoded"]) == (count - second_gop, second_gop)
     before, _ = decoded_with_log(src)
-    after, problems = decoded_with_log(tmp_path / "out.mp4")
+    after, problems = decoded_with_log(tmp_path / f"out{src.suffix}")
     assert problems == []  # not a single decoder warning or error at the splices
     assert [t for t, _ in after] == [t for t, _ in before]
     for index, ((_, a), (_, b)) in enumerate(zip(before, after, strict=True)):
         if not keys[1] <= index < keys[2]:
             assert np.array_equal(a, b), index  # copied GOPs decode to the same pixels
     assert np.abs(after[changed[0]][1][15:35, 15:55].astype(int) - (255, 0, 0)).max() < 40
-    with av.open(str(tmp_path / "out.mp4")) as container:
+    with av.open(str(tmp_path / f"out{src.suffix}")) as container:
         copied = [bytes(p) for p in container.demux(video=0) if p.size]
     assert copied[: keys[1]] == [bytes(p) for p in video[: keys[1]]]
-    # After the re-encoded GOP the input's parameter sets come back in band, then its bytes.
+    # After the re-encoded GOP the input's parameter sets come back in band (H.264, HEVC),
+    # then its bytes.
     assert copied[keys[2]].endswith(bytes(video[keys[2]]))
     assert copied[keys[2] + 1 :] == [bytes(p) for p in video[keys[2] + 1 :]]
 
@@ -262,3 +264,91 @@ def test_more_frames_than_the_input_has_are_reencoded_after_its_copied_gops(tmp_
     assert (writer.describe()["frames_copied"], writer.describe()["frames_encoded"]) == (30, 30)
     frames, problems = decoded_with_log(out)
     assert problems == [] and [t for t, _ in frames] == [512 * i for i in range(60)]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-o", "x.mp4"], "'mp4' format does not support 'prores_ks'"),
+        (["-o", "y.mov", "--codec", "nosuch"], "--codec nosuch: no such encoder"),
+    ],
+)
+def test_outputs_that_cannot_be_made_fail_in_one_line(tmp_path, args, message):
+    src = write_case("prores", tmp_path, tiny_frames(3, SIZE))
+    logo = logo_png(tmp_path)
+    args = [tmp_path / a if a.endswith((".mp4", ".mov")) else a for a in args]
+    code, err = run_cli("run", src, "--logo", logo, *args, "-q")
+    assert code == 2 and err.count("\n") == 1 and message in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["logo.png", "prores.mov"]
+
+
+def test_chapters_and_container_tags_travel(tmp_path):
+    src = tmp_path / "in.mkv"
+    chapters = [
+        {"id": n, "start": 2 * n, "end": 2 * n + 2, "time_base": Fraction(1, 25), "metadata": {}}
+        for n in (0, 1)
+    ]
+    with av.open(str(src), "w") as container:
+        video = container.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        container.metadata["title"] = "Programme 1"
+        container.set_chapters(chapters)
+        for index in range(4):
+            frame = av.VideoFrame(64, 48, "yuv420p")
+            frame.pts = index
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+    rewrite(src, tmp_path / "out.mkv")
+    with av.open(str(src)) as before, av.open(str(tmp_path / "out.mkv")) as after:
+        assert after.metadata["title"] == "Programme 1"
+        assert [(c["start"], c["end"]) for c in after.chapters()] == [
+            (c["start"], c["end"]) for c in before.chapters()
+        ]
+        assert len(after.chapters()) == 2
+
+
+def test_data_streams_travel_byte_for_byte(tmp_path):
+    """KLV metadata in a transport stream, as drones and news feeds carry it."""
+    src = tmp_path / "in.ts"
+    with av.open(str(src), "w") as container:
+        video = container.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        klv = container.add_data_stream("klv")
+        for index in range(6):
+            frame = av.VideoFrame(64, 48, "yuv420p")
+            frame.pts = index
+            container.mux(video.encode(frame))
+            packet = av.Packet(b"\x06\x0e\x2b\x34" + bytes([index]) * 8)
+            packet.stream, packet.pts, packet.dts = klv, index * 3600, index * 3600
+            packet.time_base = Fraction(1, 90000)
+            container.mux(packet)
+        container.mux(video.encode(None))
+    plan = rewrite(src, tmp_path / "out.ts")
+    assert [s["action"] for s in plan["streams"]] == ["re-encoded", "copied"]
+    assert packets(tmp_path / "out.ts", "data") == packets(src, "data")
+    assert len(packets(src, "data")) == 6
+
+
+@pytest.mark.parametrize(
+    ("codec", "pix_fmt", "size_wh", "expected"),
+    [
+        ("libx264", "yuv422p10le", (64, 48), "yuv422p10le"),  # 10-bit 4:2:2 stays
+        ("h264_nvenc", "yuv422p", (64, 48), "yuv444p"),  # no 4:2:2 in NVENC: finer chroma
+        ("h264_nvenc", "yuv420p10le", (64, 48), "p010le"),  # NVENC's own 10-bit layout
+        ("mpeg2video", "yuv444p", (64, 48), "yuv422p"),  # no 4:4:4 in MPEG-2: coarser
+        ("libx264", "yuvj420p", (64, 48), "yuv420p"),  # full range: same chroma
+        ("libx264", "yuv420p", (65, 49), "yuv444p"),  # odd sizes cannot subsample
+        ("libx264", "rgb24", (64, 48), "yuv444p"),
+    ],
+)
+def test_encoder_pixel_format_keeps_depth_and_chroma(codec, pix_fmt, size_wh, expected):
+    assert encoder_pix_fmt(codec, pix_fmt, size_wh) == expected
+
+
+def test_gops_too_long_to_hold_are_reencoded(tmp_path, monkeypatch):
+    monkeypatch.setattr(smart_render, "MAX_HELD_BYTES", 5 * SIZE[0] * SIZE[1])  # ~3 frames
+    src = write_case("h264", tmp_path, tiny_frames(30, SIZE))
+    plan = rewrite(src, tmp_path / "out.mp4", edit=lambda frame: None)
+    assert (plan["frames_copied"], plan["frames_encoded"]) == (0, 30)
+    frames, problems = decoded_with_log(tmp_path / "out.mp4")
+    assert problems == [] and len(frames) == 30

@@ -33,9 +33,12 @@ class BatchItem:
 
 
 def _default_output(key: str) -> str:
+    """``NAME_clean.<its extension>``: the output stays in the input's container.
+
+    A master's codec (ProRes, DNx, MPEG-2 in MXF) may not go into MP4.
+    """
     path = Path(key)
-    suffix = path.suffix.lower() if path.suffix.lower() in {".mp4", ".mov", ".mkv"} else ".mp4"
-    return str(path.with_name(f"{path.stem}_clean{suffix}"))
+    return str(path.with_name(f"{path.stem}_clean{path.suffix or '.mp4'}"))
 
 
 def _folder_items(folder: Path, out_dir: Path, rules: Path | None) -> list[BatchItem]:

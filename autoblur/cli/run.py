@@ -46,7 +46,7 @@ from autoblur.exit_codes import ExitCode
 @click.option(
     "--encoder",
     type=click.Choice(["auto", "cpu", "nvenc"]),
-    help="H.264/HEVC encoder: NVENC or the CPU (auto: NVENC when a CUDA GPU is in use).",
+    help="H.264/HEVC encoder: NVENC or the CPU (auto: NVENC where an NVIDIA GPU runs it).",
 )
 @handle_errors
 def run(

@@ -60,8 +60,8 @@ class OutputPlan:
         intra_only: every output frame is a picture of its own, so that untouched frames'
             input packets can be copied as they are (same codec, profile and pixel format).
         copy_untouched: untouched frames are copied packet for packet instead of re-encoded.
-        gop_copy: long-GOP H.264 whose unchanged GOPs are copied and whose changed GOPs are
-            re-encoded (``autoblur.io.smart_render``).
+        gop_copy: long-GOP H.264, HEVC or MPEG-2 whose unchanged GOPs are copied and whose
+            changed GOPs are re-encoded (``autoblur.io.smart_render``).
         why_reencoded: why untouched frames are re-encoded, when they are.
         notices: what the user should know about the choice.
     """
@@ -101,25 +101,29 @@ def _bit_depth(pix_fmt: str) -> int:
 def encoder_pix_fmt(codec: str, pix_fmt: str | None, size_wh: tuple[int, int]) -> str:
     """The encoder's pixel format nearest the input's: same chroma and bit depth if it can.
 
+    Where the encoder lacks the input's chroma layout it gets the next finer one (4:2:2 ->
+    4:4:4), else the next coarser; full-range JPEG formats (``yuvj*``) become the plain ones.
+
     Args:
         codec: the encoder name.
         pix_fmt: the input's pixel format, or None.
         size_wh: the frame size; odd sizes cannot hold subsampled chroma.
     """
     supported = [f.name for f in av.codec.Codec(codec, "w").video_formats or []]
-    if pix_fmt in supported and not (
-        (size_wh[0] % 2 or size_wh[1] % 2) and re.match(r"yuv4[12]", pix_fmt or "")
-    ):
-        return pix_fmt
-    depth = _bit_depth(pix_fmt or "")
-    wanted = ["yuv444p"] if size_wh[0] % 2 or size_wh[1] % 2 else []
-    if pix_fmt and pix_fmt.startswith("yuvj"):  # full-range JPEG style: same chroma, re-ranged
-        wanted.append(pix_fmt.replace("yuvj", "yuv"))
-    wanted += ["yuv420p", "yuv422p", "yuv444p"] if not wanted else []
-    for base in wanted:
-        name = base if depth == 8 else f"{base}{depth}le"
-        if name in supported:
-            return name
+    odd = bool(size_wh[0] % 2 or size_wh[1] % 2)
+    name = (pix_fmt or "").replace("yuvj", "yuv")
+    match = re.match(r"yuva?(4[024][024])p", name)
+    chroma = "444" if odd or match is None else match.group(1)
+    if name in supported and (match is None or chroma == match.group(1)):
+        return name
+    layouts = ["420", "422", "444"]
+    finer = layouts[layouts.index(chroma) :] if chroma in layouts else ["444"]
+    coarser = [] if odd else layouts[: layouts.index(finer[0])][::-1]
+    depth = _bit_depth(name)
+    for layout in finer + coarser:
+        candidate = f"yuv{layout}p" if depth == 8 else f"yuv{layout}p{depth}le"
+        if candidate in supported:
+            return candidate
     if depth > 8 and "p010le" in supported:  # NVENC's 10-bit 4:2:0
         return "p010le"
     return supported[0] if supported else "yuv420p"
@@ -211,8 +215,11 @@ def plan_output(
             context["profile"] = 0  # 4:2:2
         context["gop_size"] = _gop(stream) or 12
         context["max_b_frames"] = 2 if ctx.has_b_frames else 0
+        # Closed GOPs (fixed length: FFmpeg needs scene-cut GOPs off for them), so that a
+        # copied GOP can follow a re-encoded one.
+        options.update({"flags": "+cgop", "sc_threshold": "1000000000"})
         if context.get("field_order") in (2, 3, 4, 5):
-            options["flags"] = "+ilme+ildct"
+            options["flags"] += "+ilme+ildct"
             options["top"] = "1" if context["field_order"] in (2, 4) else "0"
     if codec in _CRF_CODECS:
         options["crf"] = str(encode.crf)

@@ -1,6 +1,6 @@
 """Everything in the master besides the picture: tracks, timecode, metadata and chapters.
 
-Audio and subtitle streams are copied packet for packet (``-map 0 -c copy``); timecode is
+Audio, subtitle and data streams are copied packet for packet (``-map 0 -c copy``); timecode is
 carried as the ``timecode`` tag, from which the MOV and MXF muxers write their own timecode
 track; container metadata and chapters are copied where the output container holds them.
 What cannot travel is named in a notice.
@@ -28,7 +28,7 @@ _OWN_TAGS = {
     "software",
 }
 _OWN_TAG_PREFIXES = ("product_", "toolkit_", "material_package", "file_package", "generation_uid")
-_COPIED_TYPES = {"audio", "subtitle"}
+_COPIED_TYPES = {"audio", "subtitle", "data"}
 
 
 @dataclass

@@ -143,6 +143,12 @@ class VideoReader:
         self.video_stream.codec_context.copy_opaque = self._keep_packets
         self.audio_streams = list(self._container.streams.audio)
         self.subtitle_streams = list(self._container.streams.subtitles)
+        # Data streams (KLV, SCTE-35, ...) but not a timecode track: muxers write their own
+        # from the ``timecode`` tag.
+        self.data_streams = [
+            s for s in self._container.streams.data if "timecode" not in s.metadata
+        ]
+        self.copied_streams = self.audio_streams + self.subtitle_streams + self.data_streams
         self.info = self._probe()
 
     def _probe(self) -> VideoInfo:
@@ -175,9 +181,10 @@ class VideoReader:
     def frames(
         self, on_audio_packet: Callable[[av.Packet], None] | None = None
     ) -> Iterator[VideoFrame]:
-        """Decode the video stream in order; pass audio and subtitle packets on.
+        """Decode the video stream in order; pass the other streams' packets on.
 
-        Every audio and subtitle packet goes to ``on_audio_packet`` (if given).
+        Every packet of ``copied_streams`` (audio, subtitles, data) goes to
+        ``on_audio_packet`` (if given).
 
         Frames get the input's presentation times in display order, whatever order the
         muxer stored them in (see :mod:`autoblur.io.timestamps`).
@@ -186,8 +193,7 @@ class VideoReader:
             VideoError: decoding fails part-way (corrupt or truncated data), or the video has
                 no decodable frame.
         """
-        copied = self.audio_streams + self.subtitle_streams
-        streams = [self.video_stream] + (copied if on_audio_packet else [])
+        streams = [self.video_stream] + (self.copied_streams if on_audio_packet else [])
         index = 0
         clock = PresentationClock(1 / (self.info.fps * self.info.time_base))
         try:

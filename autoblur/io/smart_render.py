@@ -1,18 +1,20 @@
-"""Smart render for long-GOP H.264/HEVC: unchanged GOPs copied, changed GOPs re-encoded.
+"""Smart render for long-GOP H.264, HEVC and MPEG-2: unchanged GOPs copied, others re-encoded.
 
-The output video stream is the input's own (same ``avcC``/``hvcC`` parameter sets). Frames arrive in
-display order; they are grouped by the input's GOPs (a keyframe and the packets up to the
-next one, read from a second demuxer on the input). A GOP whose frames are all untouched,
-whose packet times are the frames' times and whose pictures decode on their own (a closed
-GOP, or one after a copied GOP) is copied packet for packet. Every other GOP is re-encoded
-by libx264 or libx265, one encoder per run of re-encoded GOPs that starts with an IDR
-picture and ends with a flush, its parameter sets in band; the first GOP copied after such
-a run gets the input's parameter sets back in band. Decode times are rewritten for the whole stream
-(``display time of the packet REORDER places earlier``), so copied and re-encoded packets
-splice without a step back.
+The output video stream is the input's own (same ``avcC``/``hvcC`` parameter sets, or
+MPEG-2's in-band sequence headers). Frames arrive in display order; they are grouped by the
+input's GOPs (a keyframe and the packets up to the next one, read from a second demuxer on
+the input). A GOP whose frames are all untouched, whose packet times are the frames' times
+and whose pictures decode on their own (a closed GOP, or one after a copied GOP) is copied
+packet for packet. Every other GOP is re-encoded (libx264, libx265, mpeg2video), one encoder
+per run of re-encoded GOPs that starts with a keyframe and ends with a flush, its parameter
+sets in band; the first H.264/HEVC GOP copied after such a run gets the input's parameter
+sets back in band. Decode times are rewritten for the whole stream (the display time of the
+frame shown a few frames earlier), so copied and re-encoded packets splice without a step
+back.
 
 Memory: the decoded frames of one unchanged GOP are held until the GOP is complete (their
-RGB copies are not); a changed GOP's frames go to the encoder as they come.
+RGB copies are not), up to ``MAX_HELD_BYTES``; a changed GOP's frames, and those of a GOP too
+long to hold, go to the encoder as they come.
 """
 
 from __future__ import annotations
@@ -29,10 +31,16 @@ from autoblur.io.reader import VideoFrame
 
 log = logging.getLogger(__name__)
 
-REORDER = 4  # decode-time delay, in frames; copied GOPs reordering deeper are re-encoded
+# Decode-time delay in frames, per codec; copied GOPs reordering deeper are re-encoded.
+# MPEG-2 reorders by one picture at most.
+REORDER = {"h264": 4, "hevc": 4, "mpeg2video": 1}
 _START_CODE = b"\x00\x00\x01"
-SPLICE_CONTAINERS = {"mp4", "mov", "matroska"}
-SPLICE_ENCODERS = {"h264": "libx264", "hevc": "libx265"}  # input codec -> re-encoder
+SPLICE_CONTAINERS = {"h264": {"mp4", "mov", "matroska"}, "hevc": {"mp4", "mov", "matroska"}}
+# Decoded frames held while a GOP may still be copied (1080p 8-bit 4:2:0: about 340 frames);
+# a longer GOP is re-encoded.
+MAX_HELD_BYTES = 1 << 30
+SPLICE_ENCODERS = {"h264": "libx264", "hevc": "libx265", "mpeg2video": "mpeg2video"}
+SPLICE_CONTAINERS["mpeg2video"] = {"mxf", "mpeg", "mpegts", "mov", "matroska"}
 
 Encodable = Callable[[VideoFrame, "tuple[int, int, int, int] | None"], av.VideoFrame]
 
@@ -86,10 +94,10 @@ def splice_possible(stream: av.VideoStream, container: str) -> str | None:
     name = stream.codec_context.name
     extradata = stream.codec_context.extradata or b""
     if name not in SPLICE_ENCODERS:
-        return f"copying unchanged GOPs is supported for H.264 and HEVC, not {name}"
-    if container.split(",")[0] not in SPLICE_CONTAINERS:
-        return f"copying unchanged GOPs is not supported into {container}"
-    if not extradata or extradata[0] != 1:
+        return f"copying unchanged GOPs is supported for H.264, HEVC and MPEG-2, not {name}"
+    if container.split(",")[0] not in SPLICE_CONTAINERS[name]:
+        return f"copying unchanged {name} GOPs is not supported into {container}"
+    if name != "mpeg2video" and (not extradata or extradata[0] != 1):
         return f"the input's {name} has its parameter sets in band, so GOPs are not copied"
     return None
 
@@ -145,10 +153,15 @@ class GopSplicer:
         self._input = av.open(path)
         source = self._input.streams.video[0]
         self._time_base = source.time_base
-        self._length_size, units = parameter_sets(
-            bytes(source.codec_context.extradata), source.codec_context.name
-        )
-        self._in_band = length_prefixed(units, self._length_size)
+        codec = source.codec_context.name
+        self._reorder = REORDER[codec]
+        # H.264/HEVC: NAL units with length prefixes, parameter sets in the sample entry.
+        # MPEG-2 carries a sequence header in band before every GOP: packets go as they are.
+        self._length_size: int | None = None
+        self._in_band = b""
+        if codec != "mpeg2video":
+            self._length_size, units = parameter_sets(bytes(source.codec_context.extradata), codec)
+            self._in_band = length_prefixed(units, self._length_size)
         self._packets = (p for p in self._input.demux(source) if p.size)
         self._next_key: av.Packet | None = next(self._packets, None)
         self._out, self._mux, self._encodable, self._new_encoder = out, mux, encodable, encoder
@@ -157,6 +170,7 @@ class GopSplicer:
         self._held: list[_Held] = []  # this GOP's frames not yet encoded
         self._gop_changed = False
         self._gop_frames = 0
+        self._held_bytes = 0
         self._encoder: av.VideoCodecContext | None = None
         self._prev_copied = False
         self._shown: deque[int] = deque()  # display times of the frames not yet given as dts
@@ -180,13 +194,15 @@ class GopSplicer:
         self._last_pts = frame.pts
         if not self._held and not self._gop:
             self._gop, self._gop_changed, self._gop_frames = self._read_gop(), False, 0
-        self._held.append(_Held.of(frame, self._encodable(frame, changed_xyxy)))
+        held = _Held.of(frame, self._encodable(frame, changed_xyxy))
+        self._held.append(held)
+        self._held_bytes += sum(plane.buffer_size for plane in held.picture.planes)
         self._gop_frames += 1
-        if changed_xyxy is not None and not self._gop_changed:
-            self._gop_changed = True
+        if changed_xyxy is not None or self._held_bytes > MAX_HELD_BYTES:
+            self._gop_changed = True  # re-encoded: changed, or too long a GOP to hold
         if self._gop_changed:
             self._reencode(self._held)
-            self._held = []
+            self._held, self._held_bytes = [], 0
         if self._gop_frames >= len(self._gop):
             self._finish_gop()
 
@@ -196,6 +212,10 @@ class GopSplicer:
             self._reencode(self._held)
             self._held = []
         self._end_run()
+        self._input.close()
+
+    def discard(self) -> None:
+        """Stop without writing what is left (the output is being thrown away)."""
         self._input.close()
 
     def _read_gop(self) -> list[av.Packet]:
@@ -209,7 +229,7 @@ class GopSplicer:
 
     def _finish_gop(self) -> None:
         held, gop = self._held, self._gop
-        self._held, self._gop = [], []
+        self._held, self._gop, self._held_bytes = [], [], 0
         if self._gop_changed:
             self._prev_copied = False
         elif self._copyable(held, gop):
@@ -233,13 +253,13 @@ class GopSplicer:
             return False
         closed = min(times) == gop[0].pts
         depth = max(j - sorted(times).index(t) for j, t in enumerate(times))
-        return (closed or self._prev_copied) and depth <= REORDER
+        return (closed or self._prev_copied) and depth <= self._reorder
 
     def _copy(self, held: list[_Held], gop: list[av.Packet]) -> None:
         self._shown.extend(h.pts for h in held)
         for index, packet in enumerate(gop):
             out = packet
-            if index == 0 and not self._prev_copied and self.frames_encoded:
+            if index == 0 and self._in_band and not self._prev_copied and self.frames_encoded:
                 out = av.Packet(self._in_band + bytes(packet))
                 out.is_keyframe = True
             out.pts = packet.pts
@@ -268,14 +288,17 @@ class GopSplicer:
 
     def _send_encoded(self, packets: list[av.Packet]) -> None:
         for packet in packets:
-            out = av.Packet(length_prefixed(annexb_units(bytes(packet)), self._length_size))
+            data = bytes(packet)
+            if self._length_size is not None:
+                data = length_prefixed(annexb_units(data), self._length_size)
+            out = av.Packet(data)
             out.is_keyframe = packet.is_keyframe
             out.pts = packet.pts
             out.duration = self._durations.pop(packet.pts, packet.duration)
             self._send(out)
 
     def _send(self, packet: av.Packet) -> None:
-        """Mux one packet with the decode time REORDER display positions back."""
+        """Mux one packet with the decode time of the frame shown REORDER frames earlier."""
         packet.dts = self._next_dts()
         packet.time_base = self._time_base
         packet.stream = self._out
@@ -284,6 +307,6 @@ class GopSplicer:
     def _next_dts(self) -> int:
         if not self._primed:  # the first REORDER packets decode before the first frame shows
             first = self._shown[0]
-            self._shown.extendleft(first - k * self._step for k in range(1, REORDER + 1))
+            self._shown.extendleft(first - k * self._step for k in range(1, self._reorder + 1))
             self._primed = True
         return self._shown.popleft()

@@ -15,7 +15,7 @@ import numpy as np
 
 from autoblur.config import EncodeConfig
 from autoblur.errors import VideoError
-from autoblur.io.format_plan import OutputPlan, encoder_pix_fmt, plan_output
+from autoblur.io.format_plan import OutputPlan, plan_output
 from autoblur.io.passthrough import carry_over
 from autoblur.io.reader import VideoFrame, VideoInfo
 from autoblur.io.smart_render import GopSplicer
@@ -24,15 +24,6 @@ log = logging.getLogger(__name__)
 
 _PLANAR_YUV = re.compile(r"^yuva?4[0-4][0-4]p(9|1[0-6])?(le)?$")  # planes the writer can patch
 _QUEUED_FRAMES = 4  # frames waiting for the encoder thread; bounds the memory it holds
-
-
-def output_pix_fmt(info: VideoInfo, codec: str = "libx264") -> str:
-    """The encoder's pixel format: the input's where possible (same chroma and bit depth).
-
-    Keeping the input's layout lets untouched pixels reach the encoder bit-exact; formats the
-    encoder cannot take, and odd frame sizes (which 4:2:0 cannot hold), get the nearest one.
-    """
-    return encoder_pix_fmt(codec, info.pix_fmt, (info.width, info.height))
 
 
 def check_output_path(input_path: Path, output_path: Path) -> None:
@@ -74,7 +65,8 @@ class VideoWriter:
         path: the final output file; nothing appears there until ``close`` succeeds.
         info: the input's properties, which the output keeps.
         encode: codec and quality settings.
-        audio_streams: input streams (audio, subtitles) whose packets ``mux_audio`` copies.
+        audio_streams: input streams (audio, subtitles, data: ``VideoReader.copied_streams``)
+            whose packets ``mux_audio`` copies.
         plan: the output encoding; None plans it from the input (``info.path``).
 
     Raises:
@@ -136,7 +128,10 @@ class VideoWriter:
                 )
         except (av.error.FFmpegError, ValueError) as exc:
             self.abort()
-            raise VideoError(f"{self.path}: cannot set up encoding ({exc})") from None
+            raise VideoError(
+                f"{self.path}: cannot set up encoding ({exc}); give the output the input's "
+                "extension, or .mkv, or another --codec"
+            ) from None
         except BaseException:
             self.abort()
             raise
@@ -159,9 +154,7 @@ class VideoWriter:
             setattr(target, name, value)
         return stream
 
-    def _add_copied_video_stream(
-        self, template: av.VideoStream, info: VideoInfo
-    ) -> av.VideoStream:
+    def _add_copied_video_stream(self, template: av.VideoStream, info: VideoInfo) -> av.VideoStream:
         """The output stream for copied GOPs, made from the input's, at the input's frame rate.
 
         The frame rate is set explicitly: a template may carry none, and the MOV/MP4 muxers
@@ -279,7 +272,7 @@ class VideoWriter:
         return packets
 
     def mux_audio(self, packet: av.Packet) -> None:
-        """Copy one input audio packet into the output without re-encoding."""
+        """Copy one input audio (or subtitle, or data) packet into the output as it is."""
         out = self._audio.get(packet.stream.index)
         if out is not None:
             self._submit((packet, out))
@@ -337,6 +330,8 @@ class VideoWriter:
     def abort(self) -> None:
         """Stop and delete the partial output."""
         self._stop_worker()
+        if self._splicer is not None:
+            self._splicer.discard()
         try:
             self._container.close()
         except (av.error.FFmpegError, ValueError):
