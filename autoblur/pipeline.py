@@ -158,9 +158,7 @@ def write_removed(
         written: called with every frame once it is handed to the encoder.
     """
     frames_done = 0
-    with VideoWriter(
-        output_path, reader.info, encode, reader.copied_streams
-    ) as writer:
+    with VideoWriter(output_path, reader.info, encode, reader.copied_streams) as writer:
         notices = writer.plan.notices + writer.carried.notices
         for notice in notices:
             progress.note(notice)
