@@ -23,26 +23,32 @@ _DROP_FRAME_RATES = (Fraction(30000, 1001), Fraction(60000, 1001))
 _SMPTE = re.compile(r"\d{1,2}:\d{2}:\d{2}[:;.]\d{2}")
 
 
-def read_start_timecode(path: Path) -> str | None:
-    """The timecode of the first frame as the file states it, or None when it states none.
+def start_timecode(container: av.container.InputContainer) -> str | None:
+    """The timecode of the first frame as an open file states it, or None when it states none.
 
-    Looks at the video stream's tags, then the container's (MXF, some MOV), then any data
-    stream's (a QuickTime ``tmcd`` track).
-
-    Raises:
-        av.error.FFmpegError: the file cannot be opened (callers have opened it already).
+    Looks at the video stream's tags, then any data stream's (a QuickTime ``tmcd`` track), then
+    the container's (MXF, some MOV). The writer carries the same value into the output.
     """
-    with av.open(str(path)) as container:
-        places = [
-            *(s.metadata for s in container.streams.video[:1]),
-            container.metadata,
-            *(s.metadata for s in container.streams if s.type == "data"),
-        ]
+    places = [
+        *(s.metadata for s in container.streams.video[:1]),
+        *(s.metadata for s in container.streams.data),
+        container.metadata,
+    ]
     for tags in places:
         value = tags.get("timecode")
         if value:
             return value.strip()
     return None
+
+
+def read_start_timecode(path: Path) -> str | None:
+    """:func:`start_timecode` of the file at ``path``.
+
+    Raises:
+        av.error.FFmpegError: the file cannot be opened (callers have opened it already).
+    """
+    with av.open(str(path)) as container:
+        return start_timecode(container)
 
 
 class SourceClock:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import av
 import av.error
 
+from autoblur.timecode import start_timecode
+
 log = logging.getLogger(__name__)
 
 # Tags that muxers write for themselves (brands, tool names, MXF identifiers).
@@ -45,14 +47,6 @@ class Carried:
     streams: dict[int, av.stream.Stream] = field(default_factory=dict)
     table: list[dict] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
-
-
-def timecode_of(source: av.container.InputContainer) -> str | None:
-    """The input's start timecode (video stream tag, ``tmcd`` track tag, or container tag)."""
-    for stream in [*source.streams.video, *source.streams.data]:
-        if "timecode" in stream.metadata:
-            return stream.metadata["timecode"]
-    return source.metadata.get("timecode")
 
 
 def _own_tag(key: str) -> bool:
@@ -115,7 +109,7 @@ def carry_over(
         entry["action"] = "copied"
     copy_metadata(video_in.metadata, video_out.metadata)
     copy_metadata(source.metadata, output.metadata)
-    timecode = timecode_of(source)
+    timecode = start_timecode(source)
     if timecode:
         video_out.metadata["timecode"] = timecode
         output.metadata["timecode"] = timecode
