@@ -8,6 +8,7 @@ import click
 
 from autoblur.cli.common import Bar, default_output, handle_errors
 from autoblur.config import load_config
+from autoblur.exit_codes import ExitCode
 from autoblur.html import write_video_html
 from autoblur.render import render_video
 
@@ -72,4 +73,4 @@ def render(
             f"removed, {report['timing']['frames']} frames in {report['timing']['seconds']:.1f} s",
             err=True,
         )
-    return 0
+    return ExitCode.OK
