@@ -220,11 +220,6 @@ def false_alarms(data: Path, logos: list[Path], tally: dict[str, list[int]]) -> 
     print(
         f"| all | {total_keys} | {total_minutes:.2f} | {total_false or 0} ({per_minute:.1f}/min) |"
     )
-    for source in ("logo", "flat"):
-        print(
-            f"precision on mark-free clips, {source}: {total_false.get(source, 0)} false of "
-            f"{total_false.get(source, 0)} detections over {total_keys} keyframes"
-        )
 
 
 def main() -> None:
