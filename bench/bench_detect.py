@@ -124,7 +124,8 @@ def cases(video_hw: dict[str, tuple[int, int]]) -> list[Case]:
         Case("flat3 leaves right edge", "bigbuckbunny.mp4", 3,
              placement(two_percent("bigbuckbunny.mp4", 3), path=leave_right), 132),
         Case("flat3 spin 12deg/f + blur", "vtest.avi", 3,
-             placement(two_percent("vtest.avi", 3), spin_deg=12, path=wander), 120, blur=5),
+             placement(two_percent("vtest.avi", 3), start=-5, spin_deg=12, path=wander), 120,
+             blur=5),
     ]  # fmt: skip
 
 

@@ -470,8 +470,8 @@ class FlatMatcher:
 
     def follow(
         self, ref: FlatReference, lab: np.ndarray, homography: np.ndarray
-    ) -> np.ndarray | None:
-        """The instance near ``homography`` on a new frame, refined; None when it is lost.
+    ) -> tuple[np.ndarray, float] | None:
+        """The instance near ``homography`` on a new frame, refined, and its score.
 
         Tracking accepts an instance with little of it left in the frame (down to its last
         few visible pixels) and a lower colour agreement (motion blur), where detection would
@@ -481,12 +481,19 @@ class FlatMatcher:
             ref: the reference.
             lab: (H, W, 3) uint8 OpenCV Lab frame.
             homography: the predicted homography from the reference's work size to the frame.
+
+        Returns:
+            (homography, score), or None when the mark is lost.
         """
         refined = self._refine(ref, lab, homography)
         if refined is None or not _similar_outline(ref, homography, refined):
             return None
-        _, passes = self._score(ref, lab, refined, min_visible=0.0, min_score=_FOLLOW_SCORE)
-        return refined if passes else None
+        score, passes = self._score(ref, lab, refined, min_visible=0.0, min_score=_FOLLOW_SCORE)
+        return (refined, score) if passes else None
+
+    def score(self, ref: FlatReference, lab: np.ndarray, homography: np.ndarray) -> float:
+        """How well the frame shows the reference under ``homography`` (1 at best)."""
+        return self._score(ref, lab, homography, min_visible=0.0)[0]
 
     def follow_rigid(
         self, ref: FlatReference, lab: np.ndarray, homography: np.ndarray, turn: bool = True

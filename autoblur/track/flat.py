@@ -4,8 +4,9 @@ Solid shapes give optical flow little to hold on to (corners only where shapes m
 background, which moves differently), and fast motion or turning loses them. The flat-mark
 matcher (``detectors.flat``) already knows each mark's colours and silhouette: each frame's
 homography is the previous one, moved by the last frame-to-frame step, refined by ECC on the
-colour-membership maps and checked against the colour layout; where ECC loses it (a small
-mark moving far, a blurred spin), the matcher searches the neighbourhood of the prediction.
+colour-membership maps and checked against the colour layout; where ECC loses it or its fit
+is doubtful (a small mark moving far, a blurred spin), the matcher also searches the
+neighbourhood of the prediction and the better-scoring fit wins.
 A mark less than half in the frame is followed by a rigid motion only (its sliver cannot pin
 down a perspective; under ``_SLIVER`` of it, by a shift only) and its mask is the grown
 silhouette (a fit on a sliver is less exact, and the margin removal adds cannot reach past
@@ -23,10 +24,12 @@ import cv2
 import numpy as np
 
 from autoblur.track.base import MaskPropagator
-from autoblur.types import RegionMask
+from autoblur.types import RegionMask, union_mask
 from detectors.base import Detector
 from detectors.flat import FlatMatcher, FlatReference, outline
 
+_BLUR_PX = 4.0  # a half step moving a corner further than this smears the mark
+_SURE_SCORE = 0.85  # a followed fit scoring less is checked against a search around it
 _SEARCH_PAD = 0.8  # a mark ECC loses is searched for this share of its size around
 _PARTIAL = 0.5  # below this share of it in frame, a mark is followed by move and turn only
 _SLIVER = 0.08  # below this share, by move only
@@ -114,7 +117,9 @@ class FlatFollower:
             if fit is None:
                 rest[obj] = mask
             else:
-                followed[obj] = _Followed(fit[0], fit[1])
+                # Found again (a keyframe's detection): going on forwards, keep its motion.
+                step = last_state.step if continues and last_state is not None else np.eye(3)
+                followed[obj] = _Followed(fit[0], fit[1], step=step)
         results = self.inner.propagate(frames_rgb, rest, continues)
         for index, rgb in enumerate(frames_rgb[1:]):
             if not followed:
@@ -141,12 +146,16 @@ class FlatFollower:
                 state.ref, lab, state.homography, turn=share >= _SLIVER
             )
         else:
-            found = self.matcher.follow(state.ref, lab, predicted)
-            if found is None and not np.allclose(state.step, np.eye(3)):
-                found = self.matcher.follow(state.ref, lab, state.homography)
-            if found is None:
-                fit = self.matcher.locate(lab, expected, pad=_SEARCH_PAD, min_iou=0.05)
-                found = None if fit is None or fit[0] is not state.ref else fit[1]
+            fit = self.matcher.follow(state.ref, lab, predicted)
+            if fit is None and not np.allclose(state.step, np.eye(3)):
+                fit = self.matcher.follow(state.ref, lab, state.homography)
+            if fit is None or fit[1] < _SURE_SCORE:  # lost or doubtful: search around too
+                located = self.matcher.locate(lab, expected, pad=_SEARCH_PAD, min_iou=0.05)
+                if located is not None and located[0] is state.ref:
+                    score = self.matcher.score(state.ref, lab, located[1])
+                    if fit is None or score > fit[1]:
+                        fit = (located[1], score)
+            found = None if fit is None else fit[0]
         if found is None:
             if not partial or state.coasted >= _COAST_FRAMES:
                 return None
@@ -162,7 +171,25 @@ class FlatFollower:
         )
         state.homography = found
         # A rigid fit on a sliver is less exact: its mask is grown like a held one.
-        return self.matcher.mask_of(state.ref, found, frame_hw, grown=partial)
+        return self._swept(state, frame_hw, grown=partial)
+
+    def _swept(self, state: _Followed, frame_hw: tuple[int, int], grown: bool) -> RegionMask | None:
+        """The mark's mask, widened to where motion blur smears it.
+
+        A frame's exposure sees the mark from half a step before to half a step after; when
+        that moves a corner by more than ``_BLUR_PX``, the mask is the union of the
+        silhouettes at those two poses and at the frame's.
+        """
+        masks = [self.matcher.mask_of(state.ref, state.homography, frame_hw, grown)]
+        corners = outline(state.ref, state.homography)
+        work = outline(state.ref, np.eye(3)).astype(np.float32)
+        for step in (state.step, np.linalg.inv(state.step)):
+            ahead = outline(state.ref, step @ state.homography)
+            if np.abs(ahead - corners).max() / 2 <= _BLUR_PX:
+                continue
+            half = cv2.getPerspectiveTransform(work, ((corners + ahead) / 2).astype(np.float32))
+            masks.append(self.matcher.mask_of(state.ref, half, frame_hw, grown))
+        return union_mask([m for m in masks if m is not None])
 
     def reset(self) -> None:
         """Forget the states kept between calls and the inner propagator's memory."""
