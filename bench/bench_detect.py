@@ -237,7 +237,7 @@ def main() -> None:
         "| missed (< 50 %) | ms / keyframe |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- |")
-    tally: dict[str, list[int]] = {}
+    tally: dict[str, list[int]] = {"flat": [0, 0], "logo": [0, 0]}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         marks = {}

@@ -364,6 +364,8 @@ class FlatMatcher:
             centre = self._centre(ref, homography)
             if any(self._inside(ref, h, centre) for h, _ in kept):
                 continue
+            if kept and not passes:  # further instances must pass before refinement
+                continue
             refined += 1
             better = self._refine(ref, lab, homography)
             if better is not None:
