@@ -267,8 +267,8 @@ def main() -> None:
     print("\n| detector | keyframe detections | true | false | precision |")
     print("| --- | --- | --- | --- | --- |")
     for source, (true, false) in sorted(tally.items()):
-        precision = true / max(true + false, 1)
-        print(f"| {source} | {true + false} | {true} | {false} | {100 * precision:.1f} % |")
+        precision = f"{100 * true / (true + false):.1f} %" if true + false else "n/a"
+        print(f"| {source} | {true + false} | {true} | {false} | {precision} |")
 
 
 if __name__ == "__main__":
