@@ -52,7 +52,9 @@ _MIN_VISIBLE = 0.15  # share of the silhouette inside the frame to accept a hit
 _MIN_RECALL = 0.6  # each large colour: share of its pixels the frame shows in that colour
 _MIN_SCORE = 0.75  # area-weighted share of the mark's pixels shown in their own colour
 _FOLLOW_SCORE = 0.6  # the same, to follow a known mark (blurred, or its last pixels in frame)
+_MAX_CORNER_STEP = 0.35  # following: a corner's move from the prediction, x the mark's size
 _MAX_SPILL = 0.45  # area-weighted share of the pixels just outside shown in the same colour
+_GROWN = 0.05  # the grown silhouette: this share of the reference's longest side around it
 _ACHROMATIC = 18.0  # chroma (uint8 Lab) below which a colour is told by lightness
 
 
@@ -76,6 +78,8 @@ class FlatReference:
         verify_rings: (C, hv, wv) bool, pixels outside the silhouette next to each colour.
         verify_silhouette: (hv, wv) bool silhouette at verify size.
         silhouette: the silhouette at mask size, warped into frames.
+        grown_silhouette: the silhouette grown by ``_GROWN`` of its longest side, at mask size
+            (its crop starts left of and above the reference), for uncertain fits.
         work_to_mask: scale from work to mask coordinates.
         work_to_verify: scale from work to verify coordinates.
     """
@@ -94,6 +98,7 @@ class FlatReference:
     verify_rings: np.ndarray
     verify_silhouette: np.ndarray
     silhouette: RegionMask
+    grown_silhouette: RegionMask
     work_to_mask: float
     work_to_verify: float
 
@@ -248,8 +253,18 @@ def prepare_flat_reference(brand: str, path: Path) -> FlatReference:
         verify_rings=np.stack(verify_rings),
         verify_silhouette=verify_sil,
         silhouette=RegionMask(0, 0, mask_bitmap.astype(bool), mask_bitmap.shape),
+        grown_silhouette=_grown(mask_bitmap.astype(bool)),
         work_to_mask=mask_bitmap.shape[1] / work_sil.shape[1],
         work_to_verify=verify_sil.shape[1] / work_sil.shape[1],
+    )
+
+
+def _grown(bitmap: np.ndarray) -> RegionMask:
+    """A (h, w) bool silhouette grown by ``_GROWN`` of its longest side, past its rectangle."""
+    radius = max(1, round(_GROWN * max(bitmap.shape)))
+    padded = np.pad(bitmap, radius)
+    return RegionMask(
+        -radius, -radius, RegionMask(0, 0, padded, padded.shape).dilate(radius).bitmap, padded.shape
     )
 
 
@@ -277,17 +292,21 @@ def outline(ref: FlatReference, homography: np.ndarray) -> np.ndarray:
 
 
 def _similar_outline(ref: FlatReference, before: np.ndarray, after: np.ndarray) -> bool:
-    """Whether ``after`` keeps the mark a plausible shape near ``before``'s size.
+    """Whether ``after`` keeps the mark a plausible shape near ``before``'s place and size.
 
-    ECC on a mark mostly outside the frame can bend the unseen part wildly; such a fit is not
-    a step of a moving mark.
+    ECC on a mark mostly outside the frame can bend or swing the unseen part wildly; such a
+    fit is not a step of a moving mark (no corner may move by more than ``_MAX_CORNER_STEP``
+    of the mark's size from the prediction).
     """
-    quad = outline(ref, after)
+    quad, quad_before = outline(ref, after), outline(ref, before)
     if not plausible_quad(quad.astype(np.float64), min_side_px=2.0):
         return False
-    area_before = cv2.contourArea(outline(ref, before).astype(np.float32))
+    area_before = cv2.contourArea(quad_before.astype(np.float32))
     area_after = cv2.contourArea(quad.astype(np.float32))
-    return 0.7 < area_after / max(area_before, 1e-6) < 1.4
+    moved = np.abs(quad - quad_before).max()
+    return 0.7 < area_after / max(area_before, 1e-6) < 1.4 and moved < _MAX_CORNER_STEP * np.sqrt(
+        area_before
+    )
 
 
 class FlatMatcher:
@@ -344,6 +363,8 @@ class FlatMatcher:
                 break
             centre = self._centre(ref, homography)
             if any(self._inside(ref, h, centre) for h, _ in kept):
+                continue
+            if kept and not passes:  # further instances must pass before refinement
                 continue
             refined += 1
             better = self._refine(ref, lab, homography)
@@ -451,8 +472,8 @@ class FlatMatcher:
 
     def follow(
         self, ref: FlatReference, lab: np.ndarray, homography: np.ndarray
-    ) -> np.ndarray | None:
-        """The instance near ``homography`` on a new frame, refined; None when it is lost.
+    ) -> tuple[np.ndarray, float] | None:
+        """The instance near ``homography`` on a new frame, refined, and its score.
 
         Tracking accepts an instance with little of it left in the frame (down to its last
         few visible pixels) and a lower colour agreement (motion blur), where detection would
@@ -462,26 +483,93 @@ class FlatMatcher:
             ref: the reference.
             lab: (H, W, 3) uint8 OpenCV Lab frame.
             homography: the predicted homography from the reference's work size to the frame.
+
+        Returns:
+            (homography, score), or None when the mark is lost.
         """
         refined = self._refine(ref, lab, homography)
         if refined is None or not _similar_outline(ref, homography, refined):
             return None
-        _, passes = self._score(ref, lab, refined, min_visible=0.0, min_score=_FOLLOW_SCORE)
-        return refined if passes else None
+        score, passes = self._score(ref, lab, refined, min_visible=0.0, min_score=_FOLLOW_SCORE)
+        return (refined, score) if passes else None
 
-    def refine(
-        self, ref: FlatReference, lab: np.ndarray, homography: np.ndarray
+    def score(self, ref: FlatReference, lab: np.ndarray, homography: np.ndarray) -> float:
+        """How well the frame shows the reference under ``homography`` (1 at best)."""
+        return self._score(ref, lab, homography, min_visible=0.0)[0]
+
+    def follow_rigid(
+        self, ref: FlatReference, lab: np.ndarray, homography: np.ndarray, turn: bool = True
     ) -> np.ndarray | None:
-        """``homography`` refined by ECC on the frame, unchecked; None when ECC fails."""
-        return self._refine(ref, lab, homography)
+        """The instance near ``homography`` moved and turned only; None when it is lost.
+
+        For a mark mostly outside the frame, whose visible sliver cannot pin down a
+        homography: ECC with a rigid motion between the frame's colour maps and the mark's
+        rendered under ``homography``, on the frame around it.
+
+        Args:
+            ref: the reference.
+            lab: (H, W, 3) uint8 OpenCV Lab frame.
+            homography: the mark's last homography from the reference's work size to the frame.
+            turn: fit a turn too (else a shift only, for the smallest slivers).
+        """
+        fh, fw = lab.shape[:2]
+        quad = outline(ref, homography)
+        pad = 0.15 * (quad.max(axis=0) - quad.min(axis=0)) + 4
+        x0, y0 = np.maximum(np.floor(quad.min(axis=0) - pad), 0).astype(int)
+        x1, y1 = np.minimum(np.ceil(quad.max(axis=0) + pad), (fw, fh)).astype(int)
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return None
+        scale = min(1.0, _ECC_SIDE / max(x1 - x0, y1 - y0))
+        to_small = np.array([[scale, 0, -x0 * scale], [0, scale, -y0 * scale], [0, 0, 1]])
+        size = (max(8, round((x1 - x0) * scale)), max(8, round((y1 - y0) * scale)))
+        rendered = cv2.warpPerspective(ref.work_onehot, to_small @ homography, size)
+        crop = cv2.resize(lab[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA)
+        template = (
+            np.stack(
+                [cv2.inRange(crop, ref.lab_lo[c], ref.lab_hi[c]) for c in ref.ecc_colours], axis=2
+            ).astype(np.float32)
+            / 255
+        )
+        criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-4)
+        try:
+            _, warp = cv2.findTransformECC(
+                template, rendered, np.eye(2, 3, dtype=np.float32),
+                cv2.MOTION_EUCLIDEAN if turn else cv2.MOTION_TRANSLATION, criteria, None, 5,
+            )  # fmt: skip
+        except cv2.error:
+            return None
+        # warp takes frame (template) positions to where the rendering shows them.
+        motion = np.linalg.inv(to_small) @ np.linalg.inv(np.vstack([warp, [0, 0, 1]])) @ to_small
+        moved = motion @ homography
+        if not _similar_outline(ref, homography, moved):
+            return None
+        _, passes = self._score(ref, lab, moved, min_visible=0.0, min_score=_FOLLOW_SCORE)
+        return moved if passes else None
+
+    @staticmethod
+    def colour_share(ref: FlatReference, lab: np.ndarray, mask: RegionMask) -> float:
+        """The share of ``mask``'s pixels whose colour is one of the reference's (loose boxes).
+
+        Args:
+            ref: the reference.
+            lab: (H, W, 3) uint8 OpenCV Lab frame.
+            mask: a region of that frame.
+        """
+        x0, y0, x1, y1 = (int(v) for v in mask.xyxy)
+        crop = lab[y0:y1, x0:x1]
+        inside = np.zeros(crop.shape[:2], bool)
+        for lo, hi in zip(ref.lab_lo, ref.lab_hi, strict=True):
+            inside |= cv2.inRange(crop, lo, hi).astype(bool)
+        return float(inside[mask.bitmap].mean())
 
     @staticmethod
     def mask_of(
-        ref: FlatReference, homography: np.ndarray, frame_hw: tuple[int, int]
+        ref: FlatReference, homography: np.ndarray, frame_hw: tuple[int, int], grown: bool = False
     ) -> RegionMask | None:
-        """The reference's silhouette warped into the frame by a work-size homography."""
+        """The reference's silhouette (or grown one) warped by a work-size homography."""
         to_work = np.diag([1 / ref.work_to_mask, 1 / ref.work_to_mask, 1.0])
-        return ref.silhouette.warp(homography @ to_work, frame_hw)
+        silhouette = ref.grown_silhouette if grown else ref.silhouette
+        return silhouette.warp(homography @ to_work, frame_hw)
 
     @staticmethod
     def _score(

@@ -2,9 +2,9 @@
 
 Each instance's mask is the reference's silhouette warped by its homography, so a round logo
 gives a round mask under any perspective, not a box. References that are flat marks (a few
-solid colours) are also searched by the flat-mark detector (``detectors.flat``): alone when
+solid colours) are searched by the flat-mark detector (``detectors.flat``) first: alone when
 they have too few SIFT features to be matched reliably (``_FLAT_ONLY_FEATURES``; SIFT then
-costs time and finds nothing), and on keyframes where SIFT finds no instance of them.
+costs time and finds nothing), else with SIFT on keyframes where it finds no instance.
 """
 
 from __future__ import annotations
@@ -238,15 +238,18 @@ class LogoDetector:
     def detect(self, rgb: np.ndarray) -> Detections:
         """Instances of every reference on an (H, W, 3) uint8 RGB frame.
 
-        SIFT first; then the flat-mark matcher for the flat references SIFT did not find.
+        Flat references go to the flat-mark matcher first (its silhouette fit is the closer
+        one for solid shapes); SIFT looks for the other references and for flat ones the
+        matcher did not find.
         """
-        found = self._sift_detect(rgb) if self.references else Detections.empty()
-        missing = {ref.path for ref in self.flat.references} - {Path(c) for c in found.cue}
-        if missing:
-            found = Detections.concat([found, self.flat.detect(rgb, only=missing)])
+        found = self.flat.detect(rgb) if self.flat.references else Detections.empty()
+        done = {Path(c) for c in found.cue}
+        todo = [ref for ref in self.references if ref.path not in done]
+        if todo:
+            found = Detections.concat([found, self._sift_detect(rgb, todo)])
         return found
 
-    def _sift_detect(self, rgb: np.ndarray) -> Detections:
+    def _sift_detect(self, rgb: np.ndarray, references: list[LogoReference]) -> Detections:
         height, width = rgb.shape[:2]
         scale = min(1.0, self.config.max_side / max(height, width))
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
@@ -259,7 +262,7 @@ class LogoDetector:
         to_full = np.diag([1 / scale, 1 / scale, 1.0])
         found = [
             self._instance_detection(ref, to_full @ homography, inliers, (height, width))
-            for ref in self.references
+            for ref in references
             for homography, inliers in self._instances(ref, frame_xy, descriptors, scale)
         ]
         return Detections.concat([d for d in found if d is not None])

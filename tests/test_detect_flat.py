@@ -99,3 +99,14 @@ def test_textured_reference_is_not_flat(real_media):
 
     with pytest.raises(ConfigError, match="not a flat mark"):
         prepare_flat_reference("w", Path(VIDEOS.parent / "images/WindowsLogo.jpg"))
+
+
+def test_flat_detector_is_registered(real_media, mark_png):
+    from autoblur.config import PipelineConfig
+    from detectors import DETECTORS, load_detector
+
+    assert load_detector("flat")
+    detector = DETECTORS.build("flat", [BrandCue("mark", "blur", (mark_png[2],))], PipelineConfig())
+    scene, truth = composite(frame_of("bikes.mp4", 30), 2, placement(0.4, 0.3, (400, 130)))
+    found = detector.detect(scene)
+    assert found.source == ["flat"] and found.masks[0].to_dense()[truth].mean() > 0.95

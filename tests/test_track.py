@@ -113,8 +113,7 @@ def tracked_masks(composite, detect_from, lookback):
     pipeline.manager = TrackManager(build_propagator(config, []), config.track, {"W": "blur"})
     pipeline.detectors = []
     pipeline._detect = lambda keys: [
-        detections_from([composite.masks[k.index]] if k.index >= detect_from else [])
-        for k in keys
+        detections_from([composite.masks[k.index]] if k.index >= detect_from else []) for k in keys
     ]
     with VideoReader(composite.path) as reader:
         return [(f.index, masks) for f, masks, _ in pipeline._tracked(reader.frames())]

@@ -4,11 +4,15 @@ Solid shapes give optical flow little to hold on to (corners only where shapes m
 background, which moves differently), and fast motion or turning loses them. The flat-mark
 matcher (``detectors.flat``) already knows each mark's colours and silhouette: each frame's
 homography is the previous one, moved by the last frame-to-frame step, refined by ECC on the
-colour-membership maps and checked against the colour layout; where ECC loses it (a small
-mark moving far, a blurred spin), the matcher searches the neighbourhood of the prediction. A
-mark leaving the frame is followed while enough of it shows to check; after that (less than
-``_COAST_VISIBLE`` of it in frame) it keeps its last motion for up to ``_COAST_FRAMES``
-frames, so its last visible pixels are masked too.
+colour-membership maps and checked against the colour layout; where ECC loses it or its fit
+is doubtful (a small mark moving far, a blurred spin), the matcher also searches the
+neighbourhood of the prediction and the better-scoring fit wins.
+A mark less than half in the frame is followed by a rigid motion only (its sliver cannot pin
+down a perspective; under ``_SLIVER`` of it, by a shift only) and its mask is the grown
+silhouette (a fit on a sliver is less exact, and the margin removal adds cannot reach past
+the frame edge); when even that fails, its last mask, grown, is held for up to
+``_COAST_FRAMES`` frames while the mark's colours still fill part of it, so its last visible
+pixels are masked too.
 """
 
 from __future__ import annotations
@@ -20,14 +24,17 @@ import cv2
 import numpy as np
 
 from autoblur.track.base import MaskPropagator
-from autoblur.types import RegionMask
+from autoblur.types import RegionMask, union_mask
 from detectors.base import Detector
 from detectors.flat import FlatMatcher, FlatReference, outline
 
+_BLUR_PX = 4.0  # a half step moving a corner further than this smears the mark
+_SURE_SCORE = 0.85  # a followed fit scoring less is checked against a search around it
 _SEARCH_PAD = 0.8  # a mark ECC loses is searched for this share of its size around
-_COAST_VISIBLE = 0.3
-_COAST_FRAMES = 4
-_COAST_GROWTH = 0.1
+_PARTIAL = 0.5  # below this share of it in frame, a mark is followed by move and turn only
+_SLIVER = 0.08  # below this share, by move only
+_COAST_FRAMES = 12
+_COAST_EVIDENCE = 0.05  # share of a held mask's pixels in the mark's colours to keep it
 
 
 def _similarity_step(before_xy: np.ndarray, after_xy: np.ndarray) -> np.ndarray:
@@ -41,28 +48,25 @@ def _similarity_step(before_xy: np.ndarray, after_xy: np.ndarray) -> np.ndarray:
 
 @dataclass
 class _Followed:
-    """One flat mark being followed: its reference, homography, last step, frames coasted."""
+    """One flat mark being followed.
+
+    Attributes:
+        ref: its reference.
+        homography: from the reference's work size to the last frame.
+        step: the last frame-to-frame similarity.
+        coasted: frames followed on the prediction alone.
+    """
 
     ref: FlatReference
     homography: np.ndarray
     step: np.ndarray = field(default_factory=lambda: np.eye(3))
     coasted: int = 0
 
-    def grown(self) -> np.ndarray:
-        """A work-size homography growing the mark by ``_COAST_GROWTH`` about its centre.
-
-        Coasting positions are unchecked: the mark is masked that much larger, including
-        its parts just outside the frame that the fit may have placed a little too far out.
-        """
-        h, w = self.ref.work_hw
-        centre = np.array([[1, 0, w / 2], [0, 1, h / 2], [0, 0, 1]])
-        scale = np.diag([1 + _COAST_GROWTH, 1 + _COAST_GROWTH, 1.0])
-        return centre @ scale @ np.linalg.inv(centre)
-
     def full_area(self, homography: np.ndarray) -> float:
         """The silhouette's area in frame pixels under ``homography``, frame edges ignored."""
-        per_work = abs(np.linalg.det(homography[:2, :2])) / homography[2, 2] ** 2
-        return self.ref.silhouette.area * per_work / self.ref.work_to_mask**2
+        quad = outline(self.ref, homography).astype(np.float32)
+        share = self.ref.silhouette.bitmap.mean()  # of the reference's rectangle
+        return float(cv2.contourArea(quad)) * share
 
 
 class FlatFollower:
@@ -77,6 +81,10 @@ class FlatFollower:
         self.inner = inner
         self.matcher = matcher
         self.name = inner.name
+        # Per object, the last mask this follower gave and the state behind it: a call that
+        # starts from that very mask (the manager's next stretch) goes on from the state,
+        # even where the mark is too far out of the frame to be found again.
+        self._last: dict[int, tuple[RegionMask, _Followed]] = {}
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.inner, name)  # the inner backend's device and settings
@@ -89,20 +97,29 @@ class FlatFollower:
     ) -> list[dict[int, RegionMask]]:
         """See :class:`autoblur.track.base.MaskPropagator`.
 
-        Each start mask that outlines a flat mark (found again around it on the first frame)
-        is followed here; the rest go to the inner propagator.
+        Each start mask that outlines a flat mark (the last mask given for it, or a mark
+        found again around it on the first frame) is followed here; the rest go to the inner
+        propagator.
         """
         if not start_masks or len(frames_rgb) < 2:
             return self.inner.propagate(frames_rgb, start_masks, continues)
+        if continues:  # objects missing from a continuing call have ended
+            self._last = {obj: last for obj, last in self._last.items() if obj in start_masks}
         lab = cv2.cvtColor(frames_rgb[0], cv2.COLOR_RGB2LAB)
         followed: dict[int, _Followed] = {}
         rest: dict[int, RegionMask] = {}
         for obj, mask in start_masks.items():
+            last_mask, last_state = self._last.get(obj, (None, None))
+            if last_mask is mask and last_state is not None:
+                followed[obj] = last_state
+                continue
             fit = self.matcher.locate(lab, mask)
             if fit is None:
                 rest[obj] = mask
             else:
-                followed[obj] = _Followed(fit[0], fit[1])
+                # Found again (a keyframe's detection): going on forwards, keep its motion.
+                step = last_state.step if continues and last_state is not None else np.eye(3)
+                followed[obj] = _Followed(fit[0], fit[1], step=step)
         results = self.inner.propagate(frames_rgb, rest, continues)
         for index, rgb in enumerate(frames_rgb[1:]):
             if not followed:
@@ -114,50 +131,69 @@ class FlatFollower:
                     del followed[obj]
                 else:
                     results[index][obj] = mask
+                    self._last[obj] = (mask, state)
         return results
 
     def _step(self, state: _Followed, lab: np.ndarray) -> RegionMask | None:
         """Move one mark into the next frame (updating ``state``); None when it is lost."""
+        frame_hw = lab.shape[:2]
         predicted = state.step @ state.homography
-        found = self.matcher.follow(state.ref, lab, predicted)
-        if found is None and not np.allclose(state.step, np.eye(3)):
-            found = self.matcher.follow(state.ref, lab, state.homography)
-        mask = self.matcher.mask_of(state.ref, predicted, lab.shape[:2])
-        if found is None and mask is not None:
-            fit = self.matcher.locate(lab, mask, pad=_SEARCH_PAD, min_iou=0.05)
-            found = None if fit is None or fit[0] is not state.ref else fit[1]
-        if found is None:
-            leaving = mask is not None and mask.area < _COAST_VISIBLE * state.full_area(predicted)
-            if not leaving or state.coasted >= _COAST_FRAMES:
-                return None
-            state.coasted += 1
-            found = self._coast(state, lab, predicted)
-            mask = self.matcher.mask_of(state.ref, found @ state.grown(), lab.shape[:2])
-            if mask is None:
-                return None
+        expected = self.matcher.mask_of(state.ref, predicted, frame_hw)
+        share = 0.0 if expected is None else expected.area / state.full_area(predicted)
+        partial = share < _PARTIAL
+        if partial:  # move and turn only; the smallest slivers: move only
+            found = self.matcher.follow_rigid(
+                state.ref, lab, state.homography, turn=share >= _SLIVER
+            )
         else:
-            mask = self.matcher.mask_of(state.ref, found, lab.shape[:2])
+            fit = self.matcher.follow(state.ref, lab, predicted)
+            if fit is None and not np.allclose(state.step, np.eye(3)):
+                fit = self.matcher.follow(state.ref, lab, state.homography)
+            if fit is None or fit[1] < _SURE_SCORE:  # lost or doubtful: search around too
+                located = self.matcher.locate(lab, expected, pad=_SEARCH_PAD, min_iou=0.05)
+                if located is not None and located[0] is state.ref:
+                    score = self.matcher.score(state.ref, lab, located[1])
+                    if fit is None or score > fit[1]:
+                        fit = (located[1], score)
+            found = None if fit is None else fit[0]
+        if found is None:
+            if not partial or state.coasted >= _COAST_FRAMES:
+                return None
+            # Too little shows to fit: hold the last place, grown, while the mark's colours
+            # are still in it (a mark leaving through an edge stays inside it).
+            state.coasted += 1
+            mask = self.matcher.mask_of(state.ref, state.homography, frame_hw, grown=True)
+            if mask is None or self.matcher.colour_share(state.ref, lab, mask) < _COAST_EVIDENCE:
+                return None
+            return mask
         state.step = _similarity_step(
             outline(state.ref, state.homography), outline(state.ref, found)
         )
         state.homography = found
-        return mask
+        # A rigid fit on a sliver is less exact: its mask is grown like a held one.
+        return self._swept(state, frame_hw, grown=partial)
 
-    def _coast(self, state: _Followed, lab: np.ndarray, predicted: np.ndarray) -> np.ndarray:
-        """The homography of a mark too far out to check.
+    def _swept(self, state: _Followed, frame_hw: tuple[int, int], grown: bool) -> RegionMask | None:
+        """The mark's mask, widened to where motion blur smears it.
 
-        ECC's fit on its visible part when that stays near the prediction (a quarter of the
-        mark's size), else the prediction.
+        A frame's exposure sees the mark from half a step before to half a step after; when
+        that moves a corner by more than ``_BLUR_PX``, the mask is the union of the
+        silhouettes at those two poses and at the frame's.
         """
-        refined = self.matcher.refine(state.ref, lab, predicted)
-        if refined is None:
-            return predicted
-        moved = outline(state.ref, refined) - outline(state.ref, predicted)
-        size = np.sqrt(state.full_area(predicted))
-        return refined if np.abs(moved).max() < 0.25 * size else predicted
+        masks = [self.matcher.mask_of(state.ref, state.homography, frame_hw, grown)]
+        corners = outline(state.ref, state.homography)
+        work = outline(state.ref, np.eye(3)).astype(np.float32)
+        for step in (state.step, np.linalg.inv(state.step)):
+            ahead = outline(state.ref, step @ state.homography)
+            if np.abs(ahead - corners).max() / 2 <= _BLUR_PX:
+                continue
+            half = cv2.getPerspectiveTransform(work, ((corners + ahead) / 2).astype(np.float32))
+            masks.append(self.matcher.mask_of(state.ref, half, frame_hw, grown))
+        return union_mask([m for m in masks if m is not None])
 
     def reset(self) -> None:
-        """Forget the inner propagator's memory (nothing is kept here between calls)."""
+        """Forget the states kept between calls and the inner propagator's memory."""
+        self._last.clear()
         self.inner.reset()
 
 
