@@ -97,9 +97,9 @@ SMOKE = Sizes(
     encode_height=64,
     encode_frames=8,
     pipeline_height=72,
-    pipeline_frames=12,
+    pipeline_frames=6,
     pipeline_logos=(1, 2),
-    memory_frames=(6, 12),
+    memory_frames=(3, 6),
     tiny_models=True,
 )
 
@@ -166,6 +166,11 @@ def scaled_frames(height: int, count: int) -> list[np.ndarray]:
 
 def _config(device: torch.device, **settings: object):
     return load_config(None, {"device": device.type, **settings})
+
+
+def _e2fgvi_settings(sizes: Sizes) -> dict:
+    """The defaults; smoke: windows of two frames (the CVPR model always works at 240x432)."""
+    return {"local_frames": 2, "stride": 2, "reference_frames": 0} if sizes.tiny_models else {}
 
 
 # --- weights -------------------------------------------------------------------------------
@@ -306,11 +311,9 @@ def step_e2fgvi(rec: Recorder, sizes: Sizes, work: Path) -> None:
     _, weights = model_folder(work, ("e2fgvi", "e2fgvi_hq"))
     frames = scaled_frames(sizes.e2fgvi_height, sizes.e2fgvi_frames)
     logo = objects(frames[0].shape[:2], 1)[1].dilate(6)
-    # Smoke: one window of two frames (the CVPR model always works at 240x432).
-    small = {"local_frames": 2, "stride": 2, "reference_frames": 0} if sizes.tiny_models else {}
     for hq, region in itertools.product((False, True), ("crop", "full frame")):
         context = {"context": 100.0} if region == "full frame" else {}
-        config = _config(rec.device, remove={"e2fgvi": {**small, **context}})
+        config = _config(rec.device, remove={"e2fgvi": {**_e2fgvi_settings(sizes), **context}})
         inpainter = E2fgviInpainter(config, hq=hq)
         warm = frames[: config.remove.e2fgvi.local_frames]
         for _ in inpainter(_masked(warm, {"inpaint": logo})):
@@ -402,8 +405,8 @@ def _pipeline_runs(rec: Recorder, sizes: Sizes, work: Path, runs: list[tuple[int
             detect={"grounding_dino": {"model": source, "box_threshold": 0.0,
                                        "text_threshold": 0.0, "max_detections": logos}},
             segment={"backend": "sam", "sam": {"checkpoint": str(sam)}},
-            track={"backend": "deaot"},
-            remove={"inpainter": "e2fgvi-hq"},
+            track={"backend": "deaot", "deaot": {"max_side": sizes.deaot_max_side}},
+            remove={"inpainter": "e2fgvi-hq", "e2fgvi": _e2fgvi_settings(sizes)},
         )  # fmt: skip
         cues = [BrandCue(f"brand {i}", "inpaint", prompts=(PROMPTS[i],)) for i in range(logos)]
         rec.start()
