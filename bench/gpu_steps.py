@@ -392,9 +392,10 @@ def _pipeline_runs(rec: Recorder, sizes: Sizes, work: Path, runs: list[tuple[int
     from autoblur.pipeline import Job, Pipeline
 
     source, gd_weights = grounding_dino_folder(work, sizes)
-    sam, sam_weights = sam_file(work, "tiny" if sizes.tiny_models else "vit_b")
+    variant = "tiny" if sizes.tiny_models else "vit_b"
+    sam, sam_weights = sam_file(work, variant)
     _, weights = model_folder(work, ("deaot_r50_l", "e2fgvi_hq"))
-    note = f"GD {gd_weights}, SAM vit_b {sam_weights}, {weights}"
+    note = f"GD: {gd_weights}; SAM {variant}: {sam_weights}; {weights}"
     clips: dict[int, Path] = {}
     for logos, frames in runs:
         if frames not in clips:
@@ -440,6 +441,7 @@ def run_step(name: str, smoke: bool, device: str, rows: Path, work: Path) -> Non
     """Run step ``name`` in this process, appending its rows to ``rows``."""
     from autoblur.models.torch_io import resolve_device
 
-    if smoke:
+    if smoke:  # one thread: the smoke run checks that the steps work, on a shared CI machine
         torch.manual_seed(0)
+        torch.set_num_threads(1)
     STEPS[name](Recorder(rows, name, resolve_device(device)), SMOKE if smoke else FULL, work)
