@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from bench import gpu_suite
+from tests.conftest import REPO
 
 
 def test_a_step_past_its_limit_is_recorded_and_the_budget_stops_the_rest(tmp_path, monkeypatch):
@@ -27,3 +31,22 @@ def test_table_shows_missing_values_and_memory():
         "| deaot | 480p, 1 object(s) | 41.23 fps | 1536 | random |",
         "| encode | h264_nvenc | - | - | unavailable |",
     ]
+
+
+def test_the_steps_import_without_the_ocr_wheel():
+    # The GPU machine has no rapidocr (its wheel stays behind): nothing the suite imports needs it.
+    code = (
+        "import importlib.abc, sys\n"
+        "class NoOcr(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name.split('.')[0] in ('rapidocr_onnxruntime', 'onnxruntime'):\n"
+        "            raise ImportError(name)\n"
+        "sys.meta_path.insert(0, NoOcr())\n"
+        "import autoblur.pipeline, bench.gpu_steps, detectors\n"
+        "print(detectors.available_detectors())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "'logo'" in done.stdout and "'text'" not in done.stdout
