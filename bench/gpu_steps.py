@@ -412,8 +412,11 @@ def _pipeline_runs(rec: Recorder, sizes: Sizes, work: Path, runs: list[tuple[int
         cues = [BrandCue(f"brand {i}", "inpaint", prompts=(PROMPTS[i],)) for i in range(logos)]
         rec.start()
         report = Pipeline(Job(clips[frames], work / "out.mp4", cues, config)).run()
+        timing = report["timing"]
         rec.add(f"{sizes.pipeline_height}p, {logos} logo(s), {frames} frames",
-                report["timing"]["fps"], "fps",
+                timing["fps"], "fps",
+                f"whole run, model loading included ({timing['seconds']:.1f} s); detection "
+                f"{timing['detect_ms_per_keyframe']:.0f} ms/keyframe; "
                 f"{len(report['tracks'])} tracks; {note}")  # fmt: skip
 
 
