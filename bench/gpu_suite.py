@@ -29,9 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 LIMITS = {
     "encode": (40, 30),
     "grounding_dino": (70, 40),
-    "sam": (80, 30),
+    "sam": (80, 40),
     "deaot": (45, 40),
-    "e2fgvi": (60, 50),
+    "e2fgvi": (60, 60),
     "pipeline": (100, 60),
     "pipeline_memory": (130, 60),
 }
