@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
+
+import pytest
 
 from bench import gpu_suite
 from tests.conftest import REPO
@@ -33,6 +36,7 @@ def test_table_shows_missing_values_and_memory():
     ]
 
 
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="no models extra (torch)")
 def test_the_steps_import_without_the_ocr_wheel():
     # The GPU machine has no rapidocr (its wheel stays behind): nothing the suite imports needs it.
     code = (
