@@ -213,7 +213,6 @@ def model_folder(work: Path, names: tuple[str, ...]) -> tuple[Path, str]:
 
     folder = work / "ckpt"
     folder.mkdir(exist_ok=True)
-    os.environ["AUTOBLUR_CKPT"] = str(folder)
     builders = {"deaot_r50_l": DeAOT, "e2fgvi": InpaintGenerator}
     builders["e2fgvi_hq"] = lambda: InpaintGenerator(hq=True)
     kinds = []
@@ -225,6 +224,7 @@ def model_folder(work: Path, names: tuple[str, ...]) -> tuple[Path, str]:
         else:
             torch.save(build().state_dict(), folder / entry.file)
             kinds.append(f"{name} random")
+    os.environ["AUTOBLUR_CKPT"] = str(folder)  # after looking in the model folder
     return folder, ", ".join(kinds)
 
 
