@@ -270,7 +270,8 @@ def step_sam(rec: Recorder, sizes: Sizes, work: Path) -> None:
 
     for variant in sizes.sam_variants:
         path, weights = sam_file(work, variant)
-        segmenter = SamSegmenter(_config(rec.device, segment={"sam": {"checkpoint": str(path)}}))
+        settings = {"checkpoint": str(path)} | ({} if variant == "tiny" else {"variant": variant})
+        segmenter = SamSegmenter(_config(rec.device, segment={"sam": settings}))
         rec.start()
         seconds = timed(rec.device, lambda s=segmenter: [s.segment(f, found()) for f in frames], 1)
         rec.add(f"{variant} {sizes.sam_height}p, 3 boxes", 1000 * seconds / len(frames),
