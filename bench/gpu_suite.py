@@ -8,7 +8,7 @@ Steps (``bench/gpu_steps.py``): Grounding-DINO tiny per keyframe (720p and 1080p
 frames for peak GPU memory. Each step runs in its own process under its own time limit: a step
 that overruns is recorded as timed out and the suite goes on; the whole suite stops starting
 steps once ``--budget`` seconds are spent. ``--smoke`` runs the same steps on the CPU at tiny
-sizes, so that the suite cannot rot.
+sizes, so that the suite cannot rot. Exit code 1 when a step failed, timed out or was not run.
 
 Usage: bench/gpu_suite.sh [--smoke] [--out DIR] [--only STEP ...] [--budget 470]
 """
@@ -29,26 +29,28 @@ ROOT = Path(__file__).resolve().parent.parent
 LIMITS = {
     "encode": (40, 30),
     "grounding_dino": (70, 40),
-    "sam": (80, 30),
+    "sam": (80, 40),
     "deaot": (45, 40),
-    "e2fgvi": (60, 50),
+    "e2fgvi": (60, 60),
     "pipeline": (100, 60),
     "pipeline_memory": (130, 60),
 }
 
 
-def run_suite(steps: list[str], smoke: bool, device: str, out: Path, budget: float) -> list[dict]:
-    """Run ``steps`` one process each; return every row, with one per failed step."""
+def run_suite(
+    steps: list[str], smoke: bool, device: str, out: Path, budget: float
+) -> tuple[list[dict], int]:
+    """Run ``steps`` one process each; every row (one per failed step too), and the failures."""
     rows_file = out / "rows.jsonl"
     rows_file.write_text("")
     failures = []
     started = time.monotonic()
     for name in steps:
         left = budget - (time.monotonic() - started)
-        limit = min(LIMITS[name][1 if smoke else 0], left)
-        if limit < 5:
+        if left < 5:
             failures.append(_row(name, f"not run: the suite's {budget:.0f} s budget is spent"))
             continue
+        limit = min(LIMITS[name][1 if smoke else 0], left)
         step_started = time.monotonic()
         with tempfile.TemporaryDirectory() as work:
             command = [sys.executable, "-m", "bench.gpu_suite", "--step", name, "--device",
@@ -68,7 +70,7 @@ def run_suite(steps: list[str], smoke: bool, device: str, out: Path, budget: flo
                     (out / f"{name}.stderr.txt").write_text(done.stderr)
         print(f"[{name}: {time.monotonic() - step_started:.0f} s]", file=sys.stderr, flush=True)
     rows = [json.loads(line) for line in rows_file.read_text().splitlines()]
-    return sorted(rows + failures, key=lambda row: steps.index(row["step"]))
+    return sorted(rows + failures, key=lambda row: steps.index(row["step"])), len(failures)
 
 
 def _row(step: str, note: str) -> dict:
@@ -102,7 +104,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "gpu_suite")
     parser.add_argument("--only", nargs="+", choices=list(LIMITS), help="run these steps only")
     parser.add_argument("--device", default=None, help="default: cpu with --smoke, else auto")
-    parser.add_argument("--budget", type=float, default=470, help="seconds for all steps")
+    parser.add_argument("--budget", type=float, help="seconds for all steps (470; smoke 280)")
     parser.add_argument("--step", choices=list(LIMITS), help=argparse.SUPPRESS)
     parser.add_argument("--rows", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
@@ -115,13 +117,16 @@ def main() -> None:
         return
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    rows = run_suite(args.only or list(LIMITS), args.smoke, device, args.out, args.budget)
+    budget = args.budget or (280 if args.smoke else 470)
+    rows, failures = run_suite(args.only or list(LIMITS), args.smoke, device, args.out, budget)
     result = {**machine(device), "smoke": args.smoke, "seconds": time.monotonic() - started,
               "rows": rows}  # fmt: skip
     (args.out / "gpu_suite.json").write_text(json.dumps(result, indent=1) + "\n")
     (args.out / "gpu_suite.md").write_text(table(rows) + "\n")
     print(table(rows))
     print(f"{result['seconds']:.0f} s on {result.get('gpu', device)}; JSON: {args.out}")
+    if failures:
+        sys.exit(f"gpu_suite: {failures} step(s) failed, timed out or were not run")
 
 
 if __name__ == "__main__":

@@ -141,7 +141,9 @@ def _ray_results(pending: list[BatchItem], options: BatchOptions) -> Iterator[di
             "--executor ray needs Ray: pip install 'autoblur[cluster]' (or pip install ray)"
         ) from None
     ray.init(
-        address=os.environ.get("RAY_ADDRESS"),
+        # "local": a new instance, never a cluster that /tmp/ray/ray_current_cluster names
+        # (a stale one there made ray.init() wait for a dead head node).
+        address=os.environ.get("RAY_ADDRESS") or "local",
         ignore_reinit_error=True,
         include_dashboard=False,
         log_to_driver=False,
