@@ -43,7 +43,7 @@ _PROFILE_KEPT = {"prores_ks", "dnxhd", "mpeg2video"}  # the profile is set, not 
 _CRF_CODECS = {"libx264", "libx265", "libvpx-vp9"}
 _PRESET_CODECS = {"libx264", "libx265"}
 _FALLBACK = "libx264"
-_NO_PTS_CONTAINERS = {"avi"}  # store decode order only: no B-frames
+COUNTED_CONTAINERS = {"avi"}  # store decode order and a frame count only: no B-frames
 
 
 @dataclass(frozen=True)
@@ -234,7 +234,7 @@ def plan_output(
     if codec == "libx264" and context.get("field_order") in (2, 3, 4, 5):
         tff = context["field_order"] in (2, 4)
         options["x264-params"] = f"interlaced=1:{'tff' if tff else 'bff'}=1"
-    if container.split(",")[0] in _NO_PTS_CONTAINERS:
+    if container.split(",")[0] in COUNTED_CONTAINERS:
         context["max_b_frames"] = 0
     intra = bool(as_input and same_codec and ctx.codec.intra_only and pix_fmt == ctx.pix_fmt)
     why = None

@@ -15,10 +15,11 @@ import numpy as np
 
 from autoblur.config import EncodeConfig
 from autoblur.errors import VideoError
-from autoblur.io.format_plan import OutputPlan, plan_output
+from autoblur.io.format_plan import COUNTED_CONTAINERS, OutputPlan, plan_output
 from autoblur.io.passthrough import carry_over
 from autoblur.io.reader import VideoFrame, VideoInfo
 from autoblur.io.smart_render import GopSplicer
+from autoblur.io.timestamps import CountedPlacement, counted_read_delay
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ class VideoWriter:
         self._time_base = info.time_base
         self._worker: threading.Thread | None = None
         self._splicer: GopSplicer | None = None
+        self._placement: CountedPlacement | None = None  # AVI: times from the frame count
         self._durations: dict[int, int] = {}  # pts -> input frame duration, until encoded
         try:
             self._container = av.open(str(self._tmp), "w")
@@ -126,6 +128,9 @@ class VideoWriter:
                     lambda: self._gop_encoder(info),
                     1 / (info.fps * info.time_base),
                 )
+            elif self._container.format.name in COUNTED_CONTAINERS:
+                delay = counted_read_delay(self._gop_encoder(info), self._container.format.name)
+                self._placement = CountedPlacement(delay)
         except (av.error.FFmpegError, ValueError) as exc:
             self.abort()
             raise VideoError(
@@ -220,7 +225,7 @@ class VideoWriter:
             packet.pts = packet.dts = frame.pts
             packet.time_base = self._time_base
             self.frames_copied += 1
-            self._mux([packet])
+            self._mux(self._placed([packet]))
             return
         out = self._encodable(frame, changed_xyxy)
         out.pict_type = av.video.frame.PictureType.NONE  # the input's frame types bind nothing
@@ -228,7 +233,7 @@ class VideoWriter:
             self._durations[frame.pts] = frame.source.duration
         out.pts = frame.pts
         out.time_base = self._time_base
-        self._mux(self._with_durations(self._video.encode(out)))
+        self._mux(self._placed(self._with_durations(self._video.encode(out))))
 
     def _encodable(
         self, frame: VideoFrame, changed_xyxy: tuple[int, int, int, int] | None
@@ -270,6 +275,10 @@ class VideoWriter:
         for packet in packets:
             packet.duration = self._durations.pop(packet.pts, packet.duration)
         return packets
+
+    def _placed(self, packets: list[av.Packet]) -> list[av.Packet]:
+        """Video packets with the decode times that show them at their own times."""
+        return self._placement.place(packets, self._video) if self._placement else packets
 
     def mux_audio(self, packet: av.Packet) -> None:
         """Copy one input audio (or subtitle, or data) packet into the output as it is."""
@@ -317,7 +326,7 @@ class VideoWriter:
             if self._splicer is not None:
                 self._splicer.close()
             else:
-                self._mux(self._with_durations(self._video.encode(None)))
+                self._mux(self._placed(self._with_durations(self._video.encode(None))))
             try:
                 self._container.close()
             except av.error.FFmpegError as exc:
