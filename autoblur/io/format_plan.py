@@ -183,7 +183,7 @@ def plan_output(
         if codec is None:
             codec = _FALLBACK
             notices.append(
-                f"the input's codec {ctx.name} has no encoder here; the output is H.264 "
+                f"the input's codec {ctx.name} is not re-encoded in kind; the output is H.264 "
                 "(--codec names another)"
             )
     else:
