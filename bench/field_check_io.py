@@ -51,26 +51,49 @@ PROBED = (
     "bits_per_raw_sample",
 )
 SRT = "1\n00:00:00,100 --> 00:00:00,500\nfirst line\n\n2\n00:00:00,600 --> 00:00:01,000\nsecond\n"
+# Cases made from the ``h264`` case with the ffmpeg CLI: (suffix, output options).
 DERIVED = {
-    "mp4_subs": ("h264", ".mp4", ["-c:s", "mov_text"]),
-    "mkv_srt": ("h264", ".mkv", ["-c:s", "srt"]),
-    "late_video": ("h264", ".mp4", []),
+    "mp4_subs": (".mp4", ["-c", "copy", "-c:s", "mov_text"]),
+    "mkv_srt": (".mkv", ["-c", "copy", "-c:s", "srt"]),
+    "late_video": (".mp4", ["-c", "copy"]),
+    # As ffmpeg itself writes masters: B-frames with an edit list, ProRes with a tmcd track
+    # and 24-bit PCM, XDCAM HD 422 in MXF with four mono tracks, 10-bit HEVC.
+    "ff_h264_bframes": (".mp4", ["-c:v", "libx264", "-bf", "3", "-g", "12", "-c:a", "copy"]),
+    "ff_prores": (
+        ".mov",
+        ["-c:v", "prores_ks", "-profile:v", "3", "-pix_fmt", "yuv422p10le", "-vendor", "apl0"]
+        + ["-timecode", "10:00:00:00", "-c:a", "pcm_s24le"],
+    ),
+    "ff_xdcam": (
+        ".mxf",
+        ["-c:v", "mpeg2video", "-pix_fmt", "yuv422p", "-b:v", "50M", "-minrate", "50M"]
+        + ["-maxrate", "50M", "-bufsize", "17825792", "-g", "12", "-bf", "2", "-flags", "+cgop"]
+        + ["-sc_threshold", "1000000000"]
+        + ["-timecode", "10:00:00:00", "-c:a", "pcm_s24le", "-ac", "1", "-ar", "48000"],
+    ),
+    "ff_hevc10": (
+        ".mp4",
+        ["-c:v", "libx265", "-pix_fmt", "yuv420p10le", "-x265-params", "log-level=error"]
+        + ["-c:a", "copy"],
+    ),
 }
 
 
 def derive(name: str, h264: Path, folder: Path) -> Path:
     """Make a derived case from the ``h264`` case with the ffmpeg CLI."""
-    _, suffix, codec = DERIVED[name]
+    suffix, options = DERIVED[name]
     out = folder / f"{name}{suffix}"
     if name == "late_video":
         args = ["-itsoffset", "1", "-i", str(h264), "-i", str(h264), "-map", "0:v", "-map", "1:a"]
-    else:
+    elif name in ("mp4_subs", "mkv_srt"):
         srt = folder / "subs.srt"
         srt.write_text(SRT)
         args = ["-i", str(h264), "-i", str(srt), "-map", "0", "-map", "1"]
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", *args, "-c", "copy", *codec, str(out)], check=True
-    )
+    elif name == "ff_xdcam":
+        args = ["-i", str(h264), "-map", "0:v", *["-map", "0:a"] * 4]
+    else:
+        args = ["-i", str(h264)]
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *args, *options, str(out)], check=True)
     return out
 
 
@@ -92,8 +115,9 @@ def decoded(path: Path) -> dict:
         end = max(ends) * stream.time_base if ends else None
         timecode = start_timecode(container)
     with av.open(str(path)) as container:
-        audio = {s.index: [] for s in container.streams.audio}
-        for packet in container.demux(container.streams.audio):
+        copied = [*container.streams.audio, *container.streams.subtitles]
+        audio = {s.index: [] for s in copied}
+        for packet in container.demux(copied) if copied else []:
             if packet.size:
                 audio[packet.stream.index].append((packet.pts * packet.time_base, bytes(packet)))
     return {
@@ -178,7 +202,7 @@ def compare(src: Path, out: Path, untouched: set[int]) -> list[str]:
     lines.append(f"video end {float(a['end']):.3f} s -> {float(b['end']):.3f} s")
     same_audio = [x == y for x, y in zip(a["audio"], b["audio"], strict=False)]
     lines.append(
-        f"audio streams {len(a['audio'])} -> {len(b['audio'])}, packets (time, bytes) "
+        f"audio/subtitle streams {len(a['audio'])} -> {len(b['audio'])}, packets (time, bytes) "
         f"identical: {same_audio}"
     )
     lines.append(f"timecode {a['timecode']} -> {b['timecode']}")
@@ -206,6 +230,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--size", default="640x360")
     parser.add_argument("--cases", default=",".join([*CASES, *DERIVED]))
+    parser.add_argument("--files", type=Path, nargs="*", default=[], help="real files, as they are")
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
     logo = args.data / "images" / "WindowsLogo.jpg"
@@ -214,8 +239,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         h264 = None
-        for name in args.cases.split(","):
-            if name in DERIVED:
+        for name in [*filter(None, args.cases.split(",")), *args.files]:
+            if isinstance(name, Path):
+                src = name
+            elif name in DERIVED:
                 h264 = h264 or write_case("h264", tmp, frames)
                 src = derive(name, h264, tmp)
             else:

@@ -133,7 +133,8 @@ def ten_bit(plane) -> np.ndarray:
     return rows[:, : plane.width]
 
 
-def test_other_codecs_become_h264_with_a_notice_and_avi_stays_avi(tmp_path):
+def test_other_codecs_become_mpeg4_in_avi_with_a_notice(tmp_path):
+    # H.264 in AVI shows one picture late in FFmpeg 8 and on time in 5.x: AVI gets MPEG-4.
     src = write_case("avi_bframes", tmp_path, tiny_frames(6, (96, 64)))
     with (
         VideoReader(src) as reader,
@@ -141,8 +142,8 @@ def test_other_codecs_become_h264_with_a_notice_and_avi_stays_avi(tmp_path):
     ):
         for frame in reader.frames():
             w.write(frame, None)
-    assert w.plan.codec == "libx264" and "mpeg4" in w.plan.notices[0]
-    assert video_props(tmp_path / "o.avi")["codec"] == "h264"
+    assert w.plan.codec == "mpeg4" and "mpeg4" in w.plan.notices[0]
+    assert video_props(tmp_path / "o.avi")["codec"] == "mpeg4"
 
 
 def logo_png(folder) -> str:

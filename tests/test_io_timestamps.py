@@ -113,28 +113,35 @@ def test_clock_duplicate_missing_and_discarded_times():
     assert _stamps([([_packet(100), _packet(200), _packet(612)], [612])]) == [612]
 
 
-def test_avi_video_starting_late_keeps_its_start(tmp_path):
-    # AVI counts frames from its first chunk: a stream that starts 5 frames late has 5 empty
-    # chunks first (muxed here as one empty packet, which the muxer pads after).
-    src = tmp_path / "late.avi"
-    frames = tiny_frames(6)
-    with av.open(str(src), "w", format="avi") as out:
-        stream = out.add_stream("mpeg4", rate=RATE)
+def write_counted_avi(path, codec: str, frame_idx: list[int]) -> list[float]:
+    """An AVI whose pictures sit at chunks ``frame_idx`` (empty chunks between); their times."""
+    with av.open(str(path), "w", format="avi") as out:
+        stream = out.add_stream(codec, rate=RATE)
         stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
-        lead = av.Packet(b"")
-        lead.stream, lead.time_base, lead.pts, lead.dts = stream, 1 / RATE, 0, 0
-        out.mux(lead)
-        for i, rgb in enumerate(frames):
+        if frame_idx[0] > 0:  # the muxer pads gaps only after a first chunk
+            lead = av.Packet(b"")
+            lead.stream, lead.time_base, lead.pts, lead.dts = stream, 1 / RATE, 0, 0
+            out.mux(lead)
+        for index, rgb in zip(frame_idx, tiny_frames(len(frame_idx)), strict=True):
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts, frame.time_base = 5 + i, 1 / RATE
+            frame.pts, frame.time_base = index, 1 / RATE
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
-    times_in = [float(t) for t, _ in shown(src)]
-    assert times_in == pytest.approx([(5 + i) / 25 for i in range(6)])
-    copy_video(src, tmp_path / "out.avi")
+    return [float(t) for t, _ in shown(path)]
+
+
+@pytest.mark.parametrize(
+    "frame_idx",
+    [
+        [5, 6, 7, 8, 9, 10],  # the video starts 5 frames late
+        [0, 3, 4, 8, 9, 15],  # repeated frames as empty chunks (tree.avi, screen captures)
+    ],
+)
+def test_avi_frame_times_with_late_start_and_gaps(tmp_path, frame_idx):
+    times_in = write_counted_avi(tmp_path / "in.avi", "mpeg4", frame_idx)
+    assert times_in == pytest.approx([i / 25 for i in frame_idx])
+    copy_video(tmp_path / "in.avi", tmp_path / "out.avi")
     assert [float(t) for t, _ in shown(tmp_path / "out.avi")] == pytest.approx(times_in)
-    # Each picture in its own chunk, one after the other: the first one is not filed at chunk 0
-    # (where demuxers other than this FFmpeg's show it at time 0).
+    # Each picture in the chunk of its time (a picture filed at chunk 0 shows at 0 elsewhere).
     with av.open(str(tmp_path / "out.avi")) as container:
-        chunks = [p.dts for p in container.demux(video=0) if p.size]
-    assert chunks == list(range(chunks[0], chunks[0] + 6)) and chunks[0] > 0
+        assert [p.dts for p in container.demux(video=0) if p.size] == frame_idx

@@ -43,6 +43,12 @@ _PROFILE_KEPT = {"prores_ks", "dnxhd", "mpeg2video"}  # the profile is set, not 
 _CRF_CODECS = {"libx264", "libx265", "libvpx-vp9"}
 _PRESET_CODECS = {"libx264", "libx265"}
 _FALLBACK = "libx264"
+# In AVI, which stores no times, demuxers disagree on when an H.264 picture shows (FFmpeg 8
+# one picture late, 5.x on time); MPEG-4 Part 2 without B-frames shows at its chunk's time,
+# where its time base fits the standard's 16-bit fields.
+_COUNTED_FALLBACK = "mpeg4"
+_MPEG4_MAX_TIME_BASE_DEN = 65535
+_MPEG4_QSCALE = 2  # near-transparent; lambda is qscale * FF_QP2LAMBDA (118)
 COUNTED_CONTAINERS = {"avi"}  # store decode order and a frame count only: no B-frames
 
 
@@ -181,10 +187,14 @@ def plan_output(
     if encode.codec == "auto":
         codec = _SAME_FAMILY.get(ctx.name)
         if codec is None:
-            codec = _FALLBACK
+            counted = (
+                container.split(",")[0] in COUNTED_CONTAINERS
+                and Fraction(stream.time_base).denominator <= _MPEG4_MAX_TIME_BASE_DEN
+            )
+            codec = _COUNTED_FALLBACK if counted else _FALLBACK
             notices.append(
-                f"the input's codec {ctx.name} is not re-encoded in kind; the output is H.264 "
-                "(--codec names another)"
+                f"the input's codec {ctx.name} is not re-encoded in kind; the output is "
+                f"{'MPEG-4 Part 2' if counted else 'H.264'} (--codec names another)"
             )
     else:
         codec = encode.codec
@@ -221,6 +231,10 @@ def plan_output(
         if context.get("field_order") in (2, 3, 4, 5):
             options["flags"] += "+ilme+ildct"
             options["top"] = "1" if context["field_order"] in (2, 4) else "0"
+    if codec == "mpeg4":
+        options.update({"flags": "+qscale", "global_quality": str(_MPEG4_QSCALE * 118)})
+        if ctx.name == "mpeg4" and ctx.codec_tag:
+            context["codec_tag"] = ctx.codec_tag  # XVID, DX50, FMP4, ...
     if codec in _CRF_CODECS:
         options["crf"] = str(encode.crf)
     if codec.startswith("libvpx"):
