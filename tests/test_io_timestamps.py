@@ -113,18 +113,18 @@ def test_clock_duplicate_missing_and_discarded_times():
     assert _stamps([([_packet(100), _packet(200), _packet(612)], [612])]) == [612]
 
 
-def write_counted_avi(path, codec: str, frame_idx: list[int]) -> list[float]:
+def write_counted_avi(path, codec: str, frame_idx: list[int], rate: Fraction = RATE) -> list:
     """An AVI whose pictures sit at chunks ``frame_idx`` (empty chunks between); their times."""
     with av.open(str(path), "w", format="avi") as out:
-        stream = out.add_stream(codec, rate=RATE)
+        stream = out.add_stream(codec, rate=rate)
         stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
         if frame_idx[0] > 0:  # the muxer pads gaps only after a first chunk
             lead = av.Packet(b"")
-            lead.stream, lead.time_base, lead.pts, lead.dts = stream, 1 / RATE, 0, 0
+            lead.stream, lead.time_base, lead.pts, lead.dts = stream, 1 / rate, 0, 0
             out.mux(lead)
         for index, rgb in zip(frame_idx, tiny_frames(len(frame_idx)), strict=True):
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts, frame.time_base = index, 1 / RATE
+            frame.pts, frame.time_base = index, 1 / rate
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
     return [float(t) for t, _ in shown(path)]
@@ -144,4 +144,16 @@ def test_avi_frame_times_with_late_start_and_gaps(tmp_path, frame_idx):
     assert [float(t) for t, _ in shown(tmp_path / "out.avi")] == pytest.approx(times_in)
     # Each picture in the chunk of its time (a picture filed at chunk 0 shows at 0 elsewhere).
     with av.open(str(tmp_path / "out.avi")) as container:
+        assert [p.dts for p in container.demux(video=0) if p.size] == frame_idx
+
+
+def test_avi_chunk_duration_too_fine_for_mpeg4_is_rounded_not_shifted(tmp_path):
+    # tree.avi's chunks last 66667/1000000 s; MPEG-4 Part 2 takes time bases up to 1/65535.
+    rate = Fraction(1000000, 66667)
+    frame_idx = [0, 11, 17, 24, 31, 37]
+    times_in = write_counted_avi(tmp_path / "in.avi", "ffv1", frame_idx, rate)
+    copy_video(tmp_path / "in.avi", tmp_path / "out.avi")
+    assert [float(t) for t, _ in shown(tmp_path / "out.avi")] == pytest.approx(times_in, abs=1e-3)
+    with av.open(str(tmp_path / "out.avi")) as container:
+        assert container.streams.video[0].codec_context.name == "mpeg4"
         assert [p.dts for p in container.demux(video=0) if p.size] == frame_idx

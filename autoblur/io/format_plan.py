@@ -70,6 +70,9 @@ class OutputPlan:
             changed GOPs are re-encoded (``autoblur.io.smart_render``).
         why_reencoded: why untouched frames are re-encoded, when they are.
         notices: what the user should know about the choice.
+        time_base: the output's time base where the encoder cannot take the input's, or None.
+            Only from AVI to AVI, where times are chunk numbers: the chunks keep their numbers
+            and the chunk duration is rounded (e.g. 66667/1000000 s to 1/15 s).
     """
 
     codec: str
@@ -82,6 +85,7 @@ class OutputPlan:
     gop_copy: bool = False
     why_reencoded: str | None = None
     notices: list[str] = field(default_factory=list)
+    time_base: Fraction | None = None
 
     def describe(self, container: str) -> dict:
         """The plan for the report: codec, profile, pixel format, container."""
@@ -179,6 +183,7 @@ def plan_output(
         ConfigError: the codec named is unknown, or NVENC was asked for and cannot run.
     """
     ctx = stream.codec_context
+    out_time_base = None
     width, height, frames_pix_fmt = frames or (ctx.width, ctx.height, ctx.pix_fmt)
     size_wh = (width, height)
     as_input = size_wh == (ctx.width, ctx.height) and frames_pix_fmt == ctx.pix_fmt
@@ -187,10 +192,12 @@ def plan_output(
     if encode.codec == "auto":
         codec = _SAME_FAMILY.get(ctx.name)
         if codec is None:
-            counted = (
-                container.split(",")[0] in COUNTED_CONTAINERS
-                and Fraction(stream.time_base).denominator <= _MPEG4_MAX_TIME_BASE_DEN
-            )
+            counted = container.split(",")[0] in COUNTED_CONTAINERS
+            time_base = Fraction(stream.time_base)
+            if counted and stream.container.format.name in COUNTED_CONTAINERS:
+                time_base = time_base.limit_denominator(_MPEG4_MAX_TIME_BASE_DEN)
+                out_time_base = time_base if time_base != stream.time_base else None
+            counted = counted and time_base.denominator <= _MPEG4_MAX_TIME_BASE_DEN
             codec = _COUNTED_FALLBACK if counted else _FALLBACK
             notices.append(
                 f"the input's codec {ctx.name} is not re-encoded in kind; the output is "
@@ -273,6 +280,7 @@ def plan_output(
         gop_copy=not intra and why is None,
         why_reencoded=why,
         notices=notices,
+        time_base=out_time_base,
     )
 
 

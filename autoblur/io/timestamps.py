@@ -84,7 +84,8 @@ def counted_read_delay(codec_context: av.VideoCodecContext, container_format: st
     with av.open(buffer, "w", format=container_format) as out:
         stream = out.add_stream(codec_context.name, rate=codec_context.framerate)
         stream.width, stream.height = codec_context.width, codec_context.height
-        stream.time_base = codec_context.time_base
+        stream.pix_fmt = codec_context.pix_fmt
+        stream.time_base = stream.codec_context.time_base = codec_context.time_base
         packets = []
         for pts in range(3):
             blank.pts = pts

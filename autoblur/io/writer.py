@@ -119,6 +119,7 @@ class VideoWriter:
                 rotation = _rotation(source)
                 if rotation and not self.plan.gop_copy:  # a copied stream keeps its own
                     self._video.set_display_rotation(rotation)
+            self._time_base = self.plan.time_base or info.time_base
             if self.plan.gop_copy:
                 self._splicer = GopSplicer(
                     str(info.path),
@@ -152,8 +153,8 @@ class VideoWriter:
         stream = self._container.add_stream(plan.codec, rate=info.fps, options=plan.options)
         stream.width, stream.height = info.width, info.height
         stream.pix_fmt = plan.pix_fmt
-        stream.time_base = info.time_base
-        stream.codec_context.time_base = info.time_base
+        stream.time_base = plan.time_base or info.time_base
+        stream.codec_context.time_base = plan.time_base or info.time_base
         for name, value in plan.context.items():
             target = stream if name == "codec_tag" else stream.codec_context
             setattr(target, name, value)
@@ -174,7 +175,7 @@ class VideoWriter:
         context = av.CodecContext.create(self.plan.codec, "w")
         context.width, context.height = info.width, info.height
         context.pix_fmt = self.plan.pix_fmt
-        context.time_base = info.time_base
+        context.time_base = self._time_base
         context.framerate = info.fps
         for name, value in self.plan.context.items():
             if name != "codec_tag":
