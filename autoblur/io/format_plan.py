@@ -199,10 +199,11 @@ def plan_output(
                 out_time_base = time_base if time_base != stream.time_base else None
             counted = counted and time_base.denominator <= _MPEG4_MAX_TIME_BASE_DEN
             codec = _COUNTED_FALLBACK if counted else _FALLBACK
-            notices.append(
-                f"the input's codec {ctx.name} is not re-encoded in kind; the output is "
-                f"{'MPEG-4 Part 2' if counted else 'H.264'} (--codec names another)"
-            )
+            if codec != ctx.name:
+                notices.append(
+                    f"the input's codec {ctx.name} is not re-encoded in kind; the output is "
+                    f"{'MPEG-4 Part 2' if counted else 'H.264'} (--codec names another)"
+                )
     else:
         codec = encode.codec
         try:
