@@ -71,6 +71,7 @@ DERIVED = {
         + ["-sc_threshold", "1000000000"]
         + ["-timecode", "10:00:00:00", "-c:a", "pcm_s24le", "-ac", "1", "-ar", "48000"],
     ),
+    "ff_h264_avi": (".avi", ["-c:v", "libx264", "-bf", "0", "-c:a", "ac3"]),
     "ff_hevc10": (
         ".mp4",
         ["-c:v", "libx265", "-pix_fmt", "yuv420p10le", "-x265-params", "log-level=error"]
