@@ -9,6 +9,8 @@ import av
 import numpy as np
 import pytest
 
+from autoblur.config import EncodeConfig
+from autoblur.io import VideoReader, VideoWriter
 from autoblur.io.timestamps import PresentationClock
 from bench.make_io_corpus import write_case
 from tests.test_io import copy_video
@@ -157,3 +159,19 @@ def test_avi_chunk_duration_too_fine_for_mpeg4_is_rounded_not_shifted(tmp_path):
     with av.open(str(tmp_path / "out.avi")) as container:
         assert container.streams.video[0].codec_context.name == "mpeg4"
         assert [p.dts for p in container.demux(video=0) if p.size] == frame_idx
+
+
+def test_mp4_to_avi_counts_frames_at_their_times(tmp_path):
+    # MP4's 1/12800 s ticks are not AVI chunks: each picture goes to the chunk of its time.
+    src = write_case("h264", tmp_path, tiny_frames(6), RATE)
+    out = tmp_path / "out.avi"
+    with (
+        VideoReader(src) as reader,
+        VideoWriter(out, reader.info, EncodeConfig(codec="mpeg4"), reader.audio_streams) as w,
+    ):
+        for frame in reader.frames(w.mux_audio):
+            w.write(frame, None)
+    assert [float(t) for t, _ in shown(out)] == pytest.approx([float(t) for t, _ in shown(src)])
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].time_base == 1 / RATE
+        assert [p.dts for p in container.demux(video=0) if p.size] == list(range(6))

@@ -44,10 +44,9 @@ _CRF_CODECS = {"libx264", "libx265", "libvpx-vp9"}
 _PRESET_CODECS = {"libx264", "libx265"}
 _FALLBACK = "libx264"
 # In AVI, which stores no times, demuxers disagree on when an H.264 picture shows (FFmpeg 8
-# one picture late, 5.x on time); MPEG-4 Part 2 without B-frames shows at its chunk's time,
-# where its time base fits the standard's 16-bit fields.
+# one picture late, 5.x on time); MPEG-4 Part 2 without B-frames shows at its chunk's time.
 _COUNTED_FALLBACK = "mpeg4"
-_MPEG4_MAX_TIME_BASE_DEN = 65535
+_MPEG4_MAX_TIME_BASE_DEN = 65535  # the standard's 16-bit field; finer time bases are rounded
 _MPEG4_QSCALE = 2  # near-transparent; lambda is qscale * FF_QP2LAMBDA (118)
 COUNTED_CONTAINERS = {"avi"}  # store decode order and a frame count only: no B-frames
 
@@ -70,9 +69,10 @@ class OutputPlan:
             changed GOPs are re-encoded (``autoblur.io.smart_render``).
         why_reencoded: why untouched frames are re-encoded, when they are.
         notices: what the user should know about the choice.
-        time_base: the output's time base where the encoder cannot take the input's, or None.
-            Only from AVI to AVI, where times are chunk numbers: the chunks keep their numbers
-            and the chunk duration is rounded (e.g. 66667/1000000 s to 1/15 s).
+        time_base: the output's time base where it is not the input's, or None: in AVI, which
+            counts frames, one frame (1/fps) for inputs from other containers, and a chunk
+            duration MPEG-4 can hold (66667/1000000 s rounded to 1/15 s). Frame times are
+            rounded to it.
     """
 
     codec: str
@@ -139,6 +139,14 @@ def encoder_pix_fmt(codec: str, pix_fmt: str | None, size_wh: tuple[int, int]) -
     return supported[0] if supported else "yuv420p"
 
 
+def _counted_time_base(stream: av.VideoStream) -> Fraction:
+    """The chunk duration of an AVI output: the input's where it counts frames too, else 1/fps."""
+    if stream.container.format.name in COUNTED_CONTAINERS:
+        return Fraction(stream.time_base)
+    fps = stream.average_rate or stream.guessed_rate or stream.base_rate or 25
+    return 1 / Fraction(fps)
+
+
 def _gop(stream: av.VideoStream) -> int | None:
     """Frames from one keyframe to the next, from the container's index where it has one."""
     keys = [e.timestamp for e in stream.index_entries[:600] if e.is_keyframe]
@@ -193,11 +201,6 @@ def plan_output(
         codec = _SAME_FAMILY.get(ctx.name)
         if codec is None:
             counted = container.split(",")[0] in COUNTED_CONTAINERS
-            time_base = Fraction(stream.time_base)
-            if counted and stream.container.format.name in COUNTED_CONTAINERS:
-                time_base = time_base.limit_denominator(_MPEG4_MAX_TIME_BASE_DEN)
-                out_time_base = time_base if time_base != stream.time_base else None
-            counted = counted and time_base.denominator <= _MPEG4_MAX_TIME_BASE_DEN
             codec = _COUNTED_FALLBACK if counted else _FALLBACK
             if codec != ctx.name:
                 notices.append(
@@ -211,6 +214,11 @@ def plan_output(
         except av.codec.codec.UnknownCodecError:
             raise ConfigError(f"--codec {codec}: no such encoder in this FFmpeg") from None
     codec = _pick_encoder(codec, encode.encoder)
+    if container.split(",")[0] in COUNTED_CONTAINERS:
+        time_base = _counted_time_base(stream)
+        if codec == "mpeg4":
+            time_base = time_base.limit_denominator(_MPEG4_MAX_TIME_BASE_DEN)
+        out_time_base = time_base if time_base != stream.time_base else None
     pix_fmt = encoder_pix_fmt(codec, frames_pix_fmt, size_wh)
     context = _kept_properties(stream)
     options: dict[str, str] = {}

@@ -96,6 +96,10 @@ class VideoWriter:
             self._container = av.open(str(self._tmp), "w")
         except (av.error.FFmpegError, ValueError) as exc:
             raise VideoError(f"{self.path}: cannot create output ({exc})") from None
+        if self._container.format.name in COUNTED_CONTAINERS:
+            # AVI files pictures by decode time and takes other packets as they come: making a
+            # copied track's negative start (AAC priming) zero would move the video a chunk.
+            self._container.options["avoid_negative_ts"] = "disabled"
         try:
             with av.open(str(info.path)) as source:
                 self.plan = plan or plan_output(
@@ -120,6 +124,8 @@ class VideoWriter:
                 if rotation and not self.plan.gop_copy:  # a copied stream keeps its own
                     self._video.set_display_rotation(rotation)
             self._time_base = self.plan.time_base or info.time_base
+            self._rescale = info.time_base / self._time_base  # 1 unless the plan's differs
+            self._last_pts: int | None = None
             if self.plan.gop_copy:
                 self._splicer = GopSplicer(
                     str(info.path),
@@ -223,18 +229,27 @@ class VideoWriter:
         if untouched and self.plan.copy_untouched and frame.packet is not None:
             packet = frame.packet
             packet.stream = self._video
-            packet.pts = packet.dts = frame.pts
+            packet.pts = packet.dts = self._out_pts(frame.pts)
             packet.time_base = self._time_base
             self.frames_copied += 1
             self._mux(self._placed([packet]))
             return
         out = self._encodable(frame, changed_xyxy)
         out.pict_type = av.video.frame.PictureType.NONE  # the input's frame types bind nothing
+        out.pts = self._out_pts(frame.pts)
         if frame.source is not None and frame.source.duration:
-            self._durations[frame.pts] = frame.source.duration
-        out.pts = frame.pts
+            self._durations[out.pts] = max(1, round(frame.source.duration * self._rescale))
         out.time_base = self._time_base
         self._mux(self._placed(self._with_durations(self._video.encode(out))))
+
+    def _out_pts(self, pts: int) -> int:
+        """A frame's time in the output's time base, after the previous frame's."""
+        if self._rescale != 1:
+            pts = round(pts * self._rescale)
+            if self._last_pts is not None and pts <= self._last_pts:
+                pts = self._last_pts + 1  # two frames in one AVI chunk: the next chunk
+        self._last_pts = pts
+        return pts
 
     def _encodable(
         self, frame: VideoFrame, changed_xyxy: tuple[int, int, int, int] | None
