@@ -120,9 +120,16 @@ def _same_mark(a: dict[int, np.ndarray], b: dict[int, np.ndarray]) -> bool:
     return _overlap(a[frame_a], b[frame_b]) >= MIN_OVERLAP
 
 
+# Detectors that find a reference logo image (SIFT for textured marks, flat for flat ones):
+# their cue is the image, named by its file name.
+_IMAGE_DETECTORS = {"logo", "flat"}
+
+
 def _cue_label(track: Track) -> str:
-    cue = Path(track.cue).name if track.source == "logo" else track.cue
-    return f"{track.source}:{cue}"
+    """``kind:cue``: the kind of cue (``logo`` image, ``text``, prompt) and what it was."""
+    if track.source in _IMAGE_DETECTORS:
+        return f"logo:{Path(track.cue).name}"
+    return f"{track.source}:{track.cue}"
 
 
 def build_occurrences(

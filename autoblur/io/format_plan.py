@@ -43,7 +43,12 @@ _PROFILE_KEPT = {"prores_ks", "dnxhd", "mpeg2video"}  # the profile is set, not 
 _CRF_CODECS = {"libx264", "libx265", "libvpx-vp9"}
 _PRESET_CODECS = {"libx264", "libx265"}
 _FALLBACK = "libx264"
-_NO_PTS_CONTAINERS = {"avi"}  # store decode order only: no B-frames
+# In AVI, which stores no times, demuxers disagree on when an H.264 picture shows (FFmpeg 8
+# one picture late, 5.x on time); MPEG-4 Part 2 without B-frames shows at its chunk's time.
+_COUNTED_FALLBACK = "mpeg4"
+_MPEG4_MAX_TIME_BASE_DEN = 65535  # the standard's 16-bit field; finer time bases are rounded
+_MPEG4_QSCALE = 2  # near-transparent; lambda is qscale * FF_QP2LAMBDA (118)
+COUNTED_CONTAINERS = {"avi"}  # store decode order and a frame count only: no B-frames
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,10 @@ class OutputPlan:
             changed GOPs are re-encoded (``autoblur.io.smart_render``).
         why_reencoded: why untouched frames are re-encoded, when they are.
         notices: what the user should know about the choice.
+        time_base: the output's time base where it is not the input's, or None: in AVI, which
+            counts frames, one frame (1/fps) for inputs from other containers, and a chunk
+            duration MPEG-4 can hold (66667/1000000 s rounded to 1/15 s). Frame times are
+            rounded to it.
     """
 
     codec: str
@@ -76,6 +85,7 @@ class OutputPlan:
     gop_copy: bool = False
     why_reencoded: str | None = None
     notices: list[str] = field(default_factory=list)
+    time_base: Fraction | None = None
 
     def describe(self, container: str) -> dict:
         """The plan for the report: codec, profile, pixel format, container."""
@@ -129,6 +139,14 @@ def encoder_pix_fmt(codec: str, pix_fmt: str | None, size_wh: tuple[int, int]) -
     return supported[0] if supported else "yuv420p"
 
 
+def _counted_time_base(stream: av.VideoStream) -> Fraction:
+    """The chunk duration of an AVI output: the input's where it counts frames too, else 1/fps."""
+    if stream.container.format.name in COUNTED_CONTAINERS:
+        return Fraction(stream.time_base)
+    fps = stream.average_rate or stream.guessed_rate or stream.base_rate or 25
+    return 1 / Fraction(fps)
+
+
 def _gop(stream: av.VideoStream) -> int | None:
     """Frames from one keyframe to the next, from the container's index where it has one."""
     keys = [e.timestamp for e in stream.index_entries[:600] if e.is_keyframe]
@@ -173,6 +191,7 @@ def plan_output(
         ConfigError: the codec named is unknown, or NVENC was asked for and cannot run.
     """
     ctx = stream.codec_context
+    out_time_base = None
     width, height, frames_pix_fmt = frames or (ctx.width, ctx.height, ctx.pix_fmt)
     size_wh = (width, height)
     as_input = size_wh == (ctx.width, ctx.height) and frames_pix_fmt == ctx.pix_fmt
@@ -181,11 +200,13 @@ def plan_output(
     if encode.codec == "auto":
         codec = _SAME_FAMILY.get(ctx.name)
         if codec is None:
-            codec = _FALLBACK
-            notices.append(
-                f"the input's codec {ctx.name} has no encoder here; the output is H.264 "
-                "(--codec names another)"
-            )
+            counted = container.split(",")[0] in COUNTED_CONTAINERS
+            codec = _COUNTED_FALLBACK if counted else _FALLBACK
+            if codec != ctx.name:
+                notices.append(
+                    f"the input's codec {ctx.name} is not re-encoded in kind; the output is "
+                    f"{'MPEG-4 Part 2' if counted else 'H.264'} (--codec names another)"
+                )
     else:
         codec = encode.codec
         try:
@@ -193,6 +214,11 @@ def plan_output(
         except av.codec.codec.UnknownCodecError:
             raise ConfigError(f"--codec {codec}: no such encoder in this FFmpeg") from None
     codec = _pick_encoder(codec, encode.encoder)
+    if container.split(",")[0] in COUNTED_CONTAINERS:
+        time_base = _counted_time_base(stream)
+        if codec == "mpeg4":
+            time_base = time_base.limit_denominator(_MPEG4_MAX_TIME_BASE_DEN)
+        out_time_base = time_base if time_base != stream.time_base else None
     pix_fmt = encoder_pix_fmt(codec, frames_pix_fmt, size_wh)
     context = _kept_properties(stream)
     options: dict[str, str] = {}
@@ -221,6 +247,10 @@ def plan_output(
         if context.get("field_order") in (2, 3, 4, 5):
             options["flags"] += "+ilme+ildct"
             options["top"] = "1" if context["field_order"] in (2, 4) else "0"
+    if codec == "mpeg4":
+        options.update({"flags": "+qscale", "global_quality": str(_MPEG4_QSCALE * 118)})
+        if ctx.name == "mpeg4" and ctx.codec_tag:
+            context["codec_tag"] = ctx.codec_tag  # XVID, DX50, FMP4, ...
     if codec in _CRF_CODECS:
         options["crf"] = str(encode.crf)
     if codec.startswith("libvpx"):
@@ -234,7 +264,7 @@ def plan_output(
     if codec == "libx264" and context.get("field_order") in (2, 3, 4, 5):
         tff = context["field_order"] in (2, 4)
         options["x264-params"] = f"interlaced=1:{'tff' if tff else 'bff'}=1"
-    if container.split(",")[0] in _NO_PTS_CONTAINERS:
+    if container.split(",")[0] in COUNTED_CONTAINERS:
         context["max_b_frames"] = 0
     intra = bool(as_input and same_codec and ctx.codec.intra_only and pix_fmt == ctx.pix_fmt)
     why = None
@@ -259,6 +289,7 @@ def plan_output(
         gop_copy=not intra and why is None,
         why_reencoded=why,
         notices=notices,
+        time_base=out_time_base,
     )
 
 

@@ -98,7 +98,7 @@ def carry_over(
             carried.notices.append(f"stream {stream.index} ({entry['type']}, {entry['codec']})")
             continue
         try:
-            out = output.add_stream_from_template(template)
+            out = _copy_stream(output, template)
         except (av.error.FFmpegError, ValueError) as exc:
             log.debug("stream %d not copied: %s", stream.index, exc)
             entry["action"] = "dropped"
@@ -124,6 +124,27 @@ def carry_over(
             f"left out of the {output.format.name} output: " + ", ".join(carried.notices)
         ]
     return video_out, carried
+
+
+def _copy_stream(
+    output: av.container.OutputContainer, template: av.stream.Stream
+) -> av.stream.Stream:
+    """An output stream that input packets of ``template`` are copied into as they are.
+
+    AVI's muxer writes a copied AC-3 or MP2 track's block size as its sample size, and
+    demuxers then time the track by bytes (every packet at 0): there, an audio track without
+    extradata is described by an encoder's context instead, as when it was first written.
+    """
+    ctx = template.codec_context
+    if output.format.name != "avi" or template.type != "audio" or ctx.extradata:
+        return output.add_stream_from_template(template)
+    try:
+        out = output.add_stream(ctx.name, rate=ctx.sample_rate, layout=ctx.layout.name)
+    except (av.error.FFmpegError, ValueError):  # no such encoder here
+        return output.add_stream_from_template(template)
+    out.codec_context.bit_rate = ctx.bit_rate
+    out.time_base = template.time_base
+    return out
 
 
 def _codec_name(stream: av.stream.Stream) -> str | None:

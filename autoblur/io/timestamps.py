@@ -10,9 +10,11 @@ the ``k``-th smallest time among the packets fed to the decoder: that is the tim
 from __future__ import annotations
 
 import heapq
+import io
 from fractions import Fraction
 
 import av
+import numpy as np
 
 
 class PresentationClock:
@@ -58,3 +60,74 @@ class PresentationClock:
             time = self._last + 1
         self._last = time
         return time
+
+
+def counted_read_delay(codec_context: av.VideoCodecContext, container_format: str) -> int:
+    """Frames by which demuxers show a stream late in a container that counts frames (AVI).
+
+    Such a container stores no times: the ``k``-th chunk is read back at ``k`` plus a delay
+    that the demuxer derives from the codec (one for MPEG-4 Part 2 with B-frames, and for
+    every H.264 stream even without B-frames). The delay is measured here by writing three
+    frames from ``codec_context`` (an opened encoder) into an in-memory file and reading it.
+
+    Args:
+        codec_context: a fresh, opened encoder with the output's settings; it is used up.
+        container_format: the container's format name (``avi``).
+
+    Returns:
+        The display time, in frames, of the first chunk.
+    """
+    buffer = io.BytesIO()
+    blank = av.VideoFrame.from_ndarray(
+        np.zeros((codec_context.height, codec_context.width, 3), np.uint8), format="rgb24"
+    ).reformat(format=codec_context.pix_fmt)
+    with av.open(buffer, "w", format=container_format) as out:
+        stream = out.add_stream(codec_context.name, rate=codec_context.framerate)
+        stream.width, stream.height = codec_context.width, codec_context.height
+        stream.pix_fmt = codec_context.pix_fmt
+        stream.time_base = stream.codec_context.time_base = codec_context.time_base
+        packets = []
+        for pts in range(3):
+            blank.pts = pts
+            packets += codec_context.encode(blank)
+        for packet in packets + codec_context.encode(None):
+            packet.stream = stream
+            out.mux(packet)
+    buffer.seek(0)
+    with av.open(buffer) as back:
+        for frame in back.decode(video=0):
+            return round(frame.pts * back.streams.video[0].time_base * codec_context.framerate)
+    return 0
+
+
+class CountedPlacement:
+    """Decode times that put each frame at its own time in a container that counts frames.
+
+    Args:
+        delay: the demuxer's delay in frames (``counted_read_delay``).
+
+    Each packet's ``dts`` becomes its ``pts`` less the delay (the muxer files it as that
+    chunk, padding gaps with empty chunks). A stream that starts late gets an empty packet at
+    0 first, as AVI muxers pad only after the first chunk.
+    """
+
+    def __init__(self, delay: int) -> None:
+        self._delay = delay
+        self._started = False
+
+    def place(self, packets: list[av.Packet], stream: av.VideoStream) -> list[av.Packet]:
+        """``packets`` (video, in decode order without reordering) with their chunk times."""
+        placed = []
+        for packet in packets:
+            if packet.pts is None:
+                placed.append(packet)
+                continue
+            packet.dts = packet.pts - self._delay
+            if not self._started and packet.dts > 0:
+                lead = av.Packet(b"")
+                lead.stream, lead.time_base = stream, packet.time_base
+                lead.pts = lead.dts = 0
+                placed.append(lead)
+            self._started = True
+            placed.append(packet)
+        return placed

@@ -15,10 +15,11 @@ import numpy as np
 
 from autoblur.config import EncodeConfig
 from autoblur.errors import VideoError
-from autoblur.io.format_plan import OutputPlan, plan_output
+from autoblur.io.format_plan import COUNTED_CONTAINERS, OutputPlan, plan_output
 from autoblur.io.passthrough import carry_over
 from autoblur.io.reader import VideoFrame, VideoInfo
 from autoblur.io.smart_render import GopSplicer
+from autoblur.io.timestamps import CountedPlacement, counted_read_delay
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +90,16 @@ class VideoWriter:
         self._time_base = info.time_base
         self._worker: threading.Thread | None = None
         self._splicer: GopSplicer | None = None
+        self._placement: CountedPlacement | None = None  # AVI: times from the frame count
         self._durations: dict[int, int] = {}  # pts -> input frame duration, until encoded
         try:
             self._container = av.open(str(self._tmp), "w")
         except (av.error.FFmpegError, ValueError) as exc:
             raise VideoError(f"{self.path}: cannot create output ({exc})") from None
+        if self._container.format.name in COUNTED_CONTAINERS:
+            # AVI files pictures by decode time and takes other packets as they come: making a
+            # copied track's negative start (AAC priming) zero would move the video a chunk.
+            self._container.options["avoid_negative_ts"] = "disabled"
         try:
             with av.open(str(info.path)) as source:
                 self.plan = plan or plan_output(
@@ -117,6 +123,9 @@ class VideoWriter:
                 rotation = _rotation(source)
                 if rotation and not self.plan.gop_copy:  # a copied stream keeps its own
                     self._video.set_display_rotation(rotation)
+            self._time_base = self.plan.time_base or info.time_base
+            self._rescale = info.time_base / self._time_base  # 1 unless the plan's differs
+            self._last_pts: int | None = None
             if self.plan.gop_copy:
                 self._splicer = GopSplicer(
                     str(info.path),
@@ -126,6 +135,9 @@ class VideoWriter:
                     lambda: self._gop_encoder(info),
                     1 / (info.fps * info.time_base),
                 )
+            elif self._container.format.name in COUNTED_CONTAINERS:
+                delay = counted_read_delay(self._gop_encoder(info), self._container.format.name)
+                self._placement = CountedPlacement(delay)
         except (av.error.FFmpegError, ValueError) as exc:
             self.abort()
             raise VideoError(
@@ -147,8 +159,8 @@ class VideoWriter:
         stream = self._container.add_stream(plan.codec, rate=info.fps, options=plan.options)
         stream.width, stream.height = info.width, info.height
         stream.pix_fmt = plan.pix_fmt
-        stream.time_base = info.time_base
-        stream.codec_context.time_base = info.time_base
+        stream.time_base = plan.time_base or info.time_base
+        stream.codec_context.time_base = plan.time_base or info.time_base
         for name, value in plan.context.items():
             target = stream if name == "codec_tag" else stream.codec_context
             setattr(target, name, value)
@@ -169,7 +181,7 @@ class VideoWriter:
         context = av.CodecContext.create(self.plan.codec, "w")
         context.width, context.height = info.width, info.height
         context.pix_fmt = self.plan.pix_fmt
-        context.time_base = info.time_base
+        context.time_base = self._time_base
         context.framerate = info.fps
         for name, value in self.plan.context.items():
             if name != "codec_tag":
@@ -217,18 +229,27 @@ class VideoWriter:
         if untouched and self.plan.copy_untouched and frame.packet is not None:
             packet = frame.packet
             packet.stream = self._video
-            packet.pts = packet.dts = frame.pts
+            packet.pts = packet.dts = self._out_pts(frame.pts)
             packet.time_base = self._time_base
             self.frames_copied += 1
-            self._mux([packet])
+            self._mux(self._placed([packet]))
             return
         out = self._encodable(frame, changed_xyxy)
         out.pict_type = av.video.frame.PictureType.NONE  # the input's frame types bind nothing
+        out.pts = self._out_pts(frame.pts)
         if frame.source is not None and frame.source.duration:
-            self._durations[frame.pts] = frame.source.duration
-        out.pts = frame.pts
+            self._durations[out.pts] = max(1, round(frame.source.duration * self._rescale))
         out.time_base = self._time_base
-        self._mux(self._with_durations(self._video.encode(out)))
+        self._mux(self._placed(self._with_durations(self._video.encode(out))))
+
+    def _out_pts(self, pts: int) -> int:
+        """A frame's time in the output's time base, after the previous frame's."""
+        if self._rescale != 1:
+            pts = round(pts * self._rescale)
+            if self._last_pts is not None and pts <= self._last_pts:
+                pts = self._last_pts + 1  # two frames in one AVI chunk: the next chunk
+        self._last_pts = pts
+        return pts
 
     def _encodable(
         self, frame: VideoFrame, changed_xyxy: tuple[int, int, int, int] | None
@@ -270,6 +291,10 @@ class VideoWriter:
         for packet in packets:
             packet.duration = self._durations.pop(packet.pts, packet.duration)
         return packets
+
+    def _placed(self, packets: list[av.Packet]) -> list[av.Packet]:
+        """Video packets with the decode times that show them at their own times."""
+        return self._placement.place(packets, self._video) if self._placement else packets
 
     def mux_audio(self, packet: av.Packet) -> None:
         """Copy one input audio (or subtitle, or data) packet into the output as it is."""
@@ -317,7 +342,7 @@ class VideoWriter:
             if self._splicer is not None:
                 self._splicer.close()
             else:
-                self._mux(self._with_durations(self._video.encode(None)))
+                self._mux(self._placed(self._with_durations(self._video.encode(None))))
             try:
                 self._container.close()
             except av.error.FFmpegError as exc:
