@@ -140,10 +140,13 @@ def _ray_results(pending: list[BatchItem], options: BatchOptions) -> Iterator[di
         raise ConfigError(
             "--executor ray needs Ray: pip install 'autoblur[cluster]' (or pip install ray)"
         ) from None
+    cluster = os.environ.get("RAY_ADDRESS")
     ray.init(
         # "local": a new instance, never a cluster that /tmp/ray/ray_current_cluster names
-        # (a stale one there made ray.init() wait for a dead head node).
-        address=os.environ.get("RAY_ADDRESS") or "local",
+        # (a stale one there made ray.init() wait for a dead head node), on the loopback
+        # interface: a local instance has no reason to listen on the network.
+        address=cluster or "local",
+        **({} if cluster else {"_node_ip_address": "127.0.0.1"}),
         ignore_reinit_error=True,
         include_dashboard=False,
         log_to_driver=False,
