@@ -29,6 +29,7 @@ from autoblur.scene import ANALYSIS_WIDTH, SceneCutDetector
 from autoblur.segment import build_segmenter
 from autoblur.track import TrackManager, build_propagator
 from autoblur.track.manager import FrameMasks
+from autoblur.track.refine import MaskRefiner
 from autoblur.types import BrandCue, Detections, union_mask
 from detectors import (
     BOX_ONLY_DETECTORS,
@@ -257,13 +258,15 @@ class Pipeline:
         return frames_done
 
     def _masked_frames(self, frames: Iterator[VideoFrame]) -> Iterator[MaskedFrame]:
-        margin = self.config.remove.margin_px
+        self.refiner = MaskRefiner(self.config.remove.margin_px)
         for frame, track_masks, cut in self._tracked(frames):
             by_action: dict[str, list] = {}
             for track_id, mask in track_masks.items():
                 action = self.manager.action_of_track(track_id)
                 if action != "keep":
-                    by_action.setdefault(action, []).append(mask.dilate(margin))
+                    track = self.manager.track(track_id)
+                    refined = self.refiner.refine_track(frame.rgb, frame.index, track, mask)
+                    by_action.setdefault(action, []).append(refined)
             masks = {a: union_mask(m) for a, m in by_action.items()}
             yield MaskedFrame(frame, masks, starts_shot=cut)
 
