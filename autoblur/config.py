@@ -165,6 +165,12 @@ class RemoveConfig(_Strict):
     e2fgvi: E2fgviConfig = E2fgviConfig()
 
 
+class VerifyConfig(_Strict):
+    """The verification pass of ``run``: the detectors look again at the output."""
+
+    enabled: bool = Field(True, description="check the output; remove what is found again")
+
+
 class EncodeConfig(_Strict):
     """Output video encoding."""
 
@@ -190,6 +196,7 @@ class PipelineConfig(_Strict):
     track: TrackConfig = TrackConfig()
     remove: RemoveConfig = RemoveConfig()
     encode: EncodeConfig = EncodeConfig()
+    verify: VerifyConfig = VerifyConfig()
 
 
 def preset_names() -> list[str]:

@@ -12,7 +12,7 @@ _STYLE = """
 body{font-family:system-ui,sans-serif;margin:24px;color:#222}
 table{border-collapse:collapse;margin:8px 0}
 td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}
-.status-failed{color:#b00}.status-found,.status-removed{color:#a60}.status-clean{color:#070}
+.status-failed,.status-residual,.residual{color:#b00}.verified{color:#070}.status-found,.status-removed{color:#a60}.status-clean{color:#070}
 .thumbs{display:flex;flex-wrap:wrap;gap:12px}.thumbs figure{margin:0}
 figcaption{font-size:12px}section{border-top:2px solid #ddd;margin-top:24px;padding-top:8px}
 """
@@ -55,6 +55,28 @@ def _timeline(report: dict) -> str:
     )
 
 
+def _verification(report: dict) -> str:
+    """The verification's verdict: clean on the frames checked, or what is still found."""
+    verification = report.get("verification")
+    if verification is None:
+        return ""
+    checked = len(verification["checked_frames"])
+    if verification["verified_clean"]:
+        return (
+            f"<p class='verified'>Verified clean: the detectors found nothing on the "
+            f"{checked} output frames checked.</p>"
+        )
+    items = "".join(
+        f"<li>{escape(r['brand'])} on frame {r['frame']} ({r['time']:.2f} s), box "
+        f"{', '.join(f'{v:.0f}' for v in r['box'])}</li>"
+        for r in verification["residual"]
+    )
+    return (
+        f"<div class='residual'><p>Still found after the second pass ({checked} frames "
+        f"checked):</p><ul>{items}</ul></div>"
+    )
+
+
 def video_section(report: dict, anchor: str = "video", back_link: str | None = None) -> str:
     """The HTML of one video's report: facts, timeline, one thumbnail per occurrence."""
     info = report["input"]
@@ -84,7 +106,8 @@ def video_section(report: dict, anchor: str = "video", back_link: str | None = N
         f"(country {escape(str(rules.get('country') or '-'))})"
         f"; <span class='track-count'>{len(report['tracks'])}</span> occurrences</p>"
         f"<table><tr><th>brand</th><th>occurrences</th></tr>{rows}</table>"
-        f"{_timeline(report)}<div class='thumbs'>{''.join(figures)}</div></section>"
+        f"{_verification(report)}{_timeline(report)}"
+        f"<div class='thumbs'>{''.join(figures)}</div></section>"
     )
 
 

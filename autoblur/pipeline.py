@@ -30,7 +30,8 @@ from autoblur.segment import build_segmenter
 from autoblur.track import TrackManager, build_propagator
 from autoblur.track.manager import FrameMasks
 from autoblur.track.refine import MaskRefiner
-from autoblur.types import BrandCue, Detections, union_mask
+from autoblur.types import BrandCue, Detections, RegionMask, union_mask
+from autoblur.verify import find_residual, frames_to_check, repair_masks, verification_entry
 from detectors import (
     BOX_ONLY_DETECTORS,
     CUE_FIELDS,
@@ -175,6 +176,9 @@ class Pipeline:
         self.progress = progress or _Silent()
         self.detect_seconds: dict[str, list[float]] = {}
         self.thumbnails: dict[int, bytes] = {}
+        self.keyframe_indices: list[int] = []
+        # Frame index to action to masks removed on top of the tracks' (the verification's).
+        self.extra_masks: dict[int, dict[str, list[RegionMask]]] = {}
 
     def run(self) -> dict:
         """Process the job and return its report (also written to ``job.report_path``).
@@ -193,8 +197,8 @@ class Pipeline:
             self.detectors = build_detectors(job.cues, job)
             boxes_expected = any(d.name in BOX_ONLY_DETECTORS for d in self.detectors)
             self.segmenter = build_segmenter(self.config, job.notices, boxes_expected)
-            action_of = {cue.name: self._action(cue) for cue in job.cues}
-            propagator = build_propagator(self.config, job.notices)
+            self.action_of = action_of = {cue.name: self._action(cue) for cue in job.cues}
+            self.propagator = propagator = build_propagator(self.config, job.notices)
             self.manager = TrackManager(propagator, self.config.track, action_of)
             removers = build_removers(self.config, set(action_of.values()))
             self._announce([*self.detectors, self.segmenter, propagator])
@@ -208,6 +212,9 @@ class Pipeline:
                 raise
             if masks is not None:
                 masks.commit()
+            verification = None
+            if job.output_path is not None and self.config.verify.enabled:
+                verification = self._verify()
             report = build_report(
                 job=job,
                 info=reader.info,
@@ -216,10 +223,55 @@ class Pipeline:
                 seconds=time.perf_counter() - started,
                 detect_seconds=self.detect_seconds,
                 thumbnails=self.thumbnails,
+                verification=verification,
             )
         if job.report_path is not None:
             write_json_atomic(job.report_path, report)
         return report
+
+    def _verify(self) -> dict:
+        """Check the output; remove what is found again and check those frames again.
+
+        The first repair fills a wider mask; where the detectors still find something, the
+        second blurs it. What is left after that is the report's residual.
+        """
+        kept = frozenset(brand for brand, action in self.action_of.items() if action == "keep")
+        frames = frames_to_check(
+            self.keyframe_indices,
+            [(t.first_frame, t.last_frame) for t in self.manager.all_tracks()],
+            [f for frames in self.refiner.low_confidence.values() for f in frames],
+        )
+        output, min_confidence = self.job.output_path, self.config.detect.min_confidence
+        checked, residual = find_residual(output, self.detectors, frames, min_confidence, kept)
+        first_pass = sorted({item.frame_idx for item in residual})
+        for blur in (False, True):
+            if not residual:
+                break
+            margin = self.config.remove.margin_px
+            for frame_idx, repair in repair_masks(residual, self.action_of, margin, blur).items():
+                self.extra_masks[frame_idx] = repair
+            self._rerun()
+            again = [item.frame_idx for item in residual]
+            residual = find_residual(output, self.detectors, again, min_confidence, kept)[1]
+        entry = verification_entry(checked, residual)
+        entry["residual_frames_first_pass"] = first_pass
+        return entry
+
+    def _rerun(self) -> None:
+        """Process the input again, with ``extra_masks``, into the same output."""
+        seconds = {name: list(times) for name, times in self.detect_seconds.items()}
+        progress, self.progress = self.progress, _Silent()
+        self.propagator.reset()
+        self.manager = TrackManager(self.propagator, self.config.track, self.action_of)
+        self.keyframe_indices = []
+        actions = set(self.action_of.values()) | {
+            action for repair in self.extra_masks.values() for action in repair
+        }
+        try:
+            with VideoReader(self.job.input_path) as reader:
+                self._stream(reader, build_removers(self.config, actions), None)
+        finally:
+            self.progress, self.detect_seconds = progress, seconds
 
     def _announce(self, stages: list) -> None:
         """Tell the user the setup notices and where neural stages run, before any work."""
@@ -267,6 +319,10 @@ class Pipeline:
                     track = self.manager.track(track_id)
                     refined = self.refiner.refine_track(frame.rgb, frame.index, track, mask)
                     by_action.setdefault(action, []).append(refined)
+            for action, extra in self.extra_masks.get(frame.index, {}).items():
+                if action == "blur":  # the fill failed twice here: blur all of it instead
+                    extra = extra + by_action.pop("inpaint", [])
+                by_action.setdefault(action, []).extend(extra)
             masks = {a: union_mask(m) for a, m in by_action.items()}
             yield MaskedFrame(frame, masks, starts_shot=cut)
 
@@ -320,6 +376,7 @@ class Pipeline:
         self, stretches: list[tuple[list[VideoFrame], VideoFrame, bool]]
     ) -> Iterator[tuple[VideoFrame, FrameMasks, bool]]:
         keys = [key for _, key, _ in stretches]
+        self.keyframe_indices.extend(key.index for key in keys)
         for (between, key, cut), detections in zip(stretches, self._detect(keys), strict=True):
             per_frame = self.manager.advance(between, key, detections, cut)
             if self.job.thumbnails:

@@ -41,8 +41,12 @@ def build_report(
     seconds: float,
     detect_seconds: dict[str, list[float]],
     thumbnails: dict[int, bytes] | None = None,
+    verification: dict | None = None,
 ) -> dict:
-    """The report as a JSON-ready dict; ``detect_seconds`` holds each detector's times."""
+    """The report as a JSON-ready dict; ``detect_seconds`` holds each detector's times.
+
+    ``verification`` is the verification pass's section (None where there was none).
+    """
     rules = None
     if job.rules is not None:
         rules = {"path": str(job.rules.path), "country": job.rules.country}
@@ -80,6 +84,7 @@ def build_report(
             "detect_ms_per_keyframe": round(sum(per_detector.values()), 1),
             "detect_ms_per_keyframe_by_detector": per_detector,
         },
+        "verification": verification,
         "config": job.config.model_dump(mode="json"),
     }
 

@@ -15,6 +15,7 @@ from autoblur.cli.common import (
     shared_options,
     summary_line,
 )
+from autoblur.exit_codes import ExitCode
 
 
 @click.command()
@@ -38,6 +39,12 @@ from autoblur.cli.common import (
 @click.option("--crf", type=click.IntRange(0, 63), help="Encoder quality (lower is better).")
 @click.option("--preset", help="Encoder speed preset (e.g. veryfast, medium, slow).")
 @click.option("--codec", help="Video encoder (default libx264).")
+@click.option(
+    "--verify/--no-verify",
+    default=None,
+    help="Run the detectors again on the output and remove what they still find (default: on); "
+    "exit code 4 when something is left.",
+)
 @handle_errors
 def run(
     output: Path | None,
@@ -46,6 +53,7 @@ def run(
     crf: int | None,
     preset: str | None,
     codec: str | None,
+    verify: bool | None,
     **options: Any,
 ) -> int:
     """Remove brands from INPUT_PATH and write the cleaned video (audio kept)."""
@@ -56,9 +64,19 @@ def run(
         {
             "remove": {"mode": mode, "inpainter": inpainter},
             "encode": {"crf": crf, "preset": preset, "codec": codec},
+            "verify": {"enabled": verify},
         },
     )
     report = execute(job, "removing", options["quiet"], options["html_path"])
     if not options["quiet"]:
         click.echo(f"autoblur: wrote {output}: {summary_line(report)}", err=True)
-    return 0
+    verification = report.get("verification")
+    if verification is not None and not verification["verified_clean"]:
+        frames = sorted({r["frame"] for r in verification["residual"]})
+        click.echo(
+            f"autoblur: verification: brands still found on frames {frames} of {output}; "
+            "check them (see the report's 'verification')",
+            err=True,
+        )
+        return ExitCode.RESIDUAL
+    return ExitCode.OK
