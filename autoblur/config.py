@@ -162,6 +162,11 @@ class RemoveConfig(_Strict):
         description="propagate: median error allowed on a source's border, on top of the "
         "border's own pixel-to-pixel step",
     )
+    ghost_fallback: Literal["spatial", "blur"] = Field(
+        "spatial",
+        description="propagate: what fills pixels that no other frame shows consistently "
+        "(moving foreground behind the mark): a spatial fill, or that fill blurred",
+    )
     e2fgvi: E2fgviConfig = E2fgviConfig()
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from autoblur.config import PipelineConfig, RemoveConfig
 from autoblur.remove.base import INPAINTERS, MaskedFrame
-from autoblur.remove.spatial import TeleaInpainter, paste_replacement
+from autoblur.remove.spatial import BlurRemover, TeleaInpainter, paste_replacement
 from autoblur.types import RegionMask, union_mask
 
 _MOTION_SIDE = 640
@@ -36,6 +36,12 @@ _RING_SAMPLES = 2000  # border pixels compared per source
 _CANDIDATES = 5  # views gathered per hidden pixel
 _EVERY_FRAME_WITHIN = 8  # frames this near are all looked at, farther ones sparsely
 _RANSAC_ITERATIONS = 5000  # motion fits settle on the same consensus from frame to frame
+_LOCAL_SIGMA_PX = 6.0  # a source's border error is judged this near each hidden pixel...
+_LOCAL_SIGMA_SHARE = 0.15  # ...or this share of the hole's box, whichever is larger
+_LOCAL_TOLERANCE = 1.5  # a view is used where its nearby border error is within this x tolerance
+_SPREAD = 2.0  # views of a pixel further apart than this x tolerance show something moving
+_ONE_VIEW = 0.75  # confidence of a pixel that one frame shows (nothing to cross-check it)
+_SPATIAL = 0.5  # confidence of a pixel filled spatially
 
 
 @dataclass
@@ -150,6 +156,7 @@ class PropagateInpainter:
         self.config: RemoveConfig = config.remove
         self.window = config.remove.temporal_window
         self.spatial = TeleaInpainter(config)
+        self.blur = BlurRemover(config)
 
     def __call__(self, frames: Iterator[MaskedFrame]) -> Iterator[MaskedFrame]:
         """See :class:`autoblur.remove.base.Remover`; output lags input by the window."""
@@ -221,7 +228,9 @@ class PropagateInpainter:
         def replace(
             crop: np.ndarray, crop_mask: np.ndarray, box: tuple[int, int, int, int]
         ) -> np.ndarray:
-            return self._fill(buffer, index, crop, crop_mask, box)
+            filled, confidence = self._fill(buffer, index, crop, crop_mask, box)
+            entry.item.fill_confidence.extend(_region_confidence(crop_mask, confidence, box))
+            return filled
 
         entry.item.mark_changed(paste_replacement(rgb, mask, pad, self.config.feather_px, replace))
         return entry.item
@@ -259,13 +268,21 @@ class PropagateInpainter:
         crop: np.ndarray,
         crop_mask: np.ndarray,
         box: tuple[int, int, int, int],
-    ) -> np.ndarray:
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The crop with its masked pixels filled from other frames, spatially where none shows.
 
         Each hidden pixel gathers up to ``_CANDIDATES`` views from the frames nearest in time
-        that show it and agree with this frame around the hole; with three or more it takes
-        their median, so a person who walked through one of those frames does not end up in
-        the fill, and neighbouring frames, which share most of their views, get the same fill.
+        that show it and agree with this frame around the hole, overall and near that pixel;
+        with three or more it takes their median, so a person who walked through one of those
+        frames does not end up in the fill, and neighbouring frames, which share most of their
+        views, get the same fill. Where the views disagree with each other (something moved
+        there) or none agrees with the surroundings, the pixel is filled spatially (or blurred,
+        as ``remove.ghost_fallback`` says) rather than pasted from a frame that shows
+        something else in its place.
+
+        Returns:
+            The (h, w, 3) float32 filled crop, and the (h, w) float32 confidence of each masked
+            pixel's fill in [0, 1] (1: several frames agree; 0.5: a spatial fill).
         """
         x0, y0, x1, y1 = box
         size = (x1 - x0, y1 - y0)
@@ -283,6 +300,7 @@ class PropagateInpainter:
         # A source one pixel off differs from a textured border by about its pixel-to-pixel
         # step: that much is allowed on top of the configured tolerance.
         tolerance = self.config.temporal_consistency + _texture(crop, ring_index)
+        sigma = max(_LOCAL_SIGMA_PX, _LOCAL_SIGMA_SHARE * min(size))
         for source, homography in self._sources(buffer, index, box):
             onto_crop = _shift(-x0, -y0) @ homography
             valid = self._shown(source, homography, onto_crop, box, size).reshape(-1)
@@ -294,6 +312,12 @@ class PropagateInpainter:
             gain = self._agreement(warped, reference, ring_index, valid, tolerance)
             if gain is None:
                 continue
+            near = _local_error(
+                warped, reference, gain, ring_index, valid, crop_mask.shape, sigma, tolerance
+            )
+            take = take[near[hole_index[take]] <= _LOCAL_TOLERANCE * tolerance]
+            if not len(take):
+                continue
             views[count[take], take] = warped[hole_index[take]] * gain
             count[take] += 1
             if count.min() >= _CANDIDATES:
@@ -301,15 +325,29 @@ class PropagateInpainter:
         filled = views[0]  # with one or two views: the nearest frame that shows it
         several = count >= 3
         filled[several] = _median_of_views(views[:, several], count[several])
-        seen = count > 0
+        spread = np.zeros(len(hole_index), np.float32)
+        pairs = count >= 2
+        if pairs.any():
+            deviation = np.abs(views[:, pairs] - filled[None, pairs]).max(axis=2)
+            spread[pairs] = np.nanmedian(deviation, axis=0)
+        seen = (count > 0) & (spread <= _SPREAD * tolerance)
+        confidence = np.zeros(crop_mask.shape, np.float32)
+        pixel_confidence = np.where(
+            count >= 2, 1 - 0.5 * np.clip(spread / (_SPREAD * tolerance), 0, 1), _ONE_VIEW
+        )
+        confidence.reshape(-1)[hole_index] = np.where(seen, pixel_confidence, _SPATIAL)
         target = crop.astype(np.float32)
         target.reshape(-1, 3)[hole_index[seen]] = np.clip(filled[seen], 0, 255)
-        if count.min() == 0:
-            remaining = np.zeros(crop_mask.size, bool)
-            remaining[hole_index[count == 0]] = True
-            remaining = remaining.reshape(crop_mask.shape)
-            return self.spatial.replace((target + 0.5).astype(np.uint8), remaining)
-        return target
+        if seen.all():
+            return target, confidence
+        remaining = np.zeros(crop_mask.size, bool)
+        remaining[hole_index[~seen]] = True
+        remaining = remaining.reshape(crop_mask.shape)
+        spatial = self.spatial.replace((target + 0.5).astype(np.uint8), remaining)
+        if self.config.ghost_fallback == "blur":
+            spatial = self.blur.replace(spatial, remaining)
+        target[remaining] = spatial[remaining]
+        return target, confidence
 
     @staticmethod
     def _shown(
@@ -368,6 +406,49 @@ class PropagateInpainter:
         )
         error = np.median(np.abs(source * gain - reference).max(axis=1))
         return gain if error <= tolerance else None
+
+
+def _local_error(
+    warped: np.ndarray,
+    reference: np.ndarray,
+    gain: np.ndarray,
+    ring_index: np.ndarray,
+    valid: np.ndarray,
+    shape: tuple[int, int],
+    sigma: float,
+    tolerance: float,
+) -> np.ndarray:
+    """(h * w,) a source's border error near each crop pixel (grey levels, largest channel).
+
+    The error on the border pixels around the hole is spread into it by normalised Gaussian
+    averaging, so a pixel is judged by the border nearest to it: a source that agrees on one
+    side of the hole and shows something else on the other is used on the first side only.
+    Single errors are capped at four tolerances, so one bright outlier cannot veto a region.
+    """
+    seen = valid[ring_index]
+    error = np.zeros(shape, np.float32).reshape(-1)
+    weight = np.zeros(shape, np.float32).reshape(-1)
+    diff = np.abs(warped[ring_index[seen]].astype(np.float32) * gain - reference[seen]).max(axis=1)
+    error[ring_index[seen]] = np.minimum(diff, 4 * tolerance)
+    weight[ring_index[seen]] = 1.0
+    error_sum = cv2.GaussianBlur(error.reshape(shape), (0, 0), sigma)
+    weight_sum = cv2.GaussianBlur(weight.reshape(shape), (0, 0), sigma)
+    overall = float(np.median(error[ring_index[seen]])) if seen.any() else 4 * tolerance
+    local = np.where(weight_sum > 1e-4, error_sum / np.maximum(weight_sum, 1e-4), overall)
+    return local.reshape(-1)
+
+
+def _region_confidence(
+    crop_mask: np.ndarray, confidence: np.ndarray, box: tuple[int, int, int, int]
+) -> list[tuple[tuple[int, int, int, int], float]]:
+    """Each connected region of the crop's mask: its frame box and mean fill confidence."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(crop_mask.astype(np.uint8), 8)
+    regions = []
+    for label in range(1, count):
+        x, y, w, h = (int(v) for v in stats[label, :4])
+        value = float(confidence[labels == label].mean())
+        regions.append(((box[0] + x, box[1] + y, box[0] + x + w, box[1] + y + h), value))
+    return regions
 
 
 @INPAINTERS.register("propagate")
