@@ -36,8 +36,7 @@ _RING_SAMPLES = 2000  # border pixels compared per source
 _CANDIDATES = 5  # views gathered per hidden pixel
 _EVERY_FRAME_WITHIN = 8  # frames this near are all looked at, farther ones sparsely
 _RANSAC_ITERATIONS = 5000  # motion fits settle on the same consensus from frame to frame
-_LOCAL_SIGMA_PX = 6.0  # a source's border error is judged this near each hidden pixel...
-_LOCAL_SIGMA_SHARE = 0.15  # ...or this share of the hole's box, whichever is larger
+_BORDER_SIGMA_PX = 3.0  # a source's border errors are averaged this far along the border
 _LOCAL_TOLERANCE = 1.5  # a view is used where its nearby border error is within this x tolerance
 _SPREAD = 2.0  # views of a pixel further apart than this x tolerance show something moving
 _ONE_VIEW = 0.75  # confidence of a pixel that one frame shows (nothing to cross-check it)
@@ -300,7 +299,7 @@ class PropagateInpainter:
         # A source one pixel off differs from a textured border by about its pixel-to-pixel
         # step: that much is allowed on top of the configured tolerance.
         tolerance = self.config.temporal_consistency + _texture(crop, ring_index)
-        sigma = max(_LOCAL_SIGMA_PX, _LOCAL_SIGMA_SHARE * min(size))
+        border = (ring.astype(bool) & ~crop_mask & trusted).reshape(-1)
         for source, homography in self._sources(buffer, index, box):
             onto_crop = _shift(-x0, -y0) @ homography
             valid = self._shown(source, homography, onto_crop, box, size).reshape(-1)
@@ -312,9 +311,7 @@ class PropagateInpainter:
             gain = self._agreement(warped, reference, ring_index, valid, tolerance)
             if gain is None:
                 continue
-            near = _local_error(
-                warped, reference, gain, ring_index, valid, crop_mask.shape, sigma, tolerance
-            )
+            near = _local_error(warped, crop, gain, border, valid, tolerance)
             take = take[near[hole_index[take]] <= _LOCAL_TOLERANCE * tolerance]
             if not len(take):
                 continue
@@ -338,11 +335,11 @@ class PropagateInpainter:
         confidence.reshape(-1)[hole_index] = np.where(seen, pixel_confidence, _SPATIAL)
         target = crop.astype(np.float32)
         target.reshape(-1, 3)[hole_index[seen]] = np.clip(filled[seen], 0, 255)
-        if seen.all():
-            return target, confidence
         remaining = np.zeros(crop_mask.size, bool)
         remaining[hole_index[~seen]] = True
         remaining = remaining.reshape(crop_mask.shape)
+        if not remaining.any():
+            return target, confidence
         spatial = self.spatial.replace((target + 0.5).astype(np.uint8), remaining)
         if self.config.ghost_fallback == "blur":
             spatial = self.blur.replace(spatial, remaining)
@@ -410,32 +407,48 @@ class PropagateInpainter:
 
 def _local_error(
     warped: np.ndarray,
-    reference: np.ndarray,
+    crop: np.ndarray,
     gain: np.ndarray,
-    ring_index: np.ndarray,
+    border: np.ndarray,
     valid: np.ndarray,
-    shape: tuple[int, int],
-    sigma: float,
     tolerance: float,
 ) -> np.ndarray:
-    """(h * w,) a source's border error near each crop pixel (grey levels, largest channel).
+    """(h * w,) a source's error on the border pixel nearest to each crop pixel.
 
-    The error on the border pixels around the hole is spread into it by normalised Gaussian
-    averaging, so a pixel is judged by the border nearest to it: a source that agrees on one
-    side of the hole and shows something else on the other is used on the first side only.
-    Single errors are capped at four tolerances, so one bright outlier cannot veto a region.
+    What a hole hides continues what is next to it, so each hidden pixel is judged by the
+    border nearest to it: a source that agrees on one side of the hole and shows something
+    else on the other (a person who walked on, behind the mark) is used on the first side
+    only. The errors (grey levels, largest channel, after ``gain``) are averaged a little
+    along the border and capped at four tolerances.
+
+    Args:
+        warped: (h * w, 3) the source warped onto the crop, flat.
+        crop: (h, w, 3) uint8 the crop of this frame.
+        gain: (3,) the source's per-channel gain.
+        border: (h * w,) bool the border pixels this frame shows, flat.
+        valid: (h * w,) bool the pixels the source shows, flat.
+        tolerance: the source tolerance (grey levels).
     """
-    seen = valid[ring_index]
-    error = np.zeros(shape, np.float32).reshape(-1)
-    weight = np.zeros(shape, np.float32).reshape(-1)
-    diff = np.abs(warped[ring_index[seen]].astype(np.float32) * gain - reference[seen]).max(axis=1)
-    error[ring_index[seen]] = np.minimum(diff, 4 * tolerance)
-    weight[ring_index[seen]] = 1.0
-    error_sum = cv2.GaussianBlur(error.reshape(shape), (0, 0), sigma)
-    weight_sum = cv2.GaussianBlur(weight.reshape(shape), (0, 0), sigma)
-    overall = float(np.median(error[ring_index[seen]])) if seen.any() else 4 * tolerance
-    local = np.where(weight_sum > 1e-4, error_sum / np.maximum(weight_sum, 1e-4), overall)
-    return local.reshape(-1)
+    shape = crop.shape[:2]
+    judged = border & valid
+    if not judged.any():
+        return np.full(border.shape, np.inf, np.float32)
+    error = np.zeros(border.shape, np.float32)
+    diff = np.abs(warped[judged].astype(np.float32) * gain - crop.reshape(-1, 3)[judged])
+    error[judged] = np.minimum(diff.max(axis=1), 4 * tolerance)
+    weight = judged.astype(np.float32).reshape(shape)
+    smooth = cv2.GaussianBlur(error.reshape(shape), (0, 0), _BORDER_SIGMA_PX) / np.maximum(
+        cv2.GaussianBlur(weight, (0, 0), _BORDER_SIGMA_PX), 1e-4
+    )
+    _, labels = cv2.distanceTransformWithLabels(
+        (~judged).astype(np.uint8).reshape(shape),
+        cv2.DIST_L2,
+        5,
+        labelType=cv2.DIST_LABEL_PIXEL,
+    )
+    by_label = np.zeros(int(labels.max()) + 1, np.float32)
+    by_label[labels.reshape(-1)[judged]] = smooth.reshape(-1)[judged]
+    return by_label[labels.reshape(-1)]
 
 
 def _region_confidence(
