@@ -55,6 +55,19 @@ def _timeline(report: dict) -> str:
     )
 
 
+def _worst_frame(track: dict) -> str:
+    """Before | after of a track at its worst frame (lowest fill confidence), if there is one."""
+    image, worst = track.get("before_after_jpeg_base64"), track.get("worst_frame")
+    if not image or not worst:
+        return ""
+    return (
+        f'<figure class="worst-frame"><img alt="track {track["id"]} before and after" '
+        f'src="data:image/jpeg;base64,{image}"><figcaption>#{track["id"]} before | after, '
+        f"frame {worst['frame']} ({worst['time_s']:.2f} s), its least sure fill "
+        f"(confidence {worst['fill_confidence']:.2f})</figcaption></figure>"
+    )
+
+
 def _verification(report: dict) -> str:
     """The verification's verdict: clean on the frames checked, or what is still found."""
     verification = report.get("verification")
@@ -97,6 +110,7 @@ def video_section(report: dict, anchor: str = "video", back_link: str | None = N
             f"{escape(track['brand'])}: {escape(track['action'])}, frames {track['first_frame']}"
             f"-{track['last_frame']}, found by {escape(track['source'])}</figcaption></figure>"
         )
+        figures.append(_worst_frame(track))
     back = f'<p><a href="#{back_link}">back to the batch summary</a></p>' if back_link else ""
     return (
         f'<section id="{escape(anchor)}"><h2>{escape(os.path.basename(info["path"]))}</h2>{back}'

@@ -32,6 +32,7 @@ from autoblur.track.manager import FrameMasks
 from autoblur.track.refine import MaskRefiner
 from autoblur.types import BrandCue, Detections, RegionMask, union_mask
 from autoblur.verify import find_residual, frames_to_check, repair_masks, verification_entry
+from autoblur.worst import WorstFrames
 from detectors import (
     BOX_ONLY_DETECTORS,
     CUE_FIELDS,
@@ -179,6 +180,7 @@ class Pipeline:
         self.keyframe_indices: list[int] = []
         # Frame index to action to masks removed on top of the tracks' (the verification's).
         self.extra_masks: dict[int, dict[str, list[RegionMask]]] = {}
+        self.worst: WorstFrames | None = None  # while writing an output
 
     def run(self) -> dict:
         """Process the job and return its report (also written to ``job.report_path``).
@@ -224,6 +226,7 @@ class Pipeline:
                 detect_seconds=self.detect_seconds,
                 thumbnails=self.thumbnails,
                 verification=verification,
+                track_extras=None if self.worst is None else self.worst.report_entries(),
             )
         if job.report_path is not None:
             write_json_atomic(job.report_path, report)
@@ -239,7 +242,8 @@ class Pipeline:
         frames = frames_to_check(
             self.keyframe_indices,
             [(t.first_frame, t.last_frame) for t in self.manager.all_tracks()],
-            [f for frames in self.refiner.low_confidence.values() for f in frames],
+            [f for frames in self.refiner.low_confidence.values() for f in frames]
+            + [worst.frame_idx for worst in self.worst.worst.values()],
         )
         output, min_confidence = self.job.output_path, self.config.detect.min_confidence
         checked, residual = find_residual(output, self.detectors, frames, min_confidence, kept)
@@ -295,6 +299,7 @@ class Pipeline:
                 frames_done += 1
                 self.progress.advance(1)
             return frames_done
+        self.worst = WorstFrames(pictures=job.thumbnails)
         with VideoWriter(
             job.output_path, reader.info, self.config.encode, reader.audio_streams
         ) as writer:
@@ -302,6 +307,7 @@ class Pipeline:
             for remover in removers:
                 stream = remover(stream)
             for item in stream:
+                self.worst.after(item)
                 writer.write(item.frame, item.changed_xyxy)
                 if masks is not None:
                     masks.write(item)
@@ -313,12 +319,16 @@ class Pipeline:
         self.refiner = MaskRefiner(self.config.remove.margin_px)
         for frame, track_masks, cut in self._tracked(frames):
             by_action: dict[str, list] = {}
+            removed: dict[int, RegionMask] = {}
             for track_id, mask in track_masks.items():
                 action = self.manager.action_of_track(track_id)
                 if action != "keep":
                     track = self.manager.track(track_id)
                     refined = self.refiner.refine_track(frame.rgb, frame.index, track, mask)
                     by_action.setdefault(action, []).append(refined)
+                    removed[track_id] = refined
+            if self.worst is not None:
+                self.worst.before(frame.index, frame.rgb, removed)
             for action, extra in self.extra_masks.get(frame.index, {}).items():
                 if action == "blur":  # the fill failed twice here: blur all of it instead
                     extra = extra + by_action.pop("inpaint", [])

@@ -42,10 +42,12 @@ def build_report(
     detect_seconds: dict[str, list[float]],
     thumbnails: dict[int, bytes] | None = None,
     verification: dict | None = None,
+    track_extras: dict[int, dict] | None = None,
 ) -> dict:
     """The report as a JSON-ready dict; ``detect_seconds`` holds each detector's times.
 
-    ``verification`` is the verification pass's section (None where there was none).
+    ``verification`` is the verification pass's section (None where there was none);
+    ``track_extras`` adds fields to the entries of tracks, by id (each one's worst frame).
     """
     rules = None
     if job.rules is not None:
@@ -76,7 +78,13 @@ def build_report(
         "brands_requested": [cue.name for cue in job.cues],
         "brands_found": dict(Counter(t.brand for t in tracks)),
         "notices": list(job.notices),
-        "tracks": [_track_entry(t, (thumbnails or {}).get(t.track_id)) for t in tracks],
+        "tracks": [
+            {
+                **_track_entry(t, (thumbnails or {}).get(t.track_id)),
+                **(track_extras or {}).get(t.track_id, {}),
+            }
+            for t in tracks
+        ],
         "timing": {
             "seconds": round(seconds, 3),
             "fps": round(frames_decoded / seconds, 2) if seconds > 0 else None,

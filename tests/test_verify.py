@@ -1,5 +1,7 @@
+import base64
 import json
 
+import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -8,6 +10,7 @@ from autoblur.batch.runner import exit_code
 from autoblur.cli import main
 from autoblur.config import load_config
 from autoblur.exit_codes import ExitCode
+from autoblur.html import write_video_html
 from autoblur.job import Job
 from autoblur.pipeline import Pipeline
 from autoblur.track.refine import MaskRefiner
@@ -127,3 +130,26 @@ def test_batch_exit_code_of_a_residual_item():
     assert exit_code({"status_counts": counts}) == ExitCode.RESIDUAL
     assert exit_code({"status_counts": {**counts, "failed": 1}}) == ExitCode.ITEM_FAILED
     assert exit_code({"status_counts": {"removed": 2}}) == ExitCode.OK
+
+
+def test_each_track_shows_its_least_sure_fill(short_clip, tmp_path):
+    out, html = tmp_path / "o.mp4", tmp_path / "r.html"
+    config = load_config(None, {"remove": {"mode": "inpaint"}, "encode": {"preset": "ultrafast"}})
+    job = Job(
+        short_clip.path, out, [BrandCue("windows", "inpaint", (WINDOWS,))], config, thumbnails=True
+    )
+    report = Pipeline(job).run()
+    write_video_html(html, report)
+    [track] = report["tracks"]
+    worst = track["worst_frame"]
+    assert track["first_frame"] <= worst["frame"] <= track["last_frame"]
+    assert 0 <= worst["fill_confidence"] < 1
+    pair = cv2.imdecode(
+        np.frombuffer(base64.b64decode(track["before_after_jpeg_base64"]), np.uint8),
+        cv2.IMREAD_COLOR,
+    )
+    half = (pair.shape[1] - 4) // 2
+    before, after = pair[:, :half].astype(float), pair[:, -half:].astype(float)
+    assert np.abs(before - after).mean() > 5  # the logo is in one and not in the other
+    assert "before | after, frame" in html.read_text()
+    assert worst["frame"] in report["verification"]["checked_frames"]
