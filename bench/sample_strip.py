@@ -24,7 +24,7 @@ from autoblur.rules import load_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "examples/sample.mp4"
-TILE_WIDTH = 240
+TILE_WIDTH = 180
 
 
 def frames_at(path: Path, indices: list[int]) -> list[np.ndarray]:
@@ -79,7 +79,9 @@ def main() -> None:
             rules = load_rules(ROOT / "brand_lists/kr.yaml", config.remove.default_action)
             Pipeline(Job(SAMPLE, clean, rules.brands, config, rules=rules)).run()
         image = strip(frames_at(SAMPLE, args.frames), frames_at(clean, args.frames), args.frames)
-    cv2.imwrite(str(args.out), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    cv2.imwrite(
+        str(args.out), cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9]
+    )
     print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KB)")
 
 
