@@ -319,14 +319,14 @@ class Pipeline:
         self.refiner = MaskRefiner(self.config.remove.margin_px)
         for frame, track_masks, cut in self._tracked(frames):
             by_action: dict[str, list] = {}
-            removed: dict[int, RegionMask] = {}
+            removed: dict[int, tuple[str, RegionMask]] = {}
             for track_id, mask in track_masks.items():
                 action = self.manager.action_of_track(track_id)
                 if action != "keep":
                     track = self.manager.track(track_id)
                     refined = self.refiner.refine_track(frame.rgb, frame.index, track, mask)
                     by_action.setdefault(action, []).append(refined)
-                    removed[track_id] = refined
+                    removed[track_id] = (action, refined)
             if self.worst is not None:
                 self.worst.before(frame.index, frame.rgb, removed)
             for action, extra in self.extra_masks.get(frame.index, {}).items():

@@ -24,8 +24,9 @@ _UNJUDGED = 1.0  # confidence of a frame whose remover does not judge its fill (
 
 @dataclass
 class _Pending:
-    """A frame on its way through the removers: each track's box, and its pixels before."""
+    """A frame on its way through the removers: each track's action, box and pixels before."""
 
+    actions: dict[int, str]
     boxes: dict[int, tuple[int, int, int, int]]
     before: dict[int, np.ndarray]
 
@@ -85,19 +86,22 @@ class WorstFrames:
         self.worst: dict[int, Worst] = {}
         self._pending: dict[int, _Pending] = {}
 
-    def before(self, frame_idx: int, rgb: np.ndarray, masks: dict[int, RegionMask]) -> None:
+    def before(
+        self, frame_idx: int, rgb: np.ndarray, masks: dict[int, tuple[str, RegionMask]]
+    ) -> None:
         """Note the tracks' boxes (and pixels) on a frame before it goes to the removers.
 
         Args:
             frame_idx: the frame's index.
             rgb: (H, W, 3) uint8 RGB frame, not yet edited.
-            masks: track id to its mask on the frame (tracks that are removed only).
+            masks: track id to its action and mask on the frame (tracks that are removed).
         """
-        boxes = {track_id: _box(mask) for track_id, mask in masks.items()}
+        actions = {track_id: action for track_id, (action, _) in masks.items()}
+        boxes = {track_id: _box(mask) for track_id, (_, mask) in masks.items()}
         before = {}
         if self.pictures:
             before = {t: rgb[y0:y1, x0:x1].copy() for t, (x0, y0, x1, y1) in boxes.items()}
-        self._pending[frame_idx] = _Pending(boxes, before)
+        self._pending[frame_idx] = _Pending(actions, boxes, before)
 
     def after(self, item: MaskedFrame) -> None:
         """Score a frame that the removers have finished with."""
@@ -105,7 +109,12 @@ class WorstFrames:
         if pending is None:
             return
         for track_id, box in pending.boxes.items():
-            scores = [c for region, c in item.fill_confidence if _overlaps(region, box)]
+            action = pending.actions[track_id]
+            scores = [
+                c
+                for by, region, c in item.fill_confidence
+                if by == action and _overlaps(region, box)
+            ]
             confidence = min(scores, default=_UNJUDGED)
             known = self.worst.get(track_id)
             if known is not None and known.confidence <= confidence:

@@ -50,6 +50,6 @@ def test_local_border_check_keeps_ghosts_out(rabbit, monkeypatch):
     # per-frame Telea fill's 14.7 dB: the rabbit's face is never shown in place, so no frame
     # can give it back; see BENCHMARKS.md).
     assert guarded > unguarded + 1.0
-    confidences = [c for item in out for _, c in item.fill_confidence]
+    confidences = [c for item in out for _, _, c in item.fill_confidence]
     assert len(confidences) >= len(out) and all(0 <= c <= 1 for c in confidences)
     assert min(confidences) < max(confidences)  # the confidence tells the frames apart

@@ -228,7 +228,10 @@ class PropagateInpainter:
             crop: np.ndarray, crop_mask: np.ndarray, box: tuple[int, int, int, int]
         ) -> np.ndarray:
             filled, confidence = self._fill(buffer, index, crop, crop_mask, box)
-            entry.item.fill_confidence.extend(_region_confidence(crop_mask, confidence, box))
+            entry.item.fill_confidence.extend(
+                (self.action, region, value)
+                for region, value in _region_confidence(crop_mask, confidence, box)
+            )
             return filled
 
         entry.item.mark_changed(paste_replacement(rgb, mask, pad, self.config.feather_px, replace))
