@@ -110,10 +110,11 @@ class _Motion:
 
 
 def _median_of_views(views: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """Per-pixel, per-channel median of the first ``count`` of (K, N, 3) ``views``."""
+    """Median of the first ``count`` (N,) of (K, N, ...) ``views``, per pixel and channel."""
     ordered = np.sort(views, axis=0)  # the unused (NaN) slots sort last
-    low = ((count - 1) // 2)[None, :, None].repeat(3, axis=2)
-    high = (count // 2)[None, :, None].repeat(3, axis=2)
+    shape = (1, len(count)) + (1,) * (views.ndim - 2)
+    low = np.broadcast_to(((count - 1) // 2).reshape(shape), (1, *views.shape[1:]))
+    high = np.broadcast_to((count // 2).reshape(shape), (1, *views.shape[1:]))
     middle = np.take_along_axis(ordered, low, 0) + np.take_along_axis(ordered, high, 0)
     return middle[0] / 2
 
@@ -329,7 +330,7 @@ class PropagateInpainter:
         pairs = count >= 2
         if pairs.any():
             deviation = np.abs(views[:, pairs] - filled[None, pairs]).max(axis=2)
-            spread[pairs] = np.nanmedian(deviation, axis=0)
+            spread[pairs] = _median_of_views(deviation, count[pairs])
         seen = (count > 0) & (spread <= _SPREAD * tolerance)
         confidence = np.zeros(crop_mask.shape, np.float32)
         pixel_confidence = np.where(
