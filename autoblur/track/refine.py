@@ -32,7 +32,7 @@ _MIN_REFERENCE_SHARE = 0.01  # ...or this common in the reference image
 _CONTRAST = 3.0  # ...and this many times more common inside than around it
 _GROW_SHARE = 0.4  # pixels join within this x the mask's larger side
 _MIN_GROW_PX = 8
-_SPEED_MARGIN = 0.5  # extra margin per pixel per frame of motion
+_SPEED_MARGIN = 1.0  # extra margin per pixel per frame of motion
 _DRIFT_RATIO = 0.6  # agreement below this x the learnt one flags the frame
 _REFERENCE_PIXELS = 20000
 
@@ -103,11 +103,15 @@ def learn_palette(
     if not mark.any():
         return None
     cube = mark.reshape((_LEVELS,) * 3)
-    grown = cube.copy()  # neighbouring levels too: codec noise moves colours across a level
+    # Neighbouring levels too (codec noise moves colours across a level), without wrapping
+    # round from the darkest level to the brightest.
+    padded = np.pad(cube, 1)
+    grown = cube.copy()
     for axis in range(3):
-        grown |= np.roll(cube, 1, axis) | np.roll(cube, -1, axis)
-    around = hist_out.reshape((_LEVELS,) * 3) > hist_in.reshape((_LEVELS,) * 3)
-    grown &= ~around | cube  # ...but not onto colours the background has more of
+        for step in (-1, 1):
+            grown |= np.roll(padded, step, axis)[1:-1, 1:-1, 1:-1]
+    if reference is None:  # ...but not onto colours the background has more of
+        grown &= ~(hist_out > hist_in).reshape((_LEVELS,) * 3) | cube
     return _Palette(grown.reshape(-1), float(grown.reshape(-1)[bins[inside]].mean()))
 
 
