@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from autoblur.io import VideoReader
+from autoblur.track import refine
 from autoblur.track.refine import MaskRefiner, reference_pixels
 from autoblur.types import RegionMask
 from detectors.logo import read_logo
@@ -59,3 +60,15 @@ def test_drift_is_flagged(logo_on_frame):
     drifted = RegionMask(mask.x0 + 150, mask.y0 + 60, mask.bitmap, mask.frame_hw)
     refiner.refine(rgb, 2, 7, drifted, False)
     assert refiner.low_confidence == {7: {2}}
+
+
+def test_growth_stops_where_the_picture_has_the_marks_colours(logo_on_frame, monkeypatch):
+    """A reference whose colours are the grass around the logo must not spread over the grass."""
+    rgb, truth = logo_on_frame
+    grass = rgb[300:360, 0:640].reshape(-1, 3)
+    mask = RegionMask.from_dense(truth)
+    refined = MaskRefiner(margin_px=0).refine(rgb, 0, 1, mask, True, grass)
+    assert refined.area < 2.0 * mask.area
+    monkeypatch.setattr(refine, "_MAX_GROWTH", np.inf)
+    unbounded = MaskRefiner(margin_px=0).refine(rgb, 0, 1, mask, True, grass)
+    assert unbounded.area > 2.0 * mask.area  # what the cap prevents

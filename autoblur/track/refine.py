@@ -32,6 +32,7 @@ _MIN_REFERENCE_SHARE = 0.01  # ...or this common in the reference image
 _CONTRAST = 3.0  # ...and this many times more common inside than around it
 _GROW_SHARE = 0.4  # pixels join within this x the mask's larger side
 _MIN_GROW_PX = 8
+_MAX_GROWTH = 1.8  # a mask grown beyond this x its area grows by _MIN_GROW_PX at most
 _SPEED_MARGIN = 1.0  # extra margin per pixel per frame of motion
 _DRIFT_RATIO = 0.6  # agreement below this x the learnt one flags the frame
 _REFERENCE_PIXELS = 20000
@@ -94,7 +95,7 @@ def learn_palette(
     if reference is not None and len(reference):
         # The reference's own colours: the frame's edge pixels mix the mark with its ground.
         hist_in = np.bincount(_bins(reference), minlength=size) / len(reference)
-        mark = hist_in >= _MIN_REFERENCE_SHARE
+        mark = (hist_in >= _MIN_REFERENCE_SHARE) & (hist_in > hist_out)
     else:
         core = cv2.erode(inside.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
         core = core if core.sum() >= 16 else inside
@@ -110,8 +111,7 @@ def learn_palette(
     for axis in range(3):
         for step in (-1, 1):
             grown |= np.roll(padded, step, axis)[1:-1, 1:-1, 1:-1]
-    if reference is None:  # ...but not onto colours the background has more of
-        grown &= ~(hist_out > hist_in).reshape((_LEVELS,) * 3) | cube
+    grown &= ~(hist_out > hist_in).reshape((_LEVELS,) * 3) | cube  # ...not onto the ground's
     return _Palette(grown.reshape(-1), float(grown.reshape(-1)[bins[inside]].mean()))
 
 
@@ -208,6 +208,9 @@ class MaskRefiner:
         candidates = (coloured & reach) | inside
         _, labels = cv2.connectedComponents(candidates.astype(np.uint8), connectivity=8)
         joined = np.isin(labels, np.unique(labels[inside]))
+        if joined.sum() > _MAX_GROWTH * inside.sum():
+            # The mark's colours run on into the picture: growing there would cover it.
+            joined = inside | (joined & _grow(inside, _MIN_GROW_PX))
         # Close small gaps between joined pieces (anti-aliased edges, thin strokes).
         joined = cv2.morphologyEx(
             joined.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8)
