@@ -168,7 +168,18 @@ class RemoveConfig(_Strict):
         description="propagate: median error allowed on a source's border, on top of the "
         "border's own pixel-to-pixel step",
     )
+    ghost_fallback: Literal["spatial", "blur"] = Field(
+        "spatial",
+        description="propagate: what fills pixels that no other frame shows consistently "
+        "(moving foreground behind the mark): a spatial fill, or that fill blurred",
+    )
     e2fgvi: E2fgviConfig = E2fgviConfig()
+
+
+class VerifyConfig(_Strict):
+    """The verification pass of ``run``: the detectors look again at the output."""
+
+    enabled: bool = Field(True, description="check the output; remove what is found again")
 
 
 class EncodeConfig(_Strict):
@@ -207,6 +218,7 @@ class PipelineConfig(_Strict):
     track: TrackConfig = TrackConfig()
     remove: RemoveConfig = RemoveConfig()
     encode: EncodeConfig = EncodeConfig()
+    verify: VerifyConfig = VerifyConfig()
 
 
 def preset_names() -> list[str]:

@@ -6,7 +6,7 @@
 | 1 | brands found (``scan``, ``batch --scan-only``); ``models verify``: a checksum differs |
 | 2 | bad input, config, output or download: one line on stderr naming the file and the fix |
 | 3 | ``batch``: some item failed |
-| 4 | ``run``/``render``: something was still found after the verification's second pass |
+| 4 | ``run``/``render``/``batch``: still found after the verification's second pass |
 | 130 | interrupted (Ctrl-C); nothing half-written was left behind |
 """
 

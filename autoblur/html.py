@@ -12,7 +12,7 @@ _STYLE = """
 body{font-family:system-ui,sans-serif;margin:24px;color:#222}
 table{border-collapse:collapse;margin:8px 0}
 td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}
-.status-failed{color:#b00}.status-found,.status-removed{color:#a60}.status-clean{color:#070}
+.status-failed,.status-residual,.residual{color:#b00}.verified{color:#070}.status-found,.status-removed{color:#a60}.status-clean{color:#070}
 .thumbs{display:flex;flex-wrap:wrap;gap:12px}.thumbs figure{margin:0}
 .occurrence{border:1px solid #ddd;margin:8px 0;padding:4px 8px}.decision{font-weight:bold}
 figcaption{font-size:12px}section{border-top:2px solid #ddd;margin-top:24px;padding-top:8px}
@@ -94,6 +94,41 @@ def _review_card(occ: dict) -> str:
     )
 
 
+def _worst_frame(track: dict) -> str:
+    """Before | after of a track at its worst frame (lowest fill confidence), if there is one."""
+    image, worst = track.get("before_after_jpeg_base64"), track.get("worst_frame")
+    if not image or not worst:
+        return ""
+    return (
+        f'<figure class="worst-frame"><img alt="track {track["id"]} before and after" '
+        f'src="data:image/jpeg;base64,{image}"><figcaption>#{track["id"]} before | after, '
+        f"frame {worst['frame']} ({worst['time_s']:.2f} s), its least sure fill "
+        f"(confidence {worst['fill_confidence']:.2f})</figcaption></figure>"
+    )
+
+
+def _verification(report: dict) -> str:
+    """The verification's verdict: clean on the frames checked, or what is still found."""
+    verification = report.get("verification")
+    if verification is None:
+        return ""
+    checked = len(verification["checked_frames"])
+    if verification["verified_clean"]:
+        return (
+            f"<p class='verified'>Verified clean: the detectors found nothing on the "
+            f"{checked} output frames checked.</p>"
+        )
+    items = "".join(
+        f"<li>{escape(r['brand'])} on frame {r['frame']} ({r['time']:.2f} s), box "
+        f"{', '.join(f'{v:.0f}' for v in r['box'])}</li>"
+        for r in verification["residual"]
+    )
+    return (
+        f"<div class='residual'><p>Still found after the second pass ({checked} frames "
+        f"checked):</p><ul>{items}</ul></div>"
+    )
+
+
 def video_section(report: dict, anchor: str = "video", back_link: str | None = None) -> str:
     """The HTML of one video's report: facts, timeline, and a review card per occurrence."""
     info = report["input"]
@@ -105,6 +140,7 @@ def video_section(report: dict, anchor: str = "video", back_link: str | None = N
     )
     occurrences = report.get("occurrences", [])
     cards = "".join(_review_card(occ) for occ in occurrences)
+    worst_frames = "".join(_worst_frame(track) for track in report["tracks"])
     back = f'<p><a href="#{back_link}">back to the batch summary</a></p>' if back_link else ""
     return (
         f'<section id="{escape(anchor)}"><h2>{escape(os.path.basename(info["path"]))}</h2>{back}'
@@ -115,7 +151,8 @@ def video_section(report: dict, anchor: str = "video", back_link: str | None = N
         f"(country {escape(str(rules.get('country') or '-'))})"
         f"; <span class='occurrence-count'>{len(occurrences)}</span> occurrences</p>"
         f"<table><tr><th>brand</th><th>occurrences</th></tr>{rows}</table>"
-        f"{_timeline(report)}{cards}</section>"
+        f"{_verification(report)}{_timeline(report)}{cards}"
+        f"<div class='thumbs'>{worst_frames}</div></section>"
     )
 
 

@@ -29,7 +29,7 @@ from autoblur.io.writer import check_output_path
 from autoblur.job import Job
 from autoblur.models.extra import INSTALL_HINT
 from autoblur.occurrences import Footprints, build_occurrences
-from autoblur.remove import MaskedFrame, Remover, apply_removers, build_removers, masked_frame
+from autoblur.remove import MaskedFrame, Remover, apply_removers, build_removers
 from autoblur.report import build_report, write_json_atomic
 from autoblur.saved_detections import MaskWriter, file_sha256, masks_path_for
 from autoblur.scene import ANALYSIS_WIDTH, SceneCutDetector
@@ -38,7 +38,10 @@ from autoblur.timecode import source_clock
 from autoblur.track import TrackManager, build_propagator
 from autoblur.track.flat import follow_flat_marks
 from autoblur.track.manager import FrameMasks
-from autoblur.types import BrandCue, Detections
+from autoblur.track.refine import MaskRefiner
+from autoblur.types import BrandCue, Detections, RegionMask, union_mask
+from autoblur.verify import find_residual, frames_to_check, repair_masks, verification_entry
+from autoblur.worst import WorstFrames
 from detectors import (
     BOX_ONLY_DETECTORS,
     CUE_FIELDS,
@@ -241,6 +244,10 @@ class Pipeline:
         self._held: deque[list[tuple[VideoFrame, FrameMasks, bool]]] = deque()
         self.footprints = Footprints()
         self.saved: MaskWriter | None = None
+        self.keyframe_indices: list[int] = []
+        # Frame index to action to masks removed on top of the tracks' (the verification's).
+        self.extra_masks: dict[int, dict[str, list[RegionMask]]] = {}
+        self.worst: WorstFrames | None = None  # while writing an output
 
     def run(self) -> dict:
         """Process the job and return its report (also written to ``job.report_path``).
@@ -259,8 +266,8 @@ class Pipeline:
             self.detectors = build_detectors(job.cues, job)
             boxes_expected = any(d.name in BOX_ONLY_DETECTORS for d in self.detectors)
             self.segmenter = build_segmenter(self.config, job.notices, boxes_expected)
-            action_of = {cue.name: self._action(cue) for cue in job.cues}
-            propagator = follow_flat_marks(
+            self.action_of = action_of = {cue.name: self._action(cue) for cue in job.cues}
+            self.propagator = propagator = follow_flat_marks(
                 build_propagator(self.config, job.notices), self.detectors
             )
             self.manager = TrackManager(propagator, self.config.track, action_of)
@@ -279,10 +286,13 @@ class Pipeline:
                 raise
             if masks is not None:
                 masks.commit()
-            occurrences = build_occurrences(
-                self.manager.all_tracks(), self.footprints, self.thumbnails
-            )
+            tracks = self.manager.all_tracks()
+            occurrences = build_occurrences(tracks, self.footprints, self.thumbnails)
             clock = source_clock(job.input_path, reader.info.fps)
+            saved_detections = self._save_detections((reader.info.height, reader.info.width))
+            verification = None
+            if job.output_path is not None and self.config.verify.enabled:
+                verification = self._verify(tracks)
             report = build_report(
                 job=job,
                 info=reader.info,
@@ -294,7 +304,9 @@ class Pipeline:
                 output_format=self.output_format,
                 occurrences=[o.to_json(clock) for o in occurrences],
                 start_timecode=clock.start,
-                saved_detections=self._save_detections((reader.info.height, reader.info.width)),
+                saved_detections=saved_detections,
+                verification=verification,
+                track_extras=None if self.worst is None else self.worst.report_entries(),
             )
         if job.report_path is not None:
             write_json_atomic(job.report_path, report)
@@ -309,6 +321,54 @@ class Pipeline:
             "path": self.saved.final.name,
             "input_sha256": file_sha256(self.job.input_path),
         }
+
+    def _verify(self, tracks: list) -> dict:
+        """Check the output; remove what is found again and check those frames again.
+
+        The first repair fills a wider mask; where the detectors still find something, the
+        second blurs it. What is left after that is the report's residual.
+        """
+        kept = frozenset(brand for brand, action in self.action_of.items() if action == "keep")
+        frames = frames_to_check(
+            self.keyframe_indices,
+            [(t.first_frame, t.last_frame) for t in tracks],
+            [f for frames in self.refiner.low_confidence.values() for f in frames]
+            + [worst.frame_idx for worst in self.worst.worst.values()],
+        )
+        output, min_confidence = self.job.output_path, self.config.detect.min_confidence
+        checked, residual = find_residual(output, self.detectors, frames, min_confidence, kept)
+        first_pass = sorted({item.frame_idx for item in residual})
+        for blur in (False, True):
+            if not residual:
+                break
+            margin = self.config.remove.margin_px
+            for frame_idx, repair in repair_masks(residual, self.action_of, margin, blur).items():
+                self.extra_masks[frame_idx] = repair
+            self._rerun()
+            again = [item.frame_idx for item in residual]
+            residual = find_residual(output, self.detectors, again, min_confidence, kept)[1]
+        entry = verification_entry(checked, residual)
+        entry["residual_frames_first_pass"] = first_pass
+        return entry
+
+    def _rerun(self) -> None:
+        """Process the input again, with ``extra_masks``, into the same output."""
+        seconds = {name: list(times) for name, times in self.detect_seconds.items()}
+        progress, self.progress = self.progress, Silent()
+        self.propagator.reset()
+        self.manager = TrackManager(self.propagator, self.config.track, self.action_of)
+        self.keyframe_indices = []
+        self.footprints = Footprints()  # the report's occurrences come from the first pass
+        notices = list(self.job.notices)  # the writer's notices were given once already
+        actions = set(self.action_of.values()) | {
+            action for repair in self.extra_masks.values() for action in repair
+        }
+        try:
+            with VideoReader(self.job.input_path) as reader:
+                self._stream(reader, build_removers(self.config, actions), None)
+        finally:
+            self.progress, self.detect_seconds = progress, seconds
+            self.job.notices[:] = notices
 
     def _announce(self, stages: list) -> None:
         """Tell the user the setup notices and where neural stages run, before any work."""
@@ -333,26 +393,57 @@ class Pipeline:
                 frames_done += 1
                 self.progress.advance(1)
             return frames_done
-        written = write_removed(
+        self.worst = WorstFrames(pictures=job.thumbnails)
+        worst = self.worst
+
+        def written(item: MaskedFrame) -> None:
+            worst.after(item)
+            if masks is not None:
+                masks.write(item)
+
+        result = write_removed(
             reader,
             job.output_path,
             self.config.encode,
             self._masked_frames,
             removers,
             self.progress,
-            masks.write if masks is not None else None,
+            written,
         )
-        job.notices.extend(written.notices)
-        self.output_format = written.output_format
-        return written.frames
+        job.notices.extend(result.notices)
+        self.output_format = result.output_format
+        return result.frames
 
     def _masked_frames(self, frames: Iterator[VideoFrame]) -> Iterator[MaskedFrame]:
-        margin = self.config.remove.margin_px
+        self.refiner = MaskRefiner(self.config.remove.margin_px)
         for frame, track_masks, cut in self._tracked(frames):
+            # Refined masks (the picture's own logo pixels joined, the margin grown with the
+            # speed) for every track: a scan saves them for render, where a reviewer may decide
+            # to remove what the rule file keeps.
+            refined = {
+                track_id: self.refiner.refine_track(
+                    frame.rgb, frame.index, self.manager.track(track_id), mask
+                )
+                for track_id, mask in track_masks.items()
+            }
             self.footprints.add(frame.index, track_masks, cut)
             if self.saved is not None:
-                self.saved.add(frame.index, track_masks)
-            yield masked_frame(frame, track_masks, self.manager.action_of_track, margin, cut)
+                self.saved.add(frame.index, refined)
+            by_action: dict[str, list] = {}
+            removed: dict[int, tuple[str, RegionMask]] = {}
+            for track_id, mask in refined.items():
+                action = self.manager.action_of_track(track_id)
+                if action != "keep":
+                    by_action.setdefault(action, []).append(mask)
+                    removed[track_id] = (action, mask)
+            if self.worst is not None:
+                self.worst.before(frame.index, frame.rgb, removed)
+            for action, extra in self.extra_masks.get(frame.index, {}).items():
+                if action == "blur":  # the fill failed twice here: blur all of it instead
+                    extra = extra + by_action.pop("inpaint", [])
+                by_action.setdefault(action, []).extend(extra)
+            masks = {a: union_mask(m) for a, m in by_action.items()}
+            yield MaskedFrame(frame, masks, starts_shot=cut)
 
     def _tracked(
         self, frames: Iterator[VideoFrame]
@@ -411,6 +502,7 @@ class Pipeline:
         backwards (:meth:`_reach_back`); a cut releases them, since no track crosses it.
         """
         keys = [key for _, key, _ in stretches]
+        self.keyframe_indices.extend(key.index for key in keys)
         for (between, key, cut), detections in zip(stretches, self._detect(keys), strict=True):
             per_frame = self.manager.advance(between, key, detections, cut)
             if self.job.thumbnails:

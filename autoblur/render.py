@@ -146,6 +146,6 @@ def _masked_frames(
             frame,
             track_masks,
             action_of_track.__getitem__,
-            config.remove.margin_px,
+            0,  # the scan saved its refined masks, margin included
             frame.index in cuts,
         )

@@ -45,6 +45,8 @@ def build_report(
     occurrences: list[dict] | None = None,
     start_timecode: str | None = None,
     saved_detections: dict | None = None,
+    verification: dict | None = None,
+    track_extras: dict[int, dict] | None = None,
 ) -> dict:
     """The report as a JSON-ready dict; ``detect_seconds`` holds each detector's times.
 
@@ -52,6 +54,8 @@ def build_report(
     copied and re-encoded, what happened to each stream), or the plan a run would follow.
     ``occurrences`` are the report entries of :mod:`autoblur.occurrences` (what brands are
     counted by); ``saved_detections`` says where a scan saved its masks, for ``render``.
+    ``verification`` is the verification pass's section (None where there was none);
+    ``track_extras`` adds fields to the entries of tracks, by id (each one's worst frame).
     """
     occurrences = occurrences or []
     rules = None
@@ -86,7 +90,13 @@ def build_report(
         "brands_found": dict(Counter(o["brand"] for o in occurrences)),
         "notices": list(job.notices),
         "occurrences": occurrences,
-        "tracks": [_track_entry(t, (thumbnails or {}).get(t.track_id)) for t in tracks],
+        "tracks": [
+            {
+                **_track_entry(t, (thumbnails or {}).get(t.track_id)),
+                **(track_extras or {}).get(t.track_id, {}),
+            }
+            for t in tracks
+        ],
         "timing": {
             "seconds": round(seconds, 3),
             "fps": round(frames_decoded / seconds, 2) if seconds > 0 else None,
@@ -94,6 +104,7 @@ def build_report(
             "detect_ms_per_keyframe": round(sum(per_detector.values()), 1),
             "detect_ms_per_keyframe_by_detector": per_detector,
         },
+        "verification": verification,
         "config": job.config.model_dump(mode="json"),
     } | ({"saved_detections": saved_detections} if saved_detections else {})
 

@@ -33,11 +33,11 @@ from autoblur.io import VideoReader
 from autoblur.pipeline import Job, Pipeline
 from autoblur.synth import Composite, Placement, composite_logo, flat_mark
 from autoblur.types import BrandCue, RegionMask, box_iou
-from detectors.logo import LogoDetector, read_logo
+from detectors.logo import LogoDetector
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-from make_sample import SIZE, sample_logos  # noqa: E402
+from make_sample import sample_logos, true_masks  # noqa: E402
 
 MARK_SIDE = 240  # flat_mark's image side
 
@@ -178,14 +178,8 @@ def report_detect_ms(report: dict) -> list[float]:
 
 def sample_truth(frame_count: int) -> list[RegionMask | None]:
     """The OpenCV logo's true masks on examples/sample.mp4."""
-    path, place = sample_logos()[1]
-    rgb, alpha = read_logo(path)
-    hw = (SIZE[1], SIZE[0])
-    truth = []
-    for index in range(frame_count):
-        weight = cv2.warpPerspective(alpha.astype(np.float32) / 255, place(index, hw), SIZE)
-        truth.append(RegionMask.from_dense(weight > 0.5))
-    return truth
+    [opencv] = [logo for logo in sample_logos() if logo.brand == "OpenCV"]
+    return true_masks(opencv, frame_count)
 
 
 def false_alarms(data: Path, logos: list[Path], tally: dict[str, list[int]]) -> None:

@@ -195,7 +195,12 @@ def test_html_reports_match_the_json(inputs, tmp_path):
     assert sorted(int(v) for v in brand_cells) == sorted(summary["brand_counts"].values())
     assert parsed.links <= parsed.anchors and "summary" in parsed.links  # links both ways
     report = json.loads((out / "branded_clean.report.json").read_text())
-    assert parsed.images == len(report["occurrences"])  # one embedded thumbnail per occurrence
+    # One embedded thumbnail per occurrence, and a before/after picture of each track's worst
+    # frame.
+    thumbnails = sum("thumbnail_jpeg_base64" in o for o in report["occurrences"])
+    worst = sum("before_after_jpeg_base64" in t for t in report["tracks"])
+    assert thumbnails == len(report["occurrences"]) and worst == len(report["tracks"])
+    assert parsed.images == thumbnails + worst
     assert not any(
         src in page for src in ('src="http', "src='http", 'href="http')
     )  # self-contained

@@ -80,9 +80,15 @@ def run_item(item: BatchItem, options: BatchOptions) -> dict:
             write_video_html(report_path.with_suffix(".html"), report)
         found = report["brands_found"]
         status = "clean" if not found else ("found" if options.scan_only else "removed")
+        verification = report.get("verification")
+        reason = None
+        if verification is not None and not verification["verified_clean"]:
+            status = "residual"  # something was still found in the output
+            frames = sorted({r["frame"] for r in verification["residual"]})
+            reason = f"brands still found on frames {frames} after the second pass"
         result.update(
             status=status,
-            reason=None,
+            reason=reason,
             brands=found,
             occurrences=len(report["occurrences"]),
             frames=report["input"]["frame_count"],
@@ -245,8 +251,10 @@ def _write_csv(path: Path, results: list[dict]) -> None:
 
 
 def exit_code(summary: dict) -> int:
-    """0 all clean or removed; 1 brands found in a scan; 3 some item failed."""
+    """0 all clean or removed; 1 brands found in a scan; 3 some item failed; 4 residual."""
     counts = summary["status_counts"]
     if counts.get("failed"):
         return ExitCode.ITEM_FAILED
+    if counts.get("residual"):
+        return ExitCode.RESIDUAL
     return ExitCode.FOUND if counts.get("found") else ExitCode.OK

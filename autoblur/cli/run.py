@@ -48,6 +48,12 @@ from autoblur.exit_codes import ExitCode
     type=click.Choice(["auto", "cpu", "nvenc"]),
     help="H.264/HEVC encoder: NVENC or the CPU (auto: NVENC where an NVIDIA GPU runs it).",
 )
+@click.option(
+    "--verify/--no-verify",
+    default=None,
+    help="Run the detectors again on the output and remove what they still find (default: on); "
+    "exit code 4 when something is left.",
+)
 @handle_errors
 def run(
     output: Path | None,
@@ -57,6 +63,7 @@ def run(
     preset: str | None,
     codec: str | None,
     encoder: str | None,
+    verify: bool | None,
     **options: Any,
 ) -> int:
     """Remove brands from INPUT_PATH and write the cleaned video (audio kept)."""
@@ -67,9 +74,19 @@ def run(
         {
             "remove": {"mode": mode, "inpainter": inpainter},
             "encode": {"crf": crf, "preset": preset, "codec": codec, "encoder": encoder},
+            "verify": {"enabled": verify},
         },
     )
     report = execute(job, "removing", options["quiet"], options["html_path"])
     if not options["quiet"]:
         click.echo(f"autoblur: wrote {output}: {summary_line(report)}", err=True)
+    verification = report.get("verification")
+    if verification is not None and not verification["verified_clean"]:
+        frames = sorted({r["frame"] for r in verification["residual"]})
+        click.echo(
+            f"autoblur: verification: brands still found on frames {frames} of {output}; "
+            "check them (see the report's 'verification')",
+            err=True,
+        )
+        return ExitCode.RESIDUAL
     return ExitCode.OK

@@ -23,12 +23,18 @@ class MaskedFrame:
         masks: action name to the (already dilated) region to remove with it.
         changed_xyxy: box (x0, y0, x1, y1, exclusive) enclosing every edited pixel, or None.
         starts_shot: the frame follows a scene cut (temporal removers take nothing across it).
+        fill_confidence: per filled region, the action that filled it, its box (x0, y0, x1,
+            y1, exclusive) and how sure the remover is that the fill shows what the mark
+            hides, in [0, 1] (removers that do not judge their fills leave it empty).
     """
 
     frame: VideoFrame
     masks: dict[str, RegionMask] = field(default_factory=dict)
     changed_xyxy: tuple[int, int, int, int] | None = None
     starts_shot: bool = False
+    fill_confidence: list[tuple[str, tuple[int, int, int, int], float]] = field(
+        default_factory=list
+    )
 
     def mark_changed(self, xyxy: tuple[int, int, int, int]) -> None:
         """Grow ``changed_xyxy`` to cover ``xyxy``."""

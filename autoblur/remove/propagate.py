@@ -22,7 +22,7 @@ import numpy as np
 
 from autoblur.config import PipelineConfig, RemoveConfig
 from autoblur.remove.base import INPAINTERS, MaskedFrame
-from autoblur.remove.spatial import TeleaInpainter, paste_replacement
+from autoblur.remove.spatial import BlurRemover, TeleaInpainter, paste_replacement
 from autoblur.types import RegionMask, union_mask
 
 _MOTION_SIDE = 640
@@ -36,6 +36,11 @@ _RING_SAMPLES = 2000  # border pixels compared per source
 _CANDIDATES = 5  # views gathered per hidden pixel
 _EVERY_FRAME_WITHIN = 8  # frames this near are all looked at, farther ones sparsely
 _RANSAC_ITERATIONS = 5000  # motion fits settle on the same consensus from frame to frame
+_BORDER_SIGMA_PX = 3.0  # a source's border errors are averaged this far along the border
+_LOCAL_TOLERANCE = 1.0  # a view is used where its nearby border error is within this x tolerance
+_SPREAD = 2.0  # views of a pixel further apart than this x tolerance show something moving
+_ONE_VIEW = 0.75  # confidence of a pixel that one frame shows (nothing to cross-check it)
+_SPATIAL = 0.5  # confidence of a pixel filled spatially
 
 
 @dataclass
@@ -105,10 +110,11 @@ class _Motion:
 
 
 def _median_of_views(views: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """Per-pixel, per-channel median of the first ``count`` of (K, N, 3) ``views``."""
+    """Median of the first ``count`` (N,) of (K, N, ...) ``views``, per pixel and channel."""
     ordered = np.sort(views, axis=0)  # the unused (NaN) slots sort last
-    low = ((count - 1) // 2)[None, :, None].repeat(3, axis=2)
-    high = (count // 2)[None, :, None].repeat(3, axis=2)
+    shape = (1, len(count)) + (1,) * (views.ndim - 2)
+    low = np.broadcast_to(((count - 1) // 2).reshape(shape), (1, *views.shape[1:]))
+    high = np.broadcast_to((count // 2).reshape(shape), (1, *views.shape[1:]))
     middle = np.take_along_axis(ordered, low, 0) + np.take_along_axis(ordered, high, 0)
     return middle[0] / 2
 
@@ -150,6 +156,7 @@ class PropagateInpainter:
         self.config: RemoveConfig = config.remove
         self.window = config.remove.temporal_window
         self.spatial = TeleaInpainter(config)
+        self.blur = BlurRemover(config)
 
     def __call__(self, frames: Iterator[MaskedFrame]) -> Iterator[MaskedFrame]:
         """See :class:`autoblur.remove.base.Remover`; output lags input by the window."""
@@ -221,7 +228,12 @@ class PropagateInpainter:
         def replace(
             crop: np.ndarray, crop_mask: np.ndarray, box: tuple[int, int, int, int]
         ) -> np.ndarray:
-            return self._fill(buffer, index, crop, crop_mask, box)
+            filled, confidence = self._fill(buffer, index, crop, crop_mask, box)
+            entry.item.fill_confidence.extend(
+                (self.action, region, value)
+                for region, value in _region_confidence(crop_mask, confidence, box)
+            )
+            return filled
 
         entry.item.mark_changed(paste_replacement(rgb, mask, pad, self.config.feather_px, replace))
         return entry.item
@@ -259,13 +271,21 @@ class PropagateInpainter:
         crop: np.ndarray,
         crop_mask: np.ndarray,
         box: tuple[int, int, int, int],
-    ) -> np.ndarray:
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The crop with its masked pixels filled from other frames, spatially where none shows.
 
         Each hidden pixel gathers up to ``_CANDIDATES`` views from the frames nearest in time
-        that show it and agree with this frame around the hole; with three or more it takes
-        their median, so a person who walked through one of those frames does not end up in
-        the fill, and neighbouring frames, which share most of their views, get the same fill.
+        that show it and agree with this frame around the hole, overall and near that pixel;
+        with three or more it takes their median, so a person who walked through one of those
+        frames does not end up in the fill, and neighbouring frames, which share most of their
+        views, get the same fill. Where the views disagree with each other (something moved
+        there) or none agrees with the surroundings, the pixel is filled spatially (or blurred,
+        as ``remove.ghost_fallback`` says) rather than pasted from a frame that shows
+        something else in its place.
+
+        Returns:
+            The (h, w, 3) float32 filled crop, and the (h, w) float32 confidence of each masked
+            pixel's fill in [0, 1] (1: several frames agree; 0.5: a spatial fill).
         """
         x0, y0, x1, y1 = box
         size = (x1 - x0, y1 - y0)
@@ -283,6 +303,7 @@ class PropagateInpainter:
         # A source one pixel off differs from a textured border by about its pixel-to-pixel
         # step: that much is allowed on top of the configured tolerance.
         tolerance = self.config.temporal_consistency + _texture(crop, ring_index)
+        border = (ring.astype(bool) & ~crop_mask & trusted).reshape(-1)
         for source, homography in self._sources(buffer, index, box):
             onto_crop = _shift(-x0, -y0) @ homography
             valid = self._shown(source, homography, onto_crop, box, size).reshape(-1)
@@ -294,6 +315,10 @@ class PropagateInpainter:
             gain = self._agreement(warped, reference, ring_index, valid, tolerance)
             if gain is None:
                 continue
+            near = _local_error(warped, crop, gain, border, valid, tolerance)
+            take = take[near[hole_index[take]] <= _LOCAL_TOLERANCE * tolerance]
+            if not len(take):
+                continue
             views[count[take], take] = warped[hole_index[take]] * gain
             count[take] += 1
             if count.min() >= _CANDIDATES:
@@ -301,15 +326,29 @@ class PropagateInpainter:
         filled = views[0]  # with one or two views: the nearest frame that shows it
         several = count >= 3
         filled[several] = _median_of_views(views[:, several], count[several])
-        seen = count > 0
+        spread = np.zeros(len(hole_index), np.float32)
+        pairs = count >= 2
+        if pairs.any():
+            deviation = np.abs(views[:, pairs] - filled[None, pairs]).max(axis=2)
+            spread[pairs] = _median_of_views(deviation, count[pairs])
+        seen = (count > 0) & (spread <= _SPREAD * tolerance)
+        confidence = np.zeros(crop_mask.shape, np.float32)
+        pixel_confidence = np.where(
+            count >= 2, 1 - 0.5 * np.clip(spread / (_SPREAD * tolerance), 0, 1), _ONE_VIEW
+        )
+        confidence.reshape(-1)[hole_index] = np.where(seen, pixel_confidence, _SPATIAL)
         target = crop.astype(np.float32)
         target.reshape(-1, 3)[hole_index[seen]] = np.clip(filled[seen], 0, 255)
-        if count.min() == 0:
-            remaining = np.zeros(crop_mask.size, bool)
-            remaining[hole_index[count == 0]] = True
-            remaining = remaining.reshape(crop_mask.shape)
-            return self.spatial.replace((target + 0.5).astype(np.uint8), remaining)
-        return target
+        remaining = np.zeros(crop_mask.size, bool)
+        remaining[hole_index[~seen]] = True
+        remaining = remaining.reshape(crop_mask.shape)
+        if not remaining.any():
+            return target, confidence
+        spatial = self.spatial.replace((target + 0.5).astype(np.uint8), remaining)
+        if self.config.ghost_fallback == "blur":
+            spatial = self.blur.replace(spatial, remaining)
+        target[remaining] = spatial[remaining]
+        return target, confidence
 
     @staticmethod
     def _shown(
@@ -368,6 +407,65 @@ class PropagateInpainter:
         )
         error = np.median(np.abs(source * gain - reference).max(axis=1))
         return gain if error <= tolerance else None
+
+
+def _local_error(
+    warped: np.ndarray,
+    crop: np.ndarray,
+    gain: np.ndarray,
+    border: np.ndarray,
+    valid: np.ndarray,
+    tolerance: float,
+) -> np.ndarray:
+    """(h * w,) a source's error on the border pixel nearest to each crop pixel.
+
+    What a hole hides continues what is next to it, so each hidden pixel is judged by the
+    border nearest to it: a source that agrees on one side of the hole and shows something
+    else on the other (a person who walked on, behind the mark) is used on the first side
+    only. The errors (grey levels, largest channel, after ``gain``) are averaged a little
+    along the border and capped at four tolerances.
+
+    Args:
+        warped: (h * w, 3) the source warped onto the crop, flat.
+        crop: (h, w, 3) uint8 the crop of this frame.
+        gain: (3,) the source's per-channel gain.
+        border: (h * w,) bool the border pixels this frame shows, flat.
+        valid: (h * w,) bool the pixels the source shows, flat.
+        tolerance: the source tolerance (grey levels).
+    """
+    shape = crop.shape[:2]
+    judged = border & valid
+    if not judged.any():
+        return np.full(border.shape, np.inf, np.float32)
+    error = np.zeros(border.shape, np.float32)
+    diff = np.abs(warped[judged].astype(np.float32) * gain - crop.reshape(-1, 3)[judged])
+    error[judged] = np.minimum(diff.max(axis=1), 4 * tolerance)
+    weight = judged.astype(np.float32).reshape(shape)
+    smooth = cv2.GaussianBlur(error.reshape(shape), (0, 0), _BORDER_SIGMA_PX) / np.maximum(
+        cv2.GaussianBlur(weight, (0, 0), _BORDER_SIGMA_PX), 1e-4
+    )
+    _, labels = cv2.distanceTransformWithLabels(
+        (~judged).astype(np.uint8).reshape(shape),
+        cv2.DIST_L2,
+        5,
+        labelType=cv2.DIST_LABEL_PIXEL,
+    )
+    by_label = np.zeros(int(labels.max()) + 1, np.float32)
+    by_label[labels.reshape(-1)[judged]] = smooth.reshape(-1)[judged]
+    return by_label[labels.reshape(-1)]
+
+
+def _region_confidence(
+    crop_mask: np.ndarray, confidence: np.ndarray, box: tuple[int, int, int, int]
+) -> list[tuple[tuple[int, int, int, int], float]]:
+    """Each connected region of the crop's mask: its frame box and mean fill confidence."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(crop_mask.astype(np.uint8), 8)
+    regions = []
+    for label in range(1, count):
+        x, y, w, h = (int(v) for v in stats[label, :4])
+        value = float(confidence[labels == label].mean())
+        regions.append(((box[0] + x, box[1] + y, box[0] + x + w, box[1] + y + h), value))
+    return regions
 
 
 @INPAINTERS.register("propagate")

@@ -162,6 +162,10 @@ class TrackManager:
         """The action that applies to a track's pixels."""
         return self._track(track_id).action
 
+    def track(self, track_id: int) -> Track:
+        """The track with this id, active or ended."""
+        return self._by_id[track_id]
+
     def _track(self, track_id: int) -> Track:
         return self._by_id[track_id]
 

@@ -1,0 +1,168 @@
+"""The verification pass: the same detectors look again at the output.
+
+After removal the detectors that found the brands run again, with the same cues, on the
+output's frames where a miss is most likely: every keyframe, the first and last frames of every
+track, and the frames where tracking or the fill was unsure. What they find there is residual:
+the run removes it in a second pass with a wider mask (and blurs what a second fill still
+leaves), and reports what is left after that, so that a clean verdict means the detectors
+themselves no longer see a brand on any frame they were shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from autoblur.io import VideoReader
+from autoblur.types import Detections, RegionMask
+from detectors import Detector
+
+_WIDEN_SHARE = 0.1  # a repair mask grows by this x its box's larger side, plus the margin
+
+
+@dataclass
+class Residual:
+    """What the detectors found again on one output frame.
+
+    Attributes:
+        frame_idx: the frame's index.
+        time_s: its presentation time.
+        frame_hw: the frame's (height, width).
+        detections: what was found (brands whose action is ``keep`` left out).
+    """
+
+    frame_idx: int
+    time_s: float
+    frame_hw: tuple[int, int]
+    detections: Detections
+
+
+def frames_to_check(
+    keyframes: Iterable[int], track_spans: Iterable[tuple[int, int]], unsure: Iterable[int]
+) -> list[int]:
+    """The frames to verify, in order: keyframes, track ends, unsure frames.
+
+    Args:
+        keyframes: indices of the frames the detectors ran on.
+        track_spans: (first frame, last frame) of every track.
+        unsure: frames where tracking or the fill was unsure.
+    """
+    frames = set(keyframes) | set(unsure)
+    for first, last in track_spans:
+        frames.update((first, last))
+    return sorted(frames)
+
+
+def find_residual(
+    output_path: Path,
+    detectors: Sequence[Detector],
+    frames: Iterable[int],
+    min_confidence: float = 0.0,
+    kept_brands: frozenset[str] = frozenset(),
+) -> tuple[list[int], list[Residual]]:
+    """Run ``detectors`` on the given frames of ``output_path``.
+
+    Args:
+        output_path: the video to check.
+        detectors: the detectors of the run, with the run's cues.
+        frames: frame indices to check (those past the end are skipped).
+        min_confidence: detections below this score are ignored, as in the run.
+        kept_brands: brands whose action is ``keep``: their finds are not residual.
+
+    Returns:
+        The frames checked, and one :class:`Residual` per frame where something was found.
+
+    Raises:
+        VideoError: the output cannot be read.
+    """
+    wanted = set(frames)
+    checked: list[int] = []
+    residual: list[Residual] = []
+    if not wanted:
+        return checked, residual
+    last = max(wanted)
+    with VideoReader(output_path) as reader:
+        for frame in reader.frames():
+            if frame.index > last:
+                break
+            if frame.index not in wanted:
+                continue
+            checked.append(frame.index)
+            found = Detections.concat([detector.detect(frame.rgb) for detector in detectors])
+            keep = [
+                i
+                for i in range(len(found))
+                if found.confidence[i] >= min_confidence and found.brand[i] not in kept_brands
+            ]
+            if keep:
+                residual.append(
+                    Residual(frame.index, frame.time_s, frame.rgb.shape[:2], found.select(keep))
+                )
+    return checked, residual
+
+
+def verification_entry(checked: list[int], residual: list[Residual]) -> dict:
+    """The report's ``verification`` section for one pass's findings."""
+    entries = [
+        {
+            "frame": item.frame_idx,
+            "time": round(item.time_s, 6),
+            "brand": item.detections.brand[i],
+            "box": [round(float(v), 1) for v in item.detections.xyxy[i]],
+        }
+        for item in residual
+        for i in range(len(item.detections))
+    ]
+    return {"checked_frames": checked, "residual": entries, "verified_clean": not entries}
+
+
+def verify_output(
+    output_path: Path,
+    detectors: Sequence[Detector],
+    frames: Iterable[int],
+    min_confidence: float = 0.0,
+    kept_brands: frozenset[str] = frozenset(),
+) -> dict:
+    """Check an output video: the ``verification`` dict of the report.
+
+    Args:
+        output_path: the video to check.
+        detectors: the detectors (with the cues) that found the brands in its input.
+        frames: the frame indices to check.
+        min_confidence: detections below this score are ignored.
+        kept_brands: brands left on purpose (action ``keep``).
+
+    Returns:
+        ``{"checked_frames": [...], "residual": [{frame, time, brand, box}],
+        "verified_clean": bool}``.
+    """
+    return verification_entry(
+        *find_residual(output_path, detectors, frames, min_confidence, kept_brands)
+    )
+
+
+def repair_masks(
+    residual: list[Residual], action_of: dict[str, str], margin_px: int, blur: bool
+) -> dict[int, dict[str, list[RegionMask]]]:
+    """Wide masks that remove what was found again, per frame and action.
+
+    Args:
+        residual: the findings of a verification.
+        action_of: each brand's action.
+        margin_px: the configured margin; the repair mask is wider.
+        blur: blur instead of the brand's action (the fill already failed twice).
+    """
+    repairs: dict[int, dict[str, list[RegionMask]]] = {}
+    for item in residual:
+        for i in range(len(item.detections)):
+            mask = item.detections.mask_or_box(i, item.frame_hw)
+            if mask is None:
+                continue
+            side = float(np.max(mask.xyxy[2:] - mask.xyxy[:2]))
+            wide = mask.dilate(2 * margin_px + round(_WIDEN_SHARE * side))
+            action = "blur" if blur else action_of.get(item.detections.brand[i], "inpaint")
+            repairs.setdefault(item.frame_idx, {}).setdefault(action, []).append(wide)
+    return repairs

@@ -1,0 +1,155 @@
+import base64
+import json
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from autoblur.batch.runner import exit_code
+from autoblur.cli import main
+from autoblur.config import load_config
+from autoblur.exit_codes import ExitCode
+from autoblur.html import write_video_html
+from autoblur.job import Job
+from autoblur.pipeline import Pipeline
+from autoblur.track.refine import MaskRefiner
+from autoblur.types import BrandCue, RegionMask
+from autoblur.verify import verify_output
+from detectors.logo import LogoDetector
+from tests.conftest import IMAGES, make_composite
+
+WINDOWS = IMAGES / "WindowsLogo.jpg"
+
+
+@pytest.fixture(scope="module")
+def short_clip(tmp_path_factory, real_media):
+    """Bikes (640x272), 25 frames, the Windows logo moving over all of them."""
+    return make_composite(
+        tmp_path_factory.mktemp("verify"), "bikes.mp4", WINDOWS, 25, width_frac=0.3, speed_px=4
+    )
+
+
+def _left_third(mask: RegionMask) -> RegionMask:
+    bitmap = mask.bitmap.copy()
+    bitmap[:, bitmap.shape[1] // 3 :] = False
+    return RegionMask.from_crop(mask.x0, mask.y0, bitmap, mask.frame_hw) or mask
+
+
+def _miss_half(monkeypatch):
+    """Make the first pass mask only the left third of each logo."""
+    refine = MaskRefiner.refine
+    monkeypatch.setattr(
+        MaskRefiner,
+        "refine",
+        lambda self, rgb, i, t, mask, *a: _left_third(refine(self, rgb, i, t, mask, *a)),
+    )
+    return refine
+
+
+def _run(clip, out, **overrides):
+    config = load_config(
+        None, {"remove": {"mode": "blur"}, "encode": {"preset": "ultrafast"}, **overrides}
+    )
+    return Pipeline(Job(clip.path, out, [BrandCue("windows", "blur", (WINDOWS,))], config)).run()
+
+
+def test_verify_output_finds_a_logo_left_in(short_clip):
+    detectors = [LogoDetector([BrandCue("windows", "blur", (WINDOWS,))], load_config().detect)]
+    found = verify_output(short_clip.path, detectors, [0, 12, 24])
+    assert found["checked_frames"] == [0, 12, 24]
+    assert not found["verified_clean"]
+    assert sorted({r["frame"] for r in found["residual"]}) == [0, 12, 24]
+    assert {r["brand"] for r in found["residual"]} == {"windows"}
+    truth = short_clip.masks[12].xyxy
+    [box] = [r["box"] for r in found["residual"] if r["frame"] == 12]
+    assert np.abs(np.array(box) - truth).max() < 8
+    kept = verify_output(short_clip.path, detectors, [12], kept_brands=frozenset({"windows"}))
+    assert kept["verified_clean"]
+
+
+def test_second_pass_removes_what_the_first_left(short_clip, tmp_path, monkeypatch):
+    refine = _miss_half(monkeypatch)
+    original_rerun = Pipeline._rerun
+
+    def rerun_with_whole_masks(self):
+        monkeypatch.setattr(MaskRefiner, "refine", refine)
+        original_rerun(self)
+
+    monkeypatch.setattr(Pipeline, "_rerun", rerun_with_whole_masks)
+    report = _run(short_clip, tmp_path / "out.mp4")
+    verification = report["verification"]
+    assert verification["residual_frames_first_pass"]  # the short masks left the logo there
+    assert verification["verified_clean"]
+    assert {0, 12, 24} <= set(verification["checked_frames"])
+
+
+def test_short_masks_without_verification_leave_the_logo(short_clip, tmp_path, monkeypatch):
+    _miss_half(monkeypatch)
+    out = tmp_path / "out.mp4"
+    report = _run(short_clip, out, verify={"enabled": False})
+    assert report["verification"] is None
+    detectors = [LogoDetector([BrandCue("windows", "blur", (WINDOWS,))], load_config().detect)]
+    assert not verify_output(out, detectors, [12])["verified_clean"]
+
+
+def test_run_exits_4_and_the_html_says_what_is_left(short_clip, tmp_path, monkeypatch):
+    _miss_half(monkeypatch)
+    monkeypatch.setattr("autoblur.pipeline.repair_masks", lambda *args: {})  # repairs fail
+    out, report, html = tmp_path / "o.mp4", tmp_path / "r.json", tmp_path / "r.html"
+    result = CliRunner().invoke(
+        main,
+        [
+            "run",
+            str(short_clip.path),
+            "-o",
+            str(out),
+            "--logo",
+            str(WINDOWS),
+            "--mode",
+            "blur",
+            "--preset",
+            "ultrafast",
+            "--report",
+            str(report),
+            "--html",
+            str(html),
+            "-q",
+        ],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == ExitCode.RESIDUAL, result.stderr
+    assert "verification: brands still found on frames" in result.stderr
+    verification = json.loads(report.read_text())["verification"]
+    assert not verification["verified_clean"] and verification["residual"]
+    assert "Still found after the second pass" in html.read_text()
+
+
+def test_batch_exit_code_of_a_residual_item():
+    counts = {"removed": 2, "residual": 1}
+    assert exit_code({"status_counts": counts}) == ExitCode.RESIDUAL
+    assert exit_code({"status_counts": {**counts, "failed": 1}}) == ExitCode.ITEM_FAILED
+    assert exit_code({"status_counts": {"removed": 2}}) == ExitCode.OK
+
+
+def test_each_track_shows_its_least_sure_fill(short_clip, tmp_path):
+    out, html = tmp_path / "o.mp4", tmp_path / "r.html"
+    config = load_config(None, {"remove": {"mode": "inpaint"}, "encode": {"preset": "ultrafast"}})
+    job = Job(
+        short_clip.path, out, [BrandCue("windows", "inpaint", (WINDOWS,))], config, thumbnails=True
+    )
+    report = Pipeline(job).run()
+    write_video_html(html, report)
+    [track] = report["tracks"]
+    worst = track["worst_frame"]
+    assert track["first_frame"] <= worst["frame"] <= track["last_frame"]
+    assert 0 <= worst["fill_confidence"] < 1
+    pair = cv2.imdecode(
+        np.frombuffer(base64.b64decode(track["before_after_jpeg_base64"]), np.uint8),
+        cv2.IMREAD_COLOR,
+    )
+    half = (pair.shape[1] - 4) // 2
+    before, after = pair[:, :half].astype(float), pair[:, -half:].astype(float)
+    assert np.abs(before - after).mean() > 5  # the logo is in one and not in the other
+    assert "before | after, frame" in html.read_text()
+    assert worst["frame"] in report["verification"]["checked_frames"]
