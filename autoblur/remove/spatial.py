@@ -84,7 +84,8 @@ def paste_replacement(
         pad: picture around the mask's box to include in the crop.
         feather_px: width of the fade outside the mask.
         replace: given the crop, its (h, w) bool mask and the crop's box (x0, y0, x1, y1) in
-            the frame, returns the crop's replacement pixels.
+            the frame, returns the crop's (h, w, 3) replacement pixels (uint8, or float in
+            0-255).
 
     Returns:
         The edited box (x0, y0, x1, y1, exclusive).
@@ -97,9 +98,12 @@ def paste_replacement(
     crop_mask = np.zeros(crop.shape[:2], bool)
     crop_mask[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0] = mask.bitmap
     replaced = replace(crop, crop_mask, (cx0, cy0, cx1, cy1))
-    alpha = feather_alpha(crop_mask, feather_px)[..., None]
-    blended = alpha * replaced.astype(np.float32) + (1 - alpha) * crop.astype(np.float32)
-    rgb[cy0:cy1, cx0:cx1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    if replaced.dtype != np.uint8:
+        replaced = np.clip(replaced + 0.5, 0, 255).astype(np.uint8)
+    alpha = feather_alpha(crop_mask, feather_px)
+    rgb[cy0:cy1, cx0:cx1] = cv2.blendLinear(
+        np.ascontiguousarray(replaced), np.ascontiguousarray(crop), alpha, 1 - alpha
+    )
     return cx0, cy0, cx1, cy1
 
 
