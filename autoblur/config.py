@@ -29,6 +29,13 @@ class LogoDetectorConfig(_Strict):
     ransac_px: float = Field(5.0, gt=0, description="RANSAC reprojection threshold, frame pixels")
     max_instances: int = Field(4, ge=1, description="instances of one logo per keyframe")
     reference_max_side: int = Field(800, ge=32, description="references are resized to this")
+    coarse_side: int | None = Field(
+        None,
+        ge=64,
+        description="first search keyframes at this longest side; where it finds instances, "
+        "search at max_side only around them (faster; misses a smaller extra instance beside "
+        "a found one); None searches every keyframe whole at max_side",
+    )
 
 
 class TextDetectorConfig(_Strict):

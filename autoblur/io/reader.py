@@ -12,8 +12,8 @@ from pathlib import Path
 import av
 import av.error
 import cv2
-from av.video.reformatter import VideoReformatter
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from autoblur.errors import VideoError
 from autoblur.io.timestamps import PresentationClock

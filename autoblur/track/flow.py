@@ -171,9 +171,7 @@ class _ObjectTrack:
         return None
 
 
-def _flow_window(
-    points_xy: np.ndarray, frame_hw: tuple[int, ...]
-) -> tuple[int, int, int, int]:
+def _flow_window(points_xy: np.ndarray, frame_hw: tuple[int, ...]) -> tuple[int, int, int, int]:
     """The box (x0, y0, x1, y1, exclusive) around (N, 2) points plus the flow margin, in frame."""
     points_xy = points_xy[np.isfinite(points_xy).all(axis=1)]
     low = np.floor(points_xy.min(axis=0)) - _FLOW_MARGIN_PX
