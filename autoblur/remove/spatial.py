@@ -100,11 +100,16 @@ def paste_replacement(
     replaced = replace(crop, crop_mask, (cx0, cy0, cx1, cy1))
     if replaced.dtype != np.uint8:
         replaced = np.clip(replaced + 0.5, 0, 255).astype(np.uint8)
-    alpha = feather_alpha(crop_mask, feather_px)
-    rgb[cy0:cy1, cx0:cx1] = cv2.blendLinear(
-        np.ascontiguousarray(replaced), np.ascontiguousarray(crop), alpha, 1 - alpha
+    # Only the mask's box and its feathered edge change; the rest of the crop was context.
+    reach = feather_px + 1
+    bx0, by0 = max(x0 - reach, cx0), max(y0 - reach, cy0)
+    bx1, by1 = min(x1 + reach, cx1), min(y1 + reach, cy1)
+    inner = (slice(by0 - cy0, by1 - cy0), slice(bx0 - cx0, bx1 - cx0))
+    alpha = feather_alpha(crop_mask[inner], feather_px)
+    rgb[by0:by1, bx0:bx1] = cv2.blendLinear(
+        np.ascontiguousarray(replaced[inner]), np.ascontiguousarray(crop[inner]), alpha, 1 - alpha
     )
-    return cx0, cy0, cx1, cy1
+    return bx0, by0, bx1, by1
 
 
 class BlurRemover(SpatialRemover):
