@@ -30,11 +30,18 @@ class LogoDetectorConfig(_Strict):
     max_instances: int = Field(4, ge=1, description="instances of one logo per keyframe")
     reference_max_side: int = Field(800, ge=32, description="references are resized to this")
     coarse_side: int | None = Field(
-        None,
+        480,
         ge=64,
-        description="first search keyframes at this longest side; where it finds instances, "
-        "search at max_side only around them (faster; misses a smaller extra instance beside "
-        "a found one); None searches every keyframe whole at max_side",
+        description="keyframes are first searched at this longest side; where that finds "
+        "instances, small ones are fitted again at max_side around them and the whole-frame "
+        "search at max_side is skipped (but see full_search_every); None: always whole",
+    )
+    full_search_every: int = Field(
+        3,
+        ge=1,
+        description="every Nth keyframe is searched whole at max_side even where the coarse "
+        "search finds instances, so a smaller one beside them is found at most N-1 keyframes "
+        "late; keep N <= track.lookback_keyframes + 1 so that backward tracking covers them",
     )
 
 

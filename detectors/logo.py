@@ -5,6 +5,11 @@ gives a round mask under any perspective, not a box. References that are flat ma
 solid colours) are also searched by the flat-mark detector (``detectors.flat``): alone when
 they have too few SIFT features to be matched reliably (``_FLAT_ONLY_FEATURES``; SIFT then
 costs time and finds nothing), and on keyframes where SIFT finds no instance of them.
+
+Keyframes are searched coarsely first (``coarse_side``, a quarter of the pixels); where that
+finds instances, only small ones are fitted again at full detail around them, and the
+whole-frame search at ``max_side`` runs every ``full_search_every`` keyframes, where backward
+tracking picks up what it adds (a smaller instance beside a large one).
 """
 
 from __future__ import annotations
@@ -32,8 +37,8 @@ _EXTRA_ATTEMPTS = 1
 _BORDER_STD_FOR_FULL_RECT = 24.0
 # A coarse find is searched again at full detail in its box widened by this share of its
 # size plus these pixels (frame pixels).
-_REFINE_MARGIN = 0.25
-_REFINE_MARGIN_PX = 16
+_REFINE_MARGIN = 0.1
+_REFINE_MARGIN_PX = 12
 _SAME_INSTANCE_IOU = 0.5
 # A flat reference with fewer SIFT features than this (over all its views) is left to the
 # flat-mark matcher: solid shapes give features only at their corners, too few to rely on.
@@ -264,11 +269,15 @@ class LogoDetector:
                 ):
                     self.references.append(sift_ref)
         self.flat = FlatMatcher(flat, self.config.max_instances)
+        # Keyframes answered by the coarse search alone since the last whole search.
+        self._coarse_since_full = 0
 
     def detect(self, rgb: np.ndarray) -> Detections:
         """Instances of every reference on an (H, W, 3) uint8 RGB frame.
 
         SIFT first; then the flat-mark matcher for the flat references SIFT did not find.
+        Keyframes come in order: the SIFT search alternates between coarse and whole
+        (``coarse_side``, ``full_search_every``).
         """
         found = self._sift_detect(rgb) if self.references else Detections.empty()
         missing = {ref.path for ref in self.flat.references} - {Path(c) for c in found.cue}
@@ -282,11 +291,15 @@ class LogoDetector:
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         found: list[_Instance] = []
         coarse_side = self.config.coarse_side
-        if coarse_side is not None and coarse_side < self.config.max_side:
-            candidates = self._search(gray, min(1.0, coarse_side / max(height, width)))
-            found = _distinct([self._refined(gray, scale, candidate) for candidate in candidates])
+        full_due = self._coarse_since_full + 1 >= self.config.full_search_every
+        if coarse_side is not None and coarse_side < self.config.max_side and not full_due:
+            coarse = min(1.0, coarse_side / max(height, width))
+            candidates = self._search(gray, coarse)
+            found = _distinct([self._refined(gray, scale, c) for c in candidates])
+            self._coarse_since_full += 1
         if not found:
             found = self._search(gray, scale)
+            self._coarse_since_full = 0
         detections = [
             self._instance_detection(ref, homography, inliers, (height, width))
             for ref, homography, inliers in found

@@ -105,8 +105,9 @@ def _iou(a, b):
 
 def test_coarse_search_finds_what_the_full_search_finds(bunny_windows):
     cue = [BrandCue("WindowsLogo", "blur", (IMAGES / "WindowsLogo.jpg",))]
-    full = LogoDetector(cue, DetectConfig())
-    coarse = LogoDetector(cue, DetectConfig(logo=LogoDetectorConfig(coarse_side=480)))
+    only_coarse = LogoDetectorConfig(coarse_side=480, full_search_every=100)
+    full = LogoDetector(cue, DetectConfig(logo=LogoDetectorConfig(coarse_side=None)))
+    coarse = LogoDetector(cue, DetectConfig(logo=only_coarse))
     wanted = {5, 30, 60}  # before the logo comes in, then on screen
     with VideoReader(bunny_windows.path) as reader:
         frames = [(f.index, f.rgb) for f in reader.frames() if f.index in wanted]
@@ -129,8 +130,23 @@ def test_coarse_search_keeps_a_smaller_second_instance(real_media):
     canvas[50:290, 40:360] = logo
     canvas[380:548, 500:724] = cv2.resize(logo, (224, 168))
     cue = [BrandCue("WindowsLogo", "blur", (IMAGES / "WindowsLogo.jpg",))]
-    found = LogoDetector(cue, DetectConfig(logo=LogoDetectorConfig(coarse_side=480))).detect(canvas)
+    only_coarse = LogoDetectorConfig(coarse_side=480, full_search_every=100)
+    found = LogoDetector(cue, DetectConfig(logo=only_coarse)).detect(canvas)
     centres = sorted(((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for b in found.xyxy)
     assert len(centres) == 2
     assert centres[0] == pytest.approx((200, 170), abs=5)
     assert centres[1] == pytest.approx((612, 464), abs=5)
+
+
+def test_whole_search_every_nth_keyframe_finds_what_coarse_misses(real_media):
+    logo = load_rgb("WindowsLogo.jpg")
+    canvas = cv2.resize(load_rgb("graf3.png"), (1280, 720))
+    canvas[50:290, 40:360] = logo
+    canvas[380:476, 700:828] = cv2.resize(logo, (128, 96), interpolation=cv2.INTER_AREA)
+    cue = [BrandCue("WindowsLogo", "blur", (IMAGES / "WindowsLogo.jpg",))]
+    whole = LogoDetector(cue, DetectConfig(logo=LogoDetectorConfig(coarse_side=None)))
+    assert len(whole.detect(canvas)) == 2
+    every_third = LogoDetector(cue, DetectConfig(logo=LogoDetectorConfig(full_search_every=3)))
+    counts = [len(every_third.detect(canvas)) for _ in range(6)]
+    assert counts[2] == counts[5] == 2, counts  # the whole searches
+    assert min(counts) >= 1, counts  # the coarse ones find at least the large instance
