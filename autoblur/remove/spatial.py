@@ -107,9 +107,18 @@ def paste_replacement(
     replaced = replace(crop, crop_mask, (cx0, cy0, cx1, cy1))
     if replaced.dtype != np.uint8:
         replaced = np.clip(replaced + 0.5, 0, 255).astype(np.uint8)
-    alpha = feather_alpha(crop_mask, feather_px)
-    rgb[cy0:cy1, cx0:cx1] = cv2.blendLinear(
-        np.ascontiguousarray(replaced), np.ascontiguousarray(crop), alpha, 1 - alpha
+    # Only the mask's box and its feathered edge take new pixels (the rest of the crop was
+    # context for ``replace``), but the whole crop is reported as edited, as before: the
+    # encoder sees the same patch whichever way the blend is cut.
+    reach = feather_px + 1
+    bx0, by0 = max(x0 - reach, cx0) - cx0, max(y0 - reach, cy0) - cy0
+    bx1, by1 = min(x1 + reach, cx1) - cx0, min(y1 + reach, cy1) - cy0
+    alpha = feather_alpha(crop_mask[by0:by1, bx0:bx1], feather_px)
+    crop[by0:by1, bx0:bx1] = cv2.blendLinear(
+        np.ascontiguousarray(replaced[by0:by1, bx0:bx1]),
+        np.ascontiguousarray(crop[by0:by1, bx0:bx1]),
+        alpha,
+        1 - alpha,
     )
     return cx0, cy0, cx1, cy1
 
