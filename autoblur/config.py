@@ -30,11 +30,12 @@ class LogoDetectorConfig(_Strict):
     max_instances: int = Field(4, ge=1, description="instances of one logo per keyframe")
     reference_max_side: int = Field(800, ge=32, description="references are resized to this")
     coarse_side: int | None = Field(
-        480,
+        None,
         ge=64,
-        description="keyframes are first searched at this longest side; where that finds "
-        "instances, small ones are fitted again at max_side around them and the whole-frame "
-        "search at max_side is skipped (but see full_search_every); None: always whole",
+        description="if set (e.g. 480), keyframes are first searched at this longest side; "
+        "where that finds instances, they are fitted again at max_side around them and the "
+        "whole-frame search at max_side is skipped (but see full_search_every); None: always "
+        "whole (the default: on 720p the saving was within the noise, BENCHMARKS.md)",
     )
     full_search_every: int = Field(
         3,

@@ -6,8 +6,8 @@ solid colours) are also searched by the flat-mark detector (``detectors.flat``):
 they have too few SIFT features to be matched reliably (``_FLAT_ONLY_FEATURES``; SIFT then
 costs time and finds nothing), and on keyframes where SIFT finds no instance of them.
 
-Keyframes are searched coarsely first (``coarse_side``, a quarter of the pixels); where that
-finds instances, only small ones are fitted again at full detail around them, and the
+With ``coarse_side`` set, keyframes are searched coarsely first (a quarter of the pixels at
+480); where that finds instances, they are fitted again at full detail around them, and the
 whole-frame search at ``max_side`` runs every ``full_search_every`` keyframes, where backward
 tracking picks up what it adds (a smaller instance beside a large one).
 """

@@ -106,7 +106,7 @@ def _iou(a, b):
 def test_coarse_search_finds_what_the_full_search_finds(bunny_windows):
     cue = [BrandCue("WindowsLogo", "blur", (IMAGES / "WindowsLogo.jpg",))]
     only_coarse = LogoDetectorConfig(coarse_side=480, full_search_every=100)
-    full = LogoDetector(cue, DetectConfig(logo=LogoDetectorConfig(coarse_side=None)))
+    full = LogoDetector(cue, DetectConfig())
     coarse = LogoDetector(cue, DetectConfig(logo=only_coarse))
     wanted = {5, 30, 60}  # before the logo comes in, then on screen
     with VideoReader(bunny_windows.path) as reader:
@@ -144,9 +144,10 @@ def test_whole_search_every_nth_keyframe_finds_what_coarse_misses(real_media):
     canvas[50:290, 40:360] = logo
     canvas[380:476, 700:828] = cv2.resize(logo, (128, 96), interpolation=cv2.INTER_AREA)
     cue = [BrandCue("WindowsLogo", "blur", (IMAGES / "WindowsLogo.jpg",))]
-    whole = LogoDetector(cue, DetectConfig(logo=LogoDetectorConfig(coarse_side=None)))
+    whole = LogoDetector(cue, DetectConfig())
     assert len(whole.detect(canvas)) == 2
-    every_third = LogoDetector(cue, DetectConfig(logo=LogoDetectorConfig(full_search_every=3)))
+    settings = LogoDetectorConfig(coarse_side=480, full_search_every=3)
+    every_third = LogoDetector(cue, DetectConfig(logo=settings))
     counts = [len(every_third.detect(canvas)) for _ in range(6)]
     assert counts[2] == counts[5] == 2, counts  # the whole searches
     assert min(counts) >= 1, counts  # the coarse ones find at least the large instance
