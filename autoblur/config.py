@@ -29,21 +29,6 @@ class LogoDetectorConfig(_Strict):
     ransac_px: float = Field(5.0, gt=0, description="RANSAC reprojection threshold, frame pixels")
     max_instances: int = Field(4, ge=1, description="instances of one logo per keyframe")
     reference_max_side: int = Field(800, ge=32, description="references are resized to this")
-    coarse_side: int | None = Field(
-        None,
-        ge=64,
-        description="if set (e.g. 480), keyframes are first searched at this longest side; "
-        "where that finds instances, they are fitted again at max_side around them and the "
-        "whole-frame search at max_side is skipped (but see full_search_every); None: always "
-        "whole (the default: on 720p the saving was within the noise, BENCHMARKS.md)",
-    )
-    full_search_every: int = Field(
-        3,
-        ge=1,
-        description="every Nth keyframe is searched whole at max_side even where the coarse "
-        "search finds instances, so a smaller one beside them is found at most N-1 keyframes "
-        "late; keep N <= track.lookback_keyframes + 1 so that backward tracking covers them",
-    )
 
 
 class TextDetectorConfig(_Strict):

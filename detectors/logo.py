@@ -5,11 +5,6 @@ gives a round mask under any perspective, not a box. References that are flat ma
 solid colours) are also searched by the flat-mark detector (``detectors.flat``): alone when
 they have too few SIFT features to be matched reliably (``_FLAT_ONLY_FEATURES``; SIFT then
 costs time and finds nothing), and on keyframes where SIFT finds no instance of them.
-
-With ``coarse_side`` set, keyframes are searched coarsely first (a quarter of the pixels at
-480); where that finds instances, they are fitted again at full detail around them, and the
-whole-frame search at ``max_side`` runs every ``full_search_every`` keyframes, where backward
-tracking picks up what it adds (a smaller instance beside a large one).
 """
 
 from __future__ import annotations
@@ -23,7 +18,7 @@ import numpy as np
 
 from autoblur.config import DetectConfig, LogoDetectorConfig, PipelineConfig
 from autoblur.errors import ConfigError
-from autoblur.types import BrandCue, Detections, RegionMask, box_iou
+from autoblur.types import BrandCue, Detections, RegionMask
 from detectors.base import DETECTORS
 
 _REFERENCE_MIN_SIDE = 400
@@ -35,11 +30,6 @@ _RANSAC_ITERATIONS = 20000
 _RANSAC_SEED = 7
 _EXTRA_ATTEMPTS = 1
 _BORDER_STD_FOR_FULL_RECT = 24.0
-# A coarse find is searched again at full detail in its box widened by this share of its
-# size plus these pixels (frame pixels).
-_REFINE_MARGIN = 0.1
-_REFINE_MARGIN_PX = 12
-_SAME_INSTANCE_IOU = 0.5
 # A flat reference with fewer SIFT features than this (over all its views) is left to the
 # flat-mark matcher: solid shapes give features only at their corners, too few to rely on.
 _FLAT_ONLY_FEATURES = 200
@@ -62,31 +52,6 @@ class LogoReference:
     keypoints_xy: np.ndarray
     descriptors: np.ndarray
     silhouette: RegionMask
-
-
-# One instance: the reference, its homography to full-frame pixels, its RANSAC inliers.
-_Instance = tuple[LogoReference, np.ndarray, int]
-
-
-def _distinct(instances: list[_Instance]) -> list[_Instance]:
-    """Instances without repeats (two coarse finds may refine to the same one).
-
-    Of two instances of one reference whose outlines' boxes overlap by more than
-    ``_SAME_INSTANCE_IOU``, the one with fewer inliers goes.
-    """
-    kept: list[tuple[_Instance, np.ndarray]] = []
-    for instance in sorted(instances, key=lambda item: -item[2]):
-        ref, homography, _ = instance
-        h, w = ref.silhouette.bitmap.shape
-        outline = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-        quad = cv2.perspectiveTransform(outline[None], homography)[0]
-        box = np.concatenate([quad.min(axis=0), quad.max(axis=0)])
-        if all(
-            r is not ref or box_iou(box[None], other[None])[0, 0] <= _SAME_INSTANCE_IOU
-            for (r, _, _), other in kept
-        ):
-            kept.append((instance, box))
-    return [instance for instance, _ in kept]
 
 
 def read_logo(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
@@ -269,15 +234,11 @@ class LogoDetector:
                 ):
                     self.references.append(sift_ref)
         self.flat = FlatMatcher(flat, self.config.max_instances)
-        # Keyframes answered by the coarse search alone since the last whole search.
-        self._coarse_since_full = 0
 
     def detect(self, rgb: np.ndarray) -> Detections:
         """Instances of every reference on an (H, W, 3) uint8 RGB frame.
 
         SIFT first; then the flat-mark matcher for the flat references SIFT did not find.
-        Keyframes come in order: the SIFT search alternates between coarse and whole
-        (``coarse_side``, ``full_search_every``).
         """
         found = self._sift_detect(rgb) if self.references else Detections.empty()
         missing = {ref.path for ref in self.flat.references} - {Path(c) for c in found.cue}
@@ -289,72 +250,19 @@ class LogoDetector:
         height, width = rgb.shape[:2]
         scale = min(1.0, self.config.max_side / max(height, width))
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        found: list[_Instance] = []
-        coarse_side = self.config.coarse_side
-        full_due = self._coarse_since_full + 1 >= self.config.full_search_every
-        if coarse_side is not None and coarse_side < self.config.max_side and not full_due:
-            coarse = min(1.0, coarse_side / max(height, width))
-            candidates = self._search(gray, coarse)
-            found = _distinct([self._refined(gray, scale, c) for c in candidates])
-            self._coarse_since_full += 1
-        if not found:
-            found = self._search(gray, scale)
-            self._coarse_since_full = 0
-        detections = [
-            self._instance_detection(ref, homography, inliers, (height, width))
-            for ref, homography, inliers in found
-        ]
-        return Detections.concat([d for d in detections if d is not None])
-
-    def _search(
-        self,
-        gray: np.ndarray,
-        scale: float,
-        box_xyxy: tuple[int, int, int, int] | None = None,
-        references: Sequence[LogoReference] | None = None,
-    ) -> list[_Instance]:
-        """Instances in an (H, W) uint8 gray frame, or in its box, seen at ``scale``.
-
-        Returns:
-            (reference, homography from reference to full-frame pixels, inliers) per instance.
-        """
-        x0, y0, x1, y1 = box_xyxy or (0, 0, gray.shape[1], gray.shape[0])
-        view = gray[y0:y1, x0:x1]
         if scale < 1.0:
-            view = cv2.resize(view, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        keypoints, descriptors = self._sift.detectAndCompute(view, None)
+            gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        keypoints, descriptors = self._sift.detectAndCompute(gray, None)
         if descriptors is None or len(keypoints) < self.config.min_inliers:
-            return []
-        # Keypoints in the coordinates of the whole frame seen at ``scale``.
-        frame_xy = np.float32([kp.pt for kp in keypoints]) + np.float32([x0, y0]) * scale
+            return Detections.empty()
+        frame_xy = np.float32([kp.pt for kp in keypoints])
         to_full = np.diag([1 / scale, 1 / scale, 1.0])
-        return [
-            (ref, to_full @ homography, inliers)
-            for ref in references or self.references
+        found = [
+            self._instance_detection(ref, to_full @ homography, inliers, (height, width))
+            for ref in self.references
             for homography, inliers in self._instances(ref, frame_xy, descriptors, scale)
         ]
-
-    def _refined(self, gray: np.ndarray, scale: float, coarse: _Instance) -> _Instance:
-        """A coarse instance searched again at ``scale`` around where it was found.
-
-        Keeps the coarse one when the closer look finds nothing.
-        """
-        ref, homography, _ = coarse
-        h, w = ref.silhouette.bitmap.shape
-        outline = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-        quad = cv2.perspectiveTransform(outline[None], homography)[0]
-        (qx0, qy0), (qx1, qy1) = quad.min(axis=0), quad.max(axis=0)
-        margin = _REFINE_MARGIN * max(qx1 - qx0, qy1 - qy0) + _REFINE_MARGIN_PX
-        box = (
-            int(max(qx0 - margin, 0)),
-            int(max(qy0 - margin, 0)),
-            int(min(qx1 + margin, gray.shape[1])),
-            int(min(qy1 + margin, gray.shape[0])),
-        )
-        if box[2] - box[0] < 16 or box[3] - box[1] < 16:
-            return coarse
-        closer = self._search(gray, scale, box, [ref])
-        return max(closer, key=lambda instance: instance[2]) if closer else coarse
+        return Detections.concat([d for d in found if d is not None])
 
     def _instances(
         self, ref: LogoReference, frame_xy: np.ndarray, frame_desc: np.ndarray, scale: float

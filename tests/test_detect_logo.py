@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from autoblur.config import DetectConfig, LogoDetectorConfig
+from autoblur.config import DetectConfig
 from autoblur.errors import ConfigError
 from autoblur.io import VideoReader
 from autoblur.types import BrandCue
@@ -97,57 +97,3 @@ def test_unreadable_or_featureless_reference(tmp_path):
     cv2.imwrite(str(flat), np.full((100, 100, 3), 127, np.uint8))
     with pytest.raises(ConfigError, match="too little detail"):
         LogoDetector([BrandCue("x", "blur", (flat,))], DetectConfig())
-
-
-def _iou(a, b):
-    return (a & b).sum() / (a | b).sum()
-
-
-def test_coarse_search_finds_what_the_full_search_finds(bunny_windows):
-    cue = [BrandCue("WindowsLogo", "blur", (IMAGES / "WindowsLogo.jpg",))]
-    only_coarse = LogoDetectorConfig(coarse_side=480, full_search_every=100)
-    full = LogoDetector(cue, DetectConfig())
-    coarse = LogoDetector(cue, DetectConfig(logo=only_coarse))
-    wanted = {5, 30, 60}  # before the logo comes in, then on screen
-    with VideoReader(bunny_windows.path) as reader:
-        frames = [(f.index, f.rgb) for f in reader.frames() if f.index in wanted]
-    for index, rgb in frames:
-        truth = bunny_windows.masks[index]
-        a, b = full.detect(rgb), coarse.detect(rgb)
-        if truth is None:
-            assert len(a) == len(b) == 0, index
-            continue
-        assert len(a) == len(b) == 1, index
-        dense = truth.to_dense()
-        full_iou = _iou(a.masks[0].to_dense(), dense)
-        coarse_iou = _iou(b.masks[0].to_dense(), dense)
-        assert coarse_iou > 0.9 and coarse_iou > full_iou - 0.02, (index, full_iou, coarse_iou)
-
-
-def test_coarse_search_keeps_a_smaller_second_instance(real_media):
-    logo = load_rgb("WindowsLogo.jpg")
-    canvas = load_rgb("graf3.png").copy()
-    canvas[50:290, 40:360] = logo
-    canvas[380:548, 500:724] = cv2.resize(logo, (224, 168))
-    cue = [BrandCue("WindowsLogo", "blur", (IMAGES / "WindowsLogo.jpg",))]
-    only_coarse = LogoDetectorConfig(coarse_side=480, full_search_every=100)
-    found = LogoDetector(cue, DetectConfig(logo=only_coarse)).detect(canvas)
-    centres = sorted(((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for b in found.xyxy)
-    assert len(centres) == 2
-    assert centres[0] == pytest.approx((200, 170), abs=5)
-    assert centres[1] == pytest.approx((612, 464), abs=5)
-
-
-def test_whole_search_every_nth_keyframe_finds_what_coarse_misses(real_media):
-    logo = load_rgb("WindowsLogo.jpg")
-    canvas = cv2.resize(load_rgb("graf3.png"), (1280, 720))
-    canvas[50:290, 40:360] = logo
-    canvas[380:476, 700:828] = cv2.resize(logo, (128, 96), interpolation=cv2.INTER_AREA)
-    cue = [BrandCue("WindowsLogo", "blur", (IMAGES / "WindowsLogo.jpg",))]
-    whole = LogoDetector(cue, DetectConfig())
-    assert len(whole.detect(canvas)) == 2
-    settings = LogoDetectorConfig(coarse_side=480, full_search_every=3)
-    every_third = LogoDetector(cue, DetectConfig(logo=settings))
-    counts = [len(every_third.detect(canvas)) for _ in range(6)]
-    assert counts[2] == counts[5] == 2, counts  # the whole searches
-    assert min(counts) >= 1, counts  # the coarse ones find at least the large instance
