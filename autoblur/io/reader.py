@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -13,23 +12,12 @@ import av
 import av.error
 import cv2
 import numpy as np
-from av.video.reformatter import VideoReformatter
 
 from autoblur.errors import VideoError
+from autoblur.io.convert import reformat
 from autoblur.io.timestamps import PresentationClock
 
 log = logging.getLogger(__name__)
-
-# One converter per thread, kept across frames: ``VideoFrame.reformat`` builds a new swscale
-# context for every frame, which costs more than the conversion itself.
-_CONVERTERS = threading.local()
-
-
-def _converted(frame: av.VideoFrame, **kwargs) -> av.VideoFrame:
-    """``frame.reformat(**kwargs)`` through this thread's reusable swscale context."""
-    if not hasattr(_CONVERTERS, "reformatter"):
-        _CONVERTERS.reformatter = VideoReformatter()
-    return _CONVERTERS.reformatter.reformat(frame, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -101,7 +89,7 @@ class VideoFrame:
     def rgb(self) -> np.ndarray:
         """(H, W, 3) uint8 RGB pixels; removers edit them in place."""
         if self._rgb is None:
-            self._rgb = _converted(self.source, format="rgb24").to_ndarray()
+            self._rgb = reformat(self.source, format="rgb24").to_ndarray()
             if self.source.format.name == "rgb24":
                 # No conversion took place: these are the decoder's own pixels, which codecs
                 # such as Cinepak build the next frame on. Edits must not reach them.
@@ -118,7 +106,7 @@ class VideoFrame:
             height = max(1, round(self.rgb.shape[0] * width / self.rgb.shape[1]))
             return cv2.resize(self.rgb, (width, height), interpolation=cv2.INTER_AREA)
         height = max(1, round(self.source.height * width / self.source.width))
-        return _converted(
+        return reformat(
             self.source, width=width, height=height, format="rgb24", interpolation="AREA"
         ).to_ndarray()
 
