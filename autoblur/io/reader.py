@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from autoblur.errors import VideoError
+from autoblur.io.convert import reformat
 from autoblur.io.timestamps import PresentationClock
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ class VideoFrame:
     def rgb(self) -> np.ndarray:
         """(H, W, 3) uint8 RGB pixels; removers edit them in place."""
         if self._rgb is None:
-            self._rgb = self.source.to_ndarray(format="rgb24")
+            self._rgb = reformat(self.source, format="rgb24").to_ndarray()
             if self.source.format.name == "rgb24":
                 # No conversion took place: these are the decoder's own pixels, which codecs
                 # such as Cinepak build the next frame on. Edits must not reach them.
@@ -105,8 +106,8 @@ class VideoFrame:
             height = max(1, round(self.rgb.shape[0] * width / self.rgb.shape[1]))
             return cv2.resize(self.rgb, (width, height), interpolation=cv2.INTER_AREA)
         height = max(1, round(self.source.height * width / self.source.width))
-        return self.source.reformat(
-            width=width, height=height, format="rgb24", interpolation="AREA"
+        return reformat(
+            self.source, width=width, height=height, format="rgb24", interpolation="AREA"
         ).to_ndarray()
 
 

@@ -26,6 +26,13 @@ def feather_alpha(mask: np.ndarray, feather_px: int) -> np.ndarray:
     return np.clip(1.0 - distance / float(feather_px + 1), 0.0, 1.0).astype(np.float32)
 
 
+def mask_short_side(mask: np.ndarray) -> int:
+    """The shorter side of the box around an (h, w) bool mask's pixels (the mask is not empty)."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    return int(min(cols[-1] - cols[0] + 1, rows[-1] - rows[0] + 1))
+
+
 class SpatialRemover:
     """Base of the per-frame removers.
 
@@ -84,7 +91,8 @@ def paste_replacement(
         pad: picture around the mask's box to include in the crop.
         feather_px: width of the fade outside the mask.
         replace: given the crop, its (h, w) bool mask and the crop's box (x0, y0, x1, y1) in
-            the frame, returns the crop's replacement pixels.
+            the frame, returns the crop's (h, w, 3) replacement pixels (uint8, or float in
+            0-255).
 
     Returns:
         The edited box (x0, y0, x1, y1, exclusive).
@@ -97,9 +105,21 @@ def paste_replacement(
     crop_mask = np.zeros(crop.shape[:2], bool)
     crop_mask[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0] = mask.bitmap
     replaced = replace(crop, crop_mask, (cx0, cy0, cx1, cy1))
-    alpha = feather_alpha(crop_mask, feather_px)[..., None]
-    blended = alpha * replaced.astype(np.float32) + (1 - alpha) * crop.astype(np.float32)
-    rgb[cy0:cy1, cx0:cx1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    if replaced.dtype != np.uint8:
+        replaced = np.clip(replaced + 0.5, 0, 255).astype(np.uint8)
+    # Only the mask's box and its feathered edge take new pixels (the rest of the crop was
+    # context for ``replace``), but the whole crop is reported as edited, as before: the
+    # encoder sees the same patch whichever way the blend is cut.
+    reach = feather_px + 1
+    bx0, by0 = max(x0 - reach, cx0) - cx0, max(y0 - reach, cy0) - cy0
+    bx1, by1 = min(x1 + reach, cx1) - cx0, min(y1 + reach, cy1) - cy0
+    alpha = feather_alpha(crop_mask[by0:by1, bx0:bx1], feather_px)
+    crop[by0:by1, bx0:bx1] = cv2.blendLinear(
+        np.ascontiguousarray(replaced[by0:by1, bx0:bx1]),
+        np.ascontiguousarray(crop[by0:by1, bx0:bx1]),
+        alpha,
+        1 - alpha,
+    )
     return cx0, cy0, cx1, cy1
 
 
@@ -117,8 +137,7 @@ class BlurRemover(SpatialRemover):
 
     def replace(self, crop_rgb: np.ndarray, crop_mask: np.ndarray) -> np.ndarray:
         """The crop blurred; see :meth:`SpatialRemover.replace`."""
-        ys, xs = np.nonzero(crop_mask)
-        sigma = self._sigma(min(np.ptp(xs) + 1, np.ptp(ys) + 1))
+        sigma = self._sigma(mask_short_side(crop_mask))
         # Blur a downscaled copy: the same look for a fraction of the cost of a wide kernel.
         factor = max(1.0, sigma / 4.0)
         small = cv2.resize(
@@ -135,8 +154,7 @@ class PixelateRemover(SpatialRemover):
 
     def replace(self, crop_rgb: np.ndarray, crop_mask: np.ndarray) -> np.ndarray:
         """The crop in blocks; see :meth:`SpatialRemover.replace`."""
-        ys, xs = np.nonzero(crop_mask)
-        block = max(4, round(self.config.pixel_fraction * min(np.ptp(xs) + 1, np.ptp(ys) + 1)))
+        block = max(4, round(self.config.pixel_fraction * mask_short_side(crop_mask)))
         h, w = crop_rgb.shape[:2]
         small = cv2.resize(
             crop_rgb, (max(1, w // block), max(1, h // block)), interpolation=cv2.INTER_AREA

@@ -23,6 +23,10 @@ _LK = {
     "maxLevel": 4,
     "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01),
 }
+# Flow runs on the frames cropped to the points and where they are expected, plus this
+# margin: pyramids of a crop cost a fraction of the whole frame's, and the points move by the
+# same amount to within 0.01 px.
+_FLOW_MARGIN_PX = 128
 _FB_MAX_ERROR_PX = 1.5
 _MIN_POINTS_HOMOGRAPHY = 10
 _MIN_POINTS_AFFINE = 4
@@ -136,18 +140,23 @@ class _ObjectTrack:
         if points is None:
             return None
         start = points.reshape(-1, 1, 2)
-        expected = cv2.perspectiveTransform(start.astype(np.float64), guess)
+        expected = cv2.perspectiveTransform(start.astype(np.float64), guess).astype(np.float32)
+        x0, y0, x1, y1 = _flow_window(np.vstack([points, expected.reshape(-1, 2)]), to_gray.shape)
+        offset = np.float32([x0, y0])
+        crop_from, crop_to = from_gray[y0:y1, x0:x1], to_gray[y0:y1, x0:x1]
+        start = start - offset
         moved, status, _ = cv2.calcOpticalFlowPyrLK(
-            from_gray,
-            to_gray,
+            crop_from,
+            crop_to,
             start,
-            expected.astype(np.float32),
+            expected - offset,
             flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
             **_LK,
         )
         back, status_back, _ = cv2.calcOpticalFlowPyrLK(
-            to_gray, from_gray, moved, start.copy(), flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **_LK
+            crop_to, crop_from, moved, start.copy(), flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **_LK
         )
+        moved, back = moved + offset, back + offset
         fb_error = np.linalg.norm(back.reshape(-1, 2) - points, axis=1)
         good = (status.ravel() == 1) & (status_back.ravel() == 1) & (fb_error < _FB_MAX_ERROR_PX)
         src, dst = points[good], moved.reshape(-1, 2)[good]
@@ -160,6 +169,16 @@ class _ObjectTrack:
             if affine is not None and inliers.sum() >= _MIN_POINTS_AFFINE:
                 return np.vstack([affine, [0, 0, 1]])
         return None
+
+
+def _flow_window(points_xy: np.ndarray, frame_hw: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """The box (x0, y0, x1, y1, exclusive) around (N, 2) points plus the flow margin, in frame."""
+    points_xy = points_xy[np.isfinite(points_xy).all(axis=1)]
+    low = np.floor(points_xy.min(axis=0)) - _FLOW_MARGIN_PX
+    high = np.ceil(points_xy.max(axis=0)) + _FLOW_MARGIN_PX + 1
+    x0, y0 = (int(max(v, 0)) for v in low)
+    x1, y1 = int(min(high[0], frame_hw[1])), int(min(high[1], frame_hw[0]))
+    return x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)
 
 
 class FlowPropagator:

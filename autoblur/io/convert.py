@@ -1,0 +1,23 @@
+"""Pixel-format conversions through one reusable swscale context per thread.
+
+``av.VideoFrame.reformat`` (and ``to_ndarray(format=...)``) builds a new swscale context for
+every frame, which costs more than the conversion itself at 720p; a ``VideoReformatter`` kept
+across frames rebuilds its context only when the sizes or formats change.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import av
+from av.video.reformatter import VideoReformatter
+
+_PER_THREAD = threading.local()
+
+
+def reformat(frame: av.VideoFrame, **kwargs: object) -> av.VideoFrame:
+    """``frame.reformat(**kwargs)`` through this thread's reusable context (same pixels)."""
+    reformatter = getattr(_PER_THREAD, "reformatter", None)
+    if reformatter is None:
+        reformatter = _PER_THREAD.reformatter = VideoReformatter()
+    return reformatter.reformat(frame, **kwargs)
