@@ -140,7 +140,7 @@ def video_section(report: dict, anchor: str = "video", back_link: str | None = N
     )
     occurrences = report.get("occurrences", [])
     cards = "".join(_review_card(occ) for occ in occurrences)
-    worst_frames = "".join(_worst_frame(track) for track in report["tracks"])
+    worst_frames = "".join(_worst_frame(track) for track in report.get("tracks", []))
     back = f'<p><a href="#{back_link}">back to the batch summary</a></p>' if back_link else ""
     return (
         f'<section id="{escape(anchor)}"><h2>{escape(os.path.basename(info["path"]))}</h2>{back}'
