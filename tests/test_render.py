@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from autoblur.cli import main
+from autoblur.exit_codes import ExitCode
 from autoblur.io import VideoReader
 from autoblur.render_verify import drop_kept
 from autoblur.saved_detections import SavedMasks, file_sha256
@@ -286,3 +287,12 @@ def test_a_missing_reference_image_skips_verification_with_a_notice(scanned, tmp
     assert audit["verification"] is None
     (notice,) = [n for n in audit["notices"] if "verification" in n]
     assert str(gone) in notice
+
+
+def test_render_exits_4_when_something_is_left(scanned, tmp_path, monkeypatch):
+    monkeypatch.setattr(SavedMasks, "frames", _shrunk(SavedMasks.frames))
+    monkeypatch.setattr("autoblur.verify.repair_masks", lambda *args: {})  # repairs fail
+    code, err, audit = render(scanned, tmp_path, None)
+    assert code == ExitCode.RESIDUAL
+    assert "verification: brands still found on frames" in err
+    assert not audit["verification"]["verified_clean"] and audit["verification"]["residual"]
