@@ -3,7 +3,9 @@
 A render decodes the input once, takes each frame's masks from the scan's archive, applies
 each occurrence's decided action with the same removers as ``run``, and encodes with the same
 writer, so the output keeps the input's format, timestamps and audio. It needs neither the
-reference images nor the models that found the marks.
+reference images nor the models that found the marks to render; like ``run``, it then verifies
+its output with them where they are still there (:mod:`autoblur.render_verify`), rendering
+again with repair masks where the detectors still find a removed mark.
 """
 
 from __future__ import annotations
