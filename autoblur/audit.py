@@ -42,6 +42,7 @@ def build_audit(
     written: Written,
     seconds: float,
     crops: tuple[dict[str, bytes], dict[str, bytes]],
+    verification: dict | None = None,
 ) -> dict:
     """The audit record (also the render's report, which the review sheet shows).
 
@@ -55,6 +56,7 @@ def build_audit(
         written: what the writer wrote: frames, the output's format, its notices.
         seconds: wall time of the render.
         crops: before and after JPEG crops by occurrence id.
+        verification: the verification's section, as in ``run``'s report (None: not verified).
     """
     before, after = crops
     occurrences = []
@@ -90,5 +92,6 @@ def build_audit(
             "fps": round(written.frames / seconds, 2) if seconds > 0 else None,
             "frames": written.frames,
         },
+        "verification": verification,
         "config": config.model_dump(mode="json"),
     }

@@ -29,7 +29,7 @@ from autoblur.io.writer import check_output_path
 from autoblur.job import Job
 from autoblur.models.extra import INSTALL_HINT
 from autoblur.occurrences import Footprints, build_occurrences
-from autoblur.remove import MaskedFrame, Remover, apply_removers, build_removers
+from autoblur.remove import MaskedFrame, Remover, add_repairs, apply_removers, build_removers
 from autoblur.report import build_report, write_json_atomic
 from autoblur.saved_detections import MaskWriter, file_sha256, masks_path_for
 from autoblur.scene import ANALYSIS_WIDTH, SceneCutDetector
@@ -40,7 +40,7 @@ from autoblur.track.flat import follow_flat_marks
 from autoblur.track.manager import FrameMasks
 from autoblur.track.refine import MaskRefiner
 from autoblur.types import BrandCue, Detections, RegionMask, union_mask
-from autoblur.verify import find_residual, frames_to_check, repair_masks, verification_entry
+from autoblur.verify import Repairs, frames_to_check, verify_and_repair
 from autoblur.worst import WorstFrames
 from detectors import (
     BOX_ONLY_DETECTORS,
@@ -246,7 +246,7 @@ class Pipeline:
         self.saved: MaskWriter | None = None
         self.keyframe_indices: list[int] = []
         # Frame index to action to masks removed on top of the tracks' (the verification's).
-        self.extra_masks: dict[int, dict[str, list[RegionMask]]] = {}
+        self.extra_masks: Repairs = {}
         self.worst: WorstFrames | None = None  # while writing an output
 
     def run(self) -> dict:
@@ -323,33 +323,27 @@ class Pipeline:
         }
 
     def _verify(self, tracks: list) -> dict:
-        """Check the output; remove what is found again and check those frames again.
-
-        The first repair fills a wider mask; where the detectors still find something, the
-        second blurs it. What is left after that is the report's residual.
-        """
-        kept = frozenset(brand for brand, action in self.action_of.items() if action == "keep")
+        """Check the output; remove what is found again and check those frames again."""
         frames = frames_to_check(
             self.keyframe_indices,
             [(t.first_frame, t.last_frame) for t in tracks],
             [f for frames in self.refiner.low_confidence.values() for f in frames]
             + [worst.frame_idx for worst in self.worst.worst.values()],
         )
-        output, min_confidence = self.job.output_path, self.config.detect.min_confidence
-        checked, residual = find_residual(output, self.detectors, frames, min_confidence, kept)
-        first_pass = sorted({item.frame_idx for item in residual})
-        for blur in (False, True):
-            if not residual:
-                break
-            margin = self.config.remove.margin_px
-            for frame_idx, repair in repair_masks(residual, self.action_of, margin, blur).items():
-                self.extra_masks[frame_idx] = repair
+
+        def rerun(repairs: Repairs) -> None:
+            self.extra_masks.update(repairs)
             self._rerun()
-            again = [item.frame_idx for item in residual]
-            residual = find_residual(output, self.detectors, again, min_confidence, kept)[1]
-        entry = verification_entry(checked, residual)
-        entry["residual_frames_first_pass"] = first_pass
-        return entry
+
+        return verify_and_repair(
+            self.job.output_path,
+            self.detectors,
+            frames,
+            self.action_of,
+            self.config.remove.margin_px,
+            rerun,
+            self.config.detect.min_confidence,
+        )
 
     def _rerun(self) -> None:
         """Process the input again, with ``extra_masks``, into the same output."""
@@ -438,10 +432,7 @@ class Pipeline:
                     removed[track_id] = (action, mask)
             if self.worst is not None:
                 self.worst.before(frame.index, frame.rgb, removed)
-            for action, extra in self.extra_masks.get(frame.index, {}).items():
-                if action == "blur":  # the fill failed twice here: blur all of it instead
-                    extra = extra + by_action.pop("inpaint", [])
-                by_action.setdefault(action, []).extend(extra)
+            add_repairs(by_action, self.extra_masks.get(frame.index, {}))
             masks = {a: union_mask(m) for a, m in by_action.items()}
             yield MaskedFrame(frame, masks, starts_shot=cut)
 

@@ -3,7 +3,9 @@
 A render decodes the input once, takes each frame's masks from the scan's archive, applies
 each occurrence's decided action with the same removers as ``run``, and encodes with the same
 writer, so the output keeps the input's format, timestamps and audio. It needs neither the
-reference images nor the models that found the marks.
+reference images nor the models that found the marks to render; like ``run``, it then verifies
+its output with them where they are still there (:mod:`autoblur.render_verify`), rendering
+again with repair masks where the detectors still find a removed mark.
 """
 
 from __future__ import annotations
@@ -17,15 +19,17 @@ from pydantic import ValidationError
 
 from autoblur.audit import audit_path, build_audit
 from autoblur.config import PipelineConfig
-from autoblur.decisions import load_decisions, resolve_decisions
+from autoblur.decisions import Decision, load_decisions, resolve_decisions
 from autoblur.errors import ConfigError, VideoError
 from autoblur.io import VideoFrame, VideoReader
 from autoblur.io.writer import check_output_path
 from autoblur.pipeline import Progress, Silent, write_removed
 from autoblur.remove import MaskedFrame, build_removers, masked_frame
+from autoblur.render_verify import drop_kept, render_frames, scan_detectors
 from autoblur.report import write_json_atomic
 from autoblur.review_crops import BeforeAfter
-from autoblur.saved_detections import SavedMasks, load_scan
+from autoblur.saved_detections import SavedMasks, Scan, load_scan
+from autoblur.verify import Repairs, verification_entry, verify_and_repair
 
 
 def render_video(
@@ -35,6 +39,7 @@ def render_video(
     decisions_path: Path | None = None,
     config: PipelineConfig | None = None,
     progress: Progress | None = None,
+    verify: bool | None = None,
 ) -> dict:
     """Render ``input_path`` to ``output_path`` from a scan report and a reviewer's decisions.
 
@@ -46,6 +51,8 @@ def render_video(
             actions the scan gave.
         config: removal and encoding settings; None for the scan's.
         progress: told how far the render has got.
+        verify: check the output with the scan's detectors and repair what they still find
+            (as ``run`` does); None for the config's ``verify.enabled``.
 
     Returns:
         The render report, also written as the audit record next to the output.
@@ -70,34 +77,13 @@ def render_video(
         decisions_path,
         "rule file" if scan.report.get("rules") else "scan",
     )
-    action_of_track = {
-        track_id: decisions[occ["id"]].action
-        for occ in scan.report["occurrences"]
-        for track_id in occ["track_ids"]
-    }
-    removers = build_removers(config, set(action_of_track.values()))
-    crops = BeforeAfter(scan.report["occurrences"])
-    saved = SavedMasks(scan.masks_path)
-    try:
-        with VideoReader(input_path) as reader:
-            progress.start(reader.info.frame_count_header)
-            written = write_removed(
-                reader,
-                output_path,
-                config.encode,
-                partial(
-                    _masked_frames,
-                    saved=saved,
-                    action_of_track=action_of_track,
-                    config=config,
-                    crops=crops,
-                ),
-                removers,
-                progress,
-                crops.take_after,
-            )
-    finally:
-        saved.close()
+    renderer = _Renderer(input_path, output_path, scan, config, decisions, progress)
+    renderer.write()
+    verification, notice = None, None
+    if config.verify.enabled if verify is None else verify:
+        verification, notice = renderer.verify()
+    written, crops = renderer.written, renderer.crops
+    notices = [*written.notices, *([notice] if notice else [])]
     audit = build_audit(
         scan,
         input_path,
@@ -105,11 +91,12 @@ def render_video(
         decisions_path,
         decisions,
         config,
-        written,
+        written._replace(notices=notices),
         time.perf_counter() - started,
         (crops.before, crops.after),
+        verification,
     )
-    for notice in written.notices:
+    for notice in notices:
         progress.note(notice)
     write_json_atomic(audit_path(output_path), audit)
     return audit
@@ -129,10 +116,10 @@ def _masked_frames(
     frames: Iterator[VideoFrame],
     saved: SavedMasks,
     action_of_track: dict[int, str],
-    config: PipelineConfig,
     crops: BeforeAfter,
+    repairs: Repairs,
 ) -> Iterator[MaskedFrame]:
-    """Each decoded frame with its saved masks, joined per decided action."""
+    """Each decoded frame with its saved masks, joined per decided action, and its repairs."""
     cuts = set(saved.shot_starts) - {0}
     masked = saved.frames()
     upcoming = next(masked, None)
@@ -148,4 +135,88 @@ def _masked_frames(
             action_of_track.__getitem__,
             0,  # the scan saved its refined masks, margin included
             frame.index in cuts,
+            repairs.get(frame.index),
         )
+
+
+class _Renderer:
+    """Writes the output from the saved masks, again with repairs where verification asks."""
+
+    def __init__(
+        self,
+        input_path: Path,
+        output_path: Path,
+        scan: Scan,
+        config: PipelineConfig,
+        decisions: dict[str, Decision],
+        progress: Progress,
+    ) -> None:
+        self.input_path, self.output_path, self.scan = input_path, output_path, scan
+        self.config, self.decisions, self.progress = config, decisions, progress
+        occurrences = scan.report["occurrences"]
+        self.action_of_track = {
+            track_id: decisions[occ["id"]].action
+            for occ in occurrences
+            for track_id in occ["track_ids"]
+        }
+        # A brand's action is that of the occurrences removed; keep where all are kept.
+        self.action_of: dict[str, str] = {}
+        for occ in occurrences:
+            action = decisions[occ["id"]].action
+            if self.action_of.get(occ["brand"], "keep") == "keep":
+                self.action_of[occ["brand"]] = action
+        self.repairs: Repairs = {}
+
+    def write(self) -> None:
+        """Render the output (with the repairs so far); keep what the writer reports."""
+        actions = set(self.action_of_track.values())
+        actions |= {action for repair in self.repairs.values() for action in repair}
+        self.crops = BeforeAfter(self.scan.report["occurrences"])
+        saved = SavedMasks(self.scan.masks_path)
+        try:
+            with VideoReader(self.input_path) as reader:
+                self.progress.start(reader.info.frame_count_header)
+                self.written = write_removed(
+                    reader,
+                    self.output_path,
+                    self.config.encode,
+                    partial(
+                        _masked_frames,
+                        saved=saved,
+                        action_of_track=self.action_of_track,
+                        crops=self.crops,
+                        repairs=self.repairs,
+                    ),
+                    build_removers(self.config, actions),
+                    self.progress,
+                    self.crops.take_after,
+                )
+        finally:
+            saved.close()
+
+    def verify(self) -> tuple[dict | None, str | None]:
+        """Verify the output as ``run`` does; None and a notice where it cannot be verified."""
+        report = self.scan.report
+        kept = {i for i, d in self.decisions.items() if d.action == "keep"}
+        removed = {o["id"] for o in report["occurrences"]} - kept
+        if not removed:
+            return verification_entry([], []) | {"residual_frames_first_pass": []}, None
+        detectors, notice = scan_detectors(report, self.action_of, self.input_path, self.config)
+        if detectors is None:
+            return None, notice
+
+        def rerun(repairs: Repairs) -> None:
+            self.repairs.update(repairs)
+            self.progress = Silent()  # the writer's notices were given once already
+            self.write()
+
+        return verify_and_repair(
+            self.output_path,
+            detectors,
+            render_frames(report, removed),
+            self.action_of,
+            self.config.remove.margin_px,
+            rerun,
+            self.config.detect.min_confidence,
+            drop_kept(report, kept),
+        ), None

@@ -10,7 +10,7 @@ themselves no longer see a brand on any frame they were shown.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +19,9 @@ import numpy as np
 from autoblur.io import VideoReader
 from autoblur.types import Detections, RegionMask
 from detectors import Detector
+
+# Frame index to action to the masks a verification adds on that frame.
+Repairs = dict[int, dict[str, list[RegionMask]]]
 
 _WIDEN_SHARE = 0.1  # a repair mask grows by this x its box's larger side, plus the margin
 
@@ -146,7 +149,7 @@ def verify_output(
 
 def repair_masks(
     residual: list[Residual], action_of: dict[str, str], margin_px: int, blur: bool
-) -> dict[int, dict[str, list[RegionMask]]]:
+) -> Repairs:
     """Wide masks that remove what was found again, per frame and action.
 
     Args:
@@ -155,7 +158,7 @@ def repair_masks(
         margin_px: the configured margin; the repair mask is wider.
         blur: blur instead of the brand's action (the fill already failed twice).
     """
-    repairs: dict[int, dict[str, list[RegionMask]]] = {}
+    repairs: Repairs = {}
     for item in residual:
         for i in range(len(item.detections)):
             mask = item.detections.mask_or_box(i, item.frame_hw)
@@ -166,3 +169,50 @@ def repair_masks(
             action = "blur" if blur else action_of.get(item.detections.brand[i], "inpaint")
             repairs.setdefault(item.frame_idx, {}).setdefault(action, []).append(wide)
     return repairs
+
+
+def verify_and_repair(
+    output_path: Path,
+    detectors: Sequence[Detector],
+    frames: Iterable[int],
+    action_of: dict[str, str],
+    margin_px: int,
+    rerun: Callable[[Repairs], None],
+    min_confidence: float = 0.0,
+    not_residual: Callable[[list[Residual]], list[Residual]] = list,
+) -> dict:
+    """Check an output; remove what is found again and check those frames again.
+
+    The first repair fills a wider mask; where the detectors still find something, the second
+    blurs it. What is left after that is the section's residual. Shared by ``run`` and
+    ``render``, which differ only in how they write the output again.
+
+    Args:
+        output_path: the video to check (rewritten by ``rerun``).
+        detectors: the detectors, with the cues that found the brands in its input.
+        frames: the frame indices to check.
+        action_of: each brand's action (its repair's action on the first repair).
+        margin_px: the configured margin; repair masks are wider.
+        rerun: writes ``output_path`` again with the given repairs added, per frame (a frame's
+            repairs replace the ones an earlier call gave it).
+        min_confidence: detections below this score are ignored.
+        not_residual: drops what is left on purpose from a verification's findings (brands
+            or occurrences kept).
+
+    Returns:
+        The report's ``verification`` section, with ``residual_frames_first_pass``.
+    """
+    kept = frozenset(brand for brand, action in action_of.items() if action == "keep")
+    checked, residual = find_residual(output_path, detectors, frames, min_confidence, kept)
+    residual = not_residual(residual)
+    first_pass = sorted({item.frame_idx for item in residual})
+    for blur in (False, True):
+        if not residual:
+            break
+        rerun(repair_masks(residual, action_of, margin_px, blur))
+        again = [item.frame_idx for item in residual]
+        found = find_residual(output_path, detectors, again, min_confidence, kept)[1]
+        residual = not_residual(found)
+    entry = verification_entry(checked, residual)
+    entry["residual_frames_first_pass"] = first_pass
+    return entry

@@ -14,8 +14,12 @@ import pytest
 from click.testing import CliRunner
 
 from autoblur.cli import main
+from autoblur.exit_codes import ExitCode
 from autoblur.io import VideoReader
+from autoblur.render_verify import drop_kept
 from autoblur.saved_detections import SavedMasks, file_sha256
+from autoblur.types import Detections, RegionMask
+from autoblur.verify import Residual
 from tests.conftest import IMAGES, make_composite, write_tiny_video
 
 LOGO = IMAGES / "opencv-logo.png"  # a badge with its word in it: found by image and by word
@@ -144,6 +148,10 @@ def test_one_kept_and_one_removed(scanned, tmp_path):
     assert audit["input"]["sha256"] == data["saved_detections"]["input_sha256"]
     assert audit["scan"]["sha256"] == file_sha256(report)
     assert kept["start_timecode"] == first["start_timecode"]
+    verification = audit["verification"]  # the kept badge is there on purpose: not residual
+    assert verification["verified_clean"] and not verification["residual_frames_first_pass"]
+    assert min(verification["checked_frames"]) == second["start_frame"]
+    assert max(verification["checked_frames"]) == second["end_frame"]
     page = (tmp_path / "review.html").read_text()
     images = _Images()
     images.feed(page)
@@ -206,3 +214,90 @@ def test_render_keeps_audio_timestamps_and_frame_count(bunny_windows, tmp_path):
     for i in range(occ["start_frame"] + 2, occ["end_frame"] + 1, 10):
         truth = bunny_windows.masks[i].to_dense()
         assert (np.abs(after[i] - before[i]).max(axis=2)[truth] > 20).mean() > 0.7  # removed
+
+
+def test_verification_ignores_a_kept_occurrence_of_a_removed_brand(scanned):
+    _, _, data = scanned
+    first, second = data["occurrences"]
+    found = Detections(
+        xyxy=np.array([[10, 10, 60, 60]], np.float32),
+        confidence=np.array([0.9], np.float32),
+        brand=["OpenCV"],
+        source=["logo"],
+        cue=[str(LOGO)],
+    )
+    on = [
+        Residual(i, i / 25, (360, 640), found) for i in (first["end_frame"], second["start_frame"])
+    ]
+    left = drop_kept(data, {first["id"]})(on)
+    assert [item.frame_idx for item in left] == [second["start_frame"]]  # only the removed one
+
+
+def _shrunk(frames):
+    """Each saved mask replaced by the top-left sixteenth of its box: most of the badge is left."""
+
+    def corner(mask: RegionMask) -> RegionMask:
+        height, width = (max(1, side // 4) for side in mask.bitmap.shape)
+        return RegionMask(mask.x0, mask.y0, np.ones((height, width), bool), mask.frame_hw)
+
+    def frames_shrunk(self):
+        for frame_idx, masks in frames(self):
+            yield frame_idx, {track_id: corner(m) for track_id, m in masks.items()}
+
+    return frames_shrunk
+
+
+def test_masks_too_small_are_repaired_by_the_second_pass(scanned, tmp_path, monkeypatch):
+    clip, _, _ = scanned
+    monkeypatch.setattr(SavedMasks, "frames", _shrunk(SavedMasks.frames))
+    code, err, audit = render(scanned, tmp_path, None)
+    assert code == 0, err
+    verification = audit["verification"]
+    repaired = verification["residual_frames_first_pass"]
+    assert repaired and verification["verified_clean"]
+    before, after = frames_of(clip.path), frames_of(tmp_path / "out.mp4")
+    for i in repaired:
+        truth = clip.masks[i].to_dense()
+        assert (np.abs(after[i] - before[i]).max(axis=2)[truth] > 12).mean() > 0.5, i
+    code, err, audit = render(scanned, tmp_path, None, "--no-verify")
+    assert code == 0 and audit["verification"] is None
+    unrepaired = frames_of(tmp_path / "out.mp4")
+    left = [
+        (np.abs(unrepaired[i] - before[i]).max(axis=2)[clip.masks[i].to_dense()] > 12).mean()
+        for i in repaired
+    ]
+    assert min(left) < 0.5  # without the second pass the shrunk masks left the badge there
+
+
+def test_a_missing_reference_image_skips_verification_with_a_notice(scanned, tmp_path):
+    clip, report, data = scanned
+    gone = tmp_path / "gone.png"
+    moved = json.loads(json.dumps(data))
+    for track in moved["tracks"]:
+        if track["source"] in ("logo", "flat"):
+            track["cue"] = str(gone)
+    scan = tmp_path / "scan.json"
+    scan.write_text(json.dumps(moved))
+    masks = report.parent / data["saved_detections"]["path"]
+    (tmp_path / masks.name).write_bytes(masks.read_bytes())
+    out = tmp_path / "out.mp4"
+    code, err = invoke("render", clip.path, "--scan", scan, "-o", out, "-q")
+    assert code == 0, err
+    audit = json.loads((tmp_path / "out.audit.json").read_text())
+    assert audit["verification"] is None
+    (notice,) = [n for n in audit["notices"] if "verification" in n]
+    assert str(gone) in notice
+
+
+def test_render_exits_4_when_something_is_left(scanned, tmp_path, monkeypatch):
+    monkeypatch.setattr(SavedMasks, "frames", _shrunk(SavedMasks.frames))
+    monkeypatch.setattr("autoblur.verify.repair_masks", lambda *args: {})  # repairs fail
+
+    def first_frames(report, removed):  # one frame checked keeps the test short
+        return [o["start_frame"] for o in report["occurrences"] if o["id"] in removed]
+
+    monkeypatch.setattr("autoblur.render.render_frames", first_frames)
+    code, err, audit = render(scanned, tmp_path, None)
+    assert code == ExitCode.RESIDUAL
+    assert "verification: brands still found on frames" in err
+    assert not audit["verification"]["verified_clean"] and audit["verification"]["residual"]

@@ -95,7 +95,7 @@ def test_short_masks_without_verification_leave_the_logo(short_clip, tmp_path, m
 
 def test_run_exits_4_and_the_html_says_what_is_left(short_clip, tmp_path, monkeypatch):
     _miss_half(monkeypatch)
-    monkeypatch.setattr("autoblur.pipeline.repair_masks", lambda *args: {})  # repairs fail
+    monkeypatch.setattr("autoblur.verify.repair_masks", lambda *args: {})  # repairs fail
     out, report, html = tmp_path / "o.mp4", tmp_path / "r.json", tmp_path / "r.html"
     result = CliRunner().invoke(
         main,

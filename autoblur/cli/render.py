@@ -45,6 +45,12 @@ from autoblur.render import render_video
     type=click.Path(path_type=Path),
     help="Also write the review sheet (decisions, before/after crops) as HTML here.",
 )
+@click.option(
+    "--verify/--no-verify",
+    default=None,
+    help="Run the scan's detectors on the output and remove what they still find (default: "
+    "config verify.enabled); exit code 4 when something is left.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or notes.")
 @handle_errors
 def render(
@@ -54,6 +60,7 @@ def render(
     output: Path | None,
     config_name: str | None,
     html_path: Path | None,
+    verify: bool | None,
     quiet: bool,
 ) -> int:
     """Render INPUT_PATH from a scan's saved detections and a reviewer's decisions."""
@@ -61,7 +68,7 @@ def render(
     config = load_config(config_name) if config_name is not None else None
     bar = Bar("rendering", quiet)
     try:
-        report = render_video(input_path, scan_path, output, decisions_path, config, bar)
+        report = render_video(input_path, scan_path, output, decisions_path, config, bar, verify)
     finally:
         bar.close()
     if html_path is not None:
@@ -73,4 +80,13 @@ def render(
             f"removed, {report['timing']['frames']} frames in {report['timing']['seconds']:.1f} s",
             err=True,
         )
+    verification = report["verification"]
+    if verification is not None and not verification["verified_clean"]:
+        frames = sorted({r["frame"] for r in verification["residual"]})
+        click.echo(
+            f"autoblur: verification: brands still found on frames {frames} of {output}; "
+            "check them (see the audit's 'verification')",
+            err=True,
+        )
+        return ExitCode.RESIDUAL
     return ExitCode.OK

@@ -50,22 +50,38 @@ class MaskedFrame:
         )
 
 
+def add_repairs(
+    by_action: dict[str, list[RegionMask]], repairs: Mapping[str, list[RegionMask]]
+) -> None:
+    """Add a verification's repair masks of one frame to its masks per action, in place.
+
+    A ``blur`` repair means the fill failed twice there: it takes the ``inpaint`` masks too.
+    """
+    for action, extra in repairs.items():
+        if action == "blur":
+            extra = extra + by_action.pop("inpaint", [])
+        by_action.setdefault(action, []).extend(extra)
+
+
 def masked_frame(
     frame: VideoFrame,
     track_masks: Mapping[int, RegionMask],
     action_of_track: Callable[[int], str],
     margin_px: int,
     starts_shot: bool,
+    repairs: Mapping[str, list[RegionMask]] | None = None,
 ) -> MaskedFrame:
     """A frame with its tracks' masks dilated by ``margin_px`` and joined per action.
 
-    Tracks whose action is ``keep`` are left out.
+    Tracks whose action is ``keep`` are left out; ``repairs`` (masks per action that a
+    verification added on this frame) are joined in with :func:`add_repairs`.
     """
     by_action: dict[str, list[RegionMask]] = {}
     for track_id, mask in track_masks.items():
         action = action_of_track(track_id)
         if action != "keep":
             by_action.setdefault(action, []).append(mask.dilate(margin_px))
+    add_repairs(by_action, repairs or {})
     masks = {action: union_mask(parts) for action, parts in by_action.items()}
     return MaskedFrame(frame, masks, starts_shot=starts_shot)
 
