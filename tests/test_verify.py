@@ -153,3 +153,18 @@ def test_each_track_shows_its_least_sure_fill(short_clip, tmp_path):
     assert np.abs(before - after).mean() > 5  # the logo is in one and not in the other
     assert "before | after, frame" in html.read_text()
     assert worst["frame"] in report["verification"]["checked_frames"]
+
+
+def test_keyframes_the_removal_left_untouched_are_not_checked_again(tmp_path, real_media):
+    # The logo enters at frame 14: keyframes 0 and 12 are the input's pictures, on which the
+    # first pass found nothing; every keyframe the removal changed is checked.
+    clip = make_composite(
+        tmp_path, "bikes.mp4", WINDOWS, 40, width_frac=0.3, speed_px=4, start_frame=14
+    )
+    report = _run(clip, tmp_path / "o.mp4", keyframe_interval=12)
+    verification = report["verification"]
+    checked = set(verification["checked_frames"])
+    assert verification["verified_clean"]
+    assert verification["unchanged_keyframes_not_checked"] >= 2
+    assert not checked & {0, 12}
+    assert {24, 30} <= checked  # keyframes with the logo on (30: a scene cut of bikes.mp4)
