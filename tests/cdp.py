@@ -14,6 +14,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+# Headless, and quiet on a machine with no network: no background connections, no updates.
+HEADLESS_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
 
 def chromium() -> str | None:
     for name in ("chromium", "chromium-browser", "google-chrome"):
@@ -41,13 +52,7 @@ class Browser:
         self.process = subprocess.Popen(
             [
                 chromium() or "chromium",
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
+                *HEADLESS_FLAGS,
                 "--remote-debugging-pipe",
                 f"--user-data-dir={profile}",
                 "about:blank",

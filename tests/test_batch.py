@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from autoblur.cli import main
+from tests.cdp import HEADLESS_FLAGS, chromium
 from tests.conftest import REPO, VIDEOS, write_tiny_video
 
 RULES = REPO / "brand_lists" / "kr.yaml"
@@ -206,28 +207,11 @@ def test_html_reports_match_the_json(inputs, tmp_path):
     )  # self-contained
 
 
-def chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
 @pytest.mark.skipif(chromium() is None, reason="no chromium on this machine (.ci/run installs it)")
 def test_html_renders_in_a_headless_browser(inputs, tmp_path):
     out = tmp_path / "out"
     invoke("batch", inputs, "--rules", RULES, "-o", out, "--html", "-q")
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ]
+    flags = [*HEADLESS_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
     url = (out / "batch_report.html").as_uri()
     dom = subprocess.run(
         [chromium(), *flags, "--dump-dom", url],
