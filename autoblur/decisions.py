@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from autoblur.config import PipelineConfig
 from autoblur.errors import ConfigError
+from autoblur.yaml_file import read_yaml
 
 DecisionAction = Literal["remove", "blur", "pixelate", "fill", "inpaint", "keep"]
 
@@ -78,14 +78,7 @@ def load_decisions(path: Path) -> DecisionsFile:
         ConfigError: the file is missing, not YAML/JSON, or has an unknown key or action,
             naming the file and the key.
     """
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: decisions file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read decisions file ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML or JSON ({str(exc).splitlines()[0]})") from None
+    raw = read_yaml(path, "decisions file")
     try:
         return DecisionsFile.model_validate(raw if raw is not None else {})
     except ValidationError as exc:

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from autoblur.errors import ConfigError
 from autoblur.types import BrandCue
+from autoblur.yaml_file import read_yaml
 
 ActionName = Literal["inpaint", "blur", "pixelate", "fill", "keep"]
 
@@ -80,14 +80,7 @@ def _error_location(model_input: dict[str, Any], loc: tuple[Any, ...]) -> str:
 
 
 def _parse_file(path: Path) -> RuleFileModel:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: rule file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read rule file ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    raw = read_yaml(path, "rule file")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a rule file must be a mapping with a 'brands' list")
     try:

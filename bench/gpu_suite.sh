@@ -13,7 +13,7 @@ if ! "$PYTHON" -c "import av, pydantic, segment_anything" 2>/dev/null; then
             "bench/wheels: run bench/fetch_gpu_wheels.sh where pip works, and carry bench/wheels" >&2
         exit 2
     fi
-    site=${AUTOBLUR_WHEEL_SITE:-/tmp/autoblur-site}
+    site=${AUTOBLUR_WHEEL_SITE:-$PWD/out/wheel-site}  # out/ is ignored by git
     "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
         --target "$site" bench/wheels/*.whl
     export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"

@@ -148,7 +148,7 @@ def _ray_results(pending: list[BatchItem], options: BatchOptions) -> Iterator[di
         ) from None
     cluster = os.environ.get("RAY_ADDRESS")
     ray.init(
-        # "local": a new instance, never a cluster that /tmp/ray/ray_current_cluster names
+        # "local": a new instance, never the cluster that Ray's ray_current_cluster file names
         # (a stale one there made ray.init() wait for a dead head node), on the loopback
         # interface: a local instance has no reason to listen on the network.
         address=cluster or "local",
