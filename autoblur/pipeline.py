@@ -40,7 +40,7 @@ from autoblur.track.flat import follow_flat_marks
 from autoblur.track.manager import FrameMasks
 from autoblur.track.refine import MaskRefiner
 from autoblur.types import BrandCue, Detections, RegionMask, union_mask
-from autoblur.verify import Repairs, frames_to_check, verify_and_repair
+from autoblur.verify import Repairs, frames_to_check, search_windows, verify_and_repair
 from autoblur.worst import WorstFrames
 from detectors import (
     BOX_ONLY_DETECTORS,
@@ -247,6 +247,9 @@ class Pipeline:
         self.keyframe_indices: list[int] = []
         # Frames whose pixels a remover changed (the others are the input's pictures).
         self.touched_frames: set[int] = set()
+        # Per keyframe, the (4,) float boxes of what the detectors found and of every mask
+        # removed there: where the verification looks for residual on it.
+        self.keyframe_boxes: dict[int, list[np.ndarray]] = {}
         # Frame index to action to masks removed on top of the tracks' (the verification's).
         self.extra_masks: Repairs = {}
         self.worst: WorstFrames | None = None  # while writing an output
@@ -294,7 +297,7 @@ class Pipeline:
             saved_detections = self._save_detections((reader.info.height, reader.info.width))
             verification = None
             if job.output_path is not None and self.config.verify.enabled:
-                verification = self._verify(tracks)
+                verification = self._verify(tracks, (reader.info.height, reader.info.width))
             report = build_report(
                 job=job,
                 info=reader.info,
@@ -324,13 +327,15 @@ class Pipeline:
             "input_sha256": file_sha256(self.job.input_path),
         }
 
-    def _verify(self, tracks: list) -> dict:
+    def _verify(self, tracks: list, frame_hw: tuple[int, int]) -> dict:
         """Check the output; remove what is found again and check those frames again.
 
         Keyframes that no remover changed are not checked again: their pictures are the
         input's (packets copied, or re-encoded from the same pixels), on which the first pass
         ran the same detectors and found nothing to remove. On a long master with a few
-        logos this keeps verification from doubling the detection time.
+        logos this keeps verification from doubling the detection time. On the changed
+        keyframes only the windows around what was found and changed are searched (see
+        :func:`~autoblur.verify.search_windows`); the other frames checked are searched whole.
         """
         keyframes = [k for k in self.keyframe_indices if k in self.touched_frames]
         frames = frames_to_check(
@@ -344,6 +349,7 @@ class Pipeline:
             self.extra_masks.update(repairs)
             self._rerun()
 
+        windows = {k: search_windows(self.keyframe_boxes.get(k, []), frame_hw) for k in keyframes}
         entry = verify_and_repair(
             self.job.output_path,
             self.detectors,
@@ -352,8 +358,10 @@ class Pipeline:
             self.config.remove.margin_px,
             rerun,
             self.config.detect.min_confidence,
+            windows=windows,
         )
         entry["unchanged_keyframes_not_checked"] = len(self.keyframe_indices) - len(keyframes)
+        entry["keyframes_searched_in_windows"] = sum(w is not None for w in windows.values())
         return entry
 
     def _rerun(self) -> None:
@@ -443,9 +451,12 @@ class Pipeline:
                 if action != "keep":
                     by_action.setdefault(action, []).append(mask)
                     removed[track_id] = (action, mask)
-            if self.worst is not None:
+            if self.worst is not None and removed:  # no picture to convert on other frames
                 self.worst.before(frame.index, frame.rgb, removed)
             add_repairs(by_action, self.extra_masks.get(frame.index, {}))
+            if frame.index in self.keyframe_boxes:
+                removed_boxes = [m.xyxy for ms in by_action.values() for m in ms]
+                self.keyframe_boxes[frame.index].extend(removed_boxes)
             masks = {a: union_mask(m) for a, m in by_action.items()}
             yield MaskedFrame(frame, masks, starts_shot=cut)
 
@@ -574,4 +585,5 @@ class Pipeline:
             found = Detections.concat([parts[index] for parts in per_detector])
             keep = np.nonzero(found.confidence >= self.config.detect.min_confidence)[0]
             results.append(self.segmenter.segment(key.rgb, found.select(keep)))
+            self.keyframe_boxes[key.index] = [*found.xyxy[keep], *results[-1].xyxy]
         return results

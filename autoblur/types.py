@@ -223,6 +223,26 @@ class Detections:
             [self.masks[i] for i in idx],
         )
 
+    def shifted(self, dx: int, dy: int, frame_hw: tuple[int, int]) -> Detections:
+        """These detections, found on a crop whose top-left pixel is (dx, dy), in a frame.
+
+        Args:
+            dx: the crop's left column in the frame.
+            dy: the crop's top row in the frame.
+            frame_hw: the frame's (height, width).
+        """
+        return Detections(
+            self.xyxy + np.array([dx, dy, dx, dy], np.float32),
+            self.confidence,
+            list(self.brand),
+            list(self.source),
+            list(self.cue),
+            [
+                None if m is None else RegionMask(m.x0 + dx, m.y0 + dy, m.bitmap, frame_hw)
+                for m in self.masks
+            ],
+        )
+
     def mask_or_box(self, i: int, frame_hw: tuple[int, int]) -> RegionMask | None:
         """The mask of detection ``i``, or its box rasterised when it has none."""
         if self.masks[i] is not None:

@@ -10,7 +10,7 @@ themselves no longer see a brand on any frame they were shown.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +22,16 @@ from detectors import Detector
 
 # Frame index to action to the masks a verification adds on that frame.
 Repairs = dict[int, dict[str, list[RegionMask]]]
+# (x0, y0, x1, y1) integer pixel box, x1 and y1 exclusive.
+Window = tuple[int, int, int, int]
 
 _WIDEN_SHARE = 0.1  # a repair mask grows by this x its box's larger side, plus the margin
+# A search window reaches this x the larger side of what it surrounds beyond it on every side
+# (at least _CONTEXT_MIN_PX): a mark the fill only partly covered is still whole inside it.
+_CONTEXT_SHARE = 0.5
+_CONTEXT_MIN_PX = 32
+# Windows covering more than this share of the frame are dropped for the whole frame.
+_WHOLE_FRAME_SHARE = 0.5
 
 
 @dataclass
@@ -59,12 +67,94 @@ def frames_to_check(
     return sorted(frames)
 
 
+def search_windows(boxes: Sequence[np.ndarray], frame_hw: tuple[int, int]) -> list[Window] | None:
+    """Where a residual can be on a keyframe: around what was found or changed there.
+
+    On a keyframe the first pass ran the detectors on the whole input picture; the output
+    differs from it only where a remover changed pixels. A detector that finds something on
+    the output away from every changed region and every first-pass find sees the same pixels
+    there as in the first pass, where it found nothing. So the search is limited to windows
+    around those boxes, with room for a mark the fill only partly covered.
+
+    Args:
+        boxes: (4,) float [x0, y0, x1, y1] boxes in frame pixels: the regions a remover
+            changed and what the detectors found on the input's keyframe.
+        frame_hw: the frame's (height, width).
+
+    Returns:
+        Non-overlapping windows, or None where they would cover most of the frame (search it
+        whole).
+    """
+    height, width = frame_hw
+    windows: list[list[int]] = []
+    for box in boxes:
+        x0, y0, x1, y1 = (float(v) for v in box)
+        reach = max(_CONTEXT_SHARE * max(x1 - x0, y1 - y0), _CONTEXT_MIN_PX)
+        windows.append(
+            [
+                max(0, int(np.floor(x0 - reach))),
+                max(0, int(np.floor(y0 - reach))),
+                min(width, int(np.ceil(x1 + reach))),
+                min(height, int(np.ceil(y1 + reach))),
+            ]
+        )
+    windows = _merge_overlapping(windows)
+    covered = sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in windows)
+    if covered > _WHOLE_FRAME_SHARE * height * width:
+        return None
+    return [(x0, y0, x1, y1) for x0, y0, x1, y1 in windows if x1 > x0 and y1 > y0]
+
+
+def _merge_overlapping(windows: list[list[int]]) -> list[list[int]]:
+    """Join overlapping [x0, y0, x1, y1] windows into their bounding boxes until none overlap."""
+    done: list[list[int]] = []
+    todo = list(windows)
+    while todo:
+        box = todo.pop()
+        for i, other in enumerate(done):
+            if box[0] < other[2] and other[0] < box[2] and box[1] < other[3] and other[1] < box[3]:
+                del done[i]
+                todo.append(
+                    [
+                        min(box[0], other[0]),
+                        min(box[1], other[1]),
+                        max(box[2], other[2]),
+                        max(box[3], other[3]),
+                    ]
+                )
+                break
+        else:
+            done.append(box)
+    return done
+
+
+def detect_in_windows(
+    detectors: Sequence[Detector], rgb: np.ndarray, windows: Sequence[Window] | None
+) -> Detections:
+    """What ``detectors`` find on an (H, W, 3) uint8 RGB frame, in frame coordinates.
+
+    Args:
+        detectors: the detectors to run.
+        rgb: the frame.
+        windows: the crops to search, or None for the whole frame.
+    """
+    if windows is None:
+        return Detections.concat([detector.detect(rgb) for detector in detectors])
+    found = []
+    for x0, y0, x1, y1 in windows:
+        crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
+        for detector in detectors:
+            found.append(detector.detect(crop).shifted(x0, y0, rgb.shape[:2]))
+    return Detections.concat(found)
+
+
 def find_residual(
     output_path: Path,
     detectors: Sequence[Detector],
     frames: Iterable[int],
     min_confidence: float = 0.0,
     kept_brands: frozenset[str] = frozenset(),
+    windows: Mapping[int, Sequence[Window] | None] | None = None,
 ) -> tuple[list[int], list[Residual]]:
     """Run ``detectors`` on the given frames of ``output_path``.
 
@@ -74,6 +164,8 @@ def find_residual(
         frames: frame indices to check (those past the end are skipped).
         min_confidence: detections below this score are ignored, as in the run.
         kept_brands: brands whose action is ``keep``: their finds are not residual.
+        windows: per frame, the only places to search (:func:`search_windows`); frames not
+            in it are searched whole.
 
     Returns:
         The frames checked, and one :class:`Residual` per frame where something was found.
@@ -94,7 +186,7 @@ def find_residual(
             if frame.index not in wanted:
                 continue
             checked.append(frame.index)
-            found = Detections.concat([detector.detect(frame.rgb) for detector in detectors])
+            found = detect_in_windows(detectors, frame.rgb, (windows or {}).get(frame.index))
             keep = [
                 i
                 for i in range(len(found))
@@ -128,6 +220,7 @@ def verify_output(
     frames: Iterable[int],
     min_confidence: float = 0.0,
     kept_brands: frozenset[str] = frozenset(),
+    windows: Mapping[int, Sequence[Window] | None] | None = None,
 ) -> dict:
     """Check an output video: the ``verification`` dict of the report.
 
@@ -137,13 +230,14 @@ def verify_output(
         frames: the frame indices to check.
         min_confidence: detections below this score are ignored.
         kept_brands: brands left on purpose (action ``keep``).
+        windows: per frame, the only places to search (:func:`search_windows`).
 
     Returns:
         ``{"checked_frames": [...], "residual": [{frame, time, brand, box}],
         "verified_clean": bool}``.
     """
     return verification_entry(
-        *find_residual(output_path, detectors, frames, min_confidence, kept_brands)
+        *find_residual(output_path, detectors, frames, min_confidence, kept_brands, windows)
     )
 
 
@@ -180,6 +274,7 @@ def verify_and_repair(
     rerun: Callable[[Repairs], None],
     min_confidence: float = 0.0,
     not_residual: Callable[[list[Residual]], list[Residual]] = list,
+    windows: Mapping[int, Sequence[Window] | None] | None = None,
 ) -> dict:
     """Check an output; remove what is found again and check those frames again.
 
@@ -198,12 +293,14 @@ def verify_and_repair(
         min_confidence: detections below this score are ignored.
         not_residual: drops what is left on purpose from a verification's findings (brands
             or occurrences kept).
+        windows: per frame, the only places the first check searches (:func:`search_windows`);
+            frames not in it, and every check after a repair, are searched whole.
 
     Returns:
         The report's ``verification`` section, with ``residual_frames_first_pass``.
     """
     kept = frozenset(brand for brand, action in action_of.items() if action == "keep")
-    checked, residual = find_residual(output_path, detectors, frames, min_confidence, kept)
+    checked, residual = find_residual(output_path, detectors, frames, min_confidence, kept, windows)
     residual = not_residual(residual)
     first_pass = sorted({item.frame_idx for item in residual})
     for blur in (False, True):

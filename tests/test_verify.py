@@ -15,7 +15,7 @@ from autoblur.job import Job
 from autoblur.pipeline import Pipeline
 from autoblur.track.refine import MaskRefiner
 from autoblur.types import BrandCue, RegionMask
-from autoblur.verify import verify_output
+from autoblur.verify import search_windows, verify_output
 from detectors.logo import LogoDetector
 from tests.conftest import IMAGES, make_composite
 
@@ -27,6 +27,19 @@ def short_clip(tmp_path_factory, real_media):
     """Bikes (640x272), 25 frames, the Windows logo moving over all of them."""
     return make_composite(
         tmp_path_factory.mktemp("verify"), "bikes.mp4", WINDOWS, 25, width_frac=0.3, speed_px=4
+    )
+
+
+@pytest.fixture(scope="module")
+def small_logo_clip(tmp_path_factory, real_media):
+    """Bikes, 25 frames, a smaller Windows logo: the keyframes are searched in windows."""
+    return make_composite(
+        tmp_path_factory.mktemp("verify_small"),
+        "bikes.mp4",
+        WINDOWS,
+        25,
+        width_frac=0.15,
+        speed_px=4,
     )
 
 
@@ -68,7 +81,9 @@ def test_verify_output_finds_a_logo_left_in(short_clip):
     assert kept["verified_clean"]
 
 
-def test_second_pass_removes_what_the_first_left(short_clip, tmp_path, monkeypatch):
+@pytest.mark.parametrize("clip_name", ["short_clip", "small_logo_clip"])
+def test_second_pass_removes_what_the_first_left(clip_name, tmp_path, monkeypatch, request):
+    clip = request.getfixturevalue(clip_name)
     refine = _miss_half(monkeypatch)
     original_rerun = Pipeline._rerun
 
@@ -77,11 +92,14 @@ def test_second_pass_removes_what_the_first_left(short_clip, tmp_path, monkeypat
         original_rerun(self)
 
     monkeypatch.setattr(Pipeline, "_rerun", rerun_with_whole_masks)
-    report = _run(short_clip, tmp_path / "out.mp4")
+    report = _run(clip, tmp_path / "out.mp4")
     verification = report["verification"]
-    assert verification["residual_frames_first_pass"]  # the short masks left the logo there
+    # The short masks left the logo on the keyframes, whether searched whole or in windows.
+    assert {0, 12, 24} <= set(verification["residual_frames_first_pass"])
     assert verification["verified_clean"]
     assert {0, 12, 24} <= set(verification["checked_frames"])
+    in_windows = verification["keyframes_searched_in_windows"]
+    assert in_windows == 0 if clip_name == "short_clip" else in_windows >= 3
 
 
 def test_short_masks_without_verification_leave_the_logo(short_clip, tmp_path, monkeypatch):
@@ -168,3 +186,30 @@ def test_keyframes_the_removal_left_untouched_are_not_checked_again(tmp_path, re
     assert verification["unchanged_keyframes_not_checked"] >= 2
     assert not checked & {0, 12}
     assert {24, 30} <= checked  # keyframes with the logo on (30: a scene cut of bikes.mp4)
+
+
+def test_search_windows_surround_the_boxes_and_join_when_they_overlap():
+    a, b = np.array([100, 100, 140, 120], np.float32), np.array([150, 100, 190, 130], np.float32)
+    far = np.array([600, 400, 620, 420], np.float32)
+    windows = search_windows([a, b, far], (480, 800))
+    assert len(windows) == 2  # a's and b's windows overlap: one window holds both
+    for box in (a, b, far):
+        assert any(
+            w[0] < box[0] and w[1] < box[1] and w[2] > box[2] and w[3] > box[3] for w in windows
+        )
+    assert search_windows([np.array([50, 50, 700, 400], np.float32)], (480, 800)) is None
+
+
+def test_keyframe_windows_find_what_the_whole_frame_finds(tmp_path, real_media):
+    clip = make_composite(tmp_path, "bikes.mp4", WINDOWS, 13, width_frac=0.15, speed_px=4)
+    detectors = [LogoDetector([BrandCue("windows", "blur", (WINDOWS,))], load_config().detect)]
+    around = {12: search_windows([clip.masks[12].xyxy], clip.masks[12].frame_hw)}
+    assert around[12] is not None
+    whole = verify_output(clip.path, detectors, [12])
+    windowed = verify_output(clip.path, detectors, [12], windows=around)
+    assert not windowed["verified_clean"]
+    [box_whole] = [r["box"] for r in whole["residual"]]
+    [box_windowed] = [r["box"] for r in windowed["residual"]]
+    assert np.abs(np.array(box_windowed) - np.array(box_whole)).max() < 4
+    elsewhere = {12: [(0, 0, 40, 40)]}  # a window away from the logo: nothing to find there
+    assert verify_output(clip.path, detectors, [12], windows=elsewhere)["verified_clean"]
