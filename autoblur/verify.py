@@ -178,13 +178,8 @@ def find_residual(
     residual: list[Residual] = []
     if not wanted:
         return checked, residual
-    last = max(wanted)
     with VideoReader(output_path) as reader:
-        for frame in reader.frames():
-            if frame.index > last:
-                break
-            if frame.index not in wanted:
-                continue
+        for frame in reader.frames(only=wanted):
             checked.append(frame.index)
             found = detect_in_windows(detectors, frame.rgb, (windows or {}).get(frame.index))
             keep = [

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from autoblur.config import EncodeConfig
+from autoblur.errors import VideoError
 from autoblur.io import VideoReader, VideoWriter
 from autoblur.io.timestamps import PresentationClock
 from bench.make_io_corpus import write_case
@@ -175,3 +176,43 @@ def test_mp4_to_avi_counts_frames_at_their_times(tmp_path):
     with av.open(str(out)) as container:
         assert container.streams.video[0].time_base == 1 / RATE
         assert [p.dts for p in container.demux(video=0) if p.size] == list(range(6))
+
+
+def _mjpeg_with_a_broken_picture(path, broken: int | None, count: int = 10):
+    """An MJPEG MOV of ``count`` frames whose picture ``broken`` (if any) is garbage bytes."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mjpeg", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuvj420p"
+        for i in range(count):
+            rgb = np.full((48, 64, 3), 20 * i, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                if i == broken:
+                    garbage = av.Packet(b"\x00\x01" * 64)
+                    garbage.pts, garbage.dts, garbage.time_base = (
+                        packet.pts,
+                        packet.dts,
+                        packet.time_base,
+                    )
+                    garbage.stream = stream
+                    packet = garbage
+                out.mux(packet)
+        out.mux(stream.encode(None))
+
+
+def test_only_the_wanted_pictures_of_an_intra_only_stream_are_decoded(tmp_path):
+    clean, broken = tmp_path / "clean.mov", tmp_path / "broken.mov"
+    _mjpeg_with_a_broken_picture(clean, broken=None)
+    _mjpeg_with_a_broken_picture(broken, broken=5)
+    with VideoReader(clean) as reader:
+        every = {f.index: (f.time_s, f.rgb.copy()) for f in reader.frames()}
+    with VideoReader(broken) as reader, pytest.raises(VideoError, match="after frame 5"):
+        list(reader.frames())
+    with VideoReader(broken) as reader:
+        picked = list(reader.frames(only={3, 7}))
+    # Picture 5 cannot be decoded; asking for 3 and 7 never decodes it.
+    assert [f.index for f in picked] == [3, 7]
+    for frame in picked:
+        time_s, rgb = every[frame.index]
+        assert frame.time_s == time_s
+        assert np.array_equal(frame.rgb, rgb)
+        assert abs(int(frame.rgb.mean()) - 20 * frame.index) <= 2

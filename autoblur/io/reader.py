@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -111,6 +112,11 @@ class VideoFrame:
         ).to_ndarray()
 
 
+def _one_picture(packet: av.Packet) -> bool:
+    """Whether an intra-only packet gives a picture (not empty, not cut by an edit list)."""
+    return bool(packet.size) and not packet.is_discard
+
+
 class VideoReader:
     """Open a video for one streaming pass.
 
@@ -180,12 +186,19 @@ class VideoReader:
         )
 
     def frames(
-        self, on_audio_packet: Callable[[av.Packet], None] | None = None
+        self,
+        on_audio_packet: Callable[[av.Packet], None] | None = None,
+        only: AbstractSet[int] | None = None,
     ) -> Iterator[VideoFrame]:
         """Decode the video stream in order; pass the other streams' packets on.
 
         Every packet of ``copied_streams`` (audio, subtitles, data) goes to
         ``on_audio_packet`` (if given).
+
+        With ``only``, just the frames with those indices are handed out, and the reading
+        stops after the last one. An intra-only stream then decodes nothing else (each packet
+        is one picture of its own), so checking a few frames of a long master costs a few
+        pictures, not the whole file.
 
         Frames get the input's presentation times in display order, whatever order the
         muxer stored them in (see :mod:`autoblur.io.timestamps`).
@@ -197,24 +210,32 @@ class VideoReader:
         streams = [self.video_stream] + (self.copied_streams if on_audio_packet else [])
         index = 0
         clock = PresentationClock(1 / (self.info.fps * self.info.time_base))
+        last_wanted = max(only, default=-1) if only is not None else None
         try:
             for packet in self._container.demux(streams):
                 if packet.stream.type != "video":
                     if packet.dts is not None and on_audio_packet is not None:
                         on_audio_packet(packet)
                     continue
+                if last_wanted is not None and index > last_wanted:
+                    return
                 clock.feed(packet)
                 if self._keep_packets:
+                    if only is not None and index not in only and _one_picture(packet):
+                        clock.next_time(packet.pts)  # the picture is not needed: not decoded
+                        index += 1
+                        continue
                     packet.opaque = packet
                 for frame in packet.decode():
                     pts = clock.stamp(frame)
-                    yield VideoFrame(
-                        index=index,
-                        pts=pts,
-                        time_s=float(pts * self.info.time_base),
-                        source=frame,
-                        packet=frame.opaque if self._keep_packets else None,
-                    )
+                    if only is None or index in only:
+                        yield VideoFrame(
+                            index=index,
+                            pts=pts,
+                            time_s=float(pts * self.info.time_base),
+                            source=frame,
+                            packet=frame.opaque if self._keep_packets else None,
+                        )
                     index += 1
         except av.error.FFmpegError as exc:
             raise VideoError(

@@ -45,15 +45,22 @@ class PresentationClock:
 
     def stamp(self, frame: av.VideoFrame) -> int:
         """The presentation time of the next frame in display order, in time-base units."""
-        if self._last is None and frame.pts is not None:
+        return self.next_time(frame.pts)
+
+    def next_time(self, pts: int | None) -> int:
+        """The presentation time of the next frame, whose decoder (or packet) ``pts`` is given.
+
+        Used directly for a picture that is counted but not decoded.
+        """
+        if self._last is None and pts is not None:
             # Packets before the first decodable picture (a stream cut in an open GOP)
             # show nothing: forget their times.
-            while self._pending and self._pending[0] < frame.pts:
+            while self._pending and self._pending[0] < pts:
                 heapq.heappop(self._pending)
         if self._pending:
             time = heapq.heappop(self._pending)
-        elif frame.pts is not None and (self._last is None or frame.pts > self._last):
-            time = frame.pts
+        elif pts is not None and (self._last is None or pts > self._last):
+            time = pts
         else:
             time = 0 if self._last is None else self._last + self._step
         if self._last is not None and time <= self._last:  # a duplicate time
