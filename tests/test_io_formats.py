@@ -16,6 +16,7 @@ from autoblur.cli import main
 from autoblur.config import EncodeConfig
 from autoblur.io import VideoReader, VideoWriter, smart_render
 from autoblur.io.format_plan import encoder_pix_fmt
+from autoblur.io.smart_render import annexb_units
 from bench.make_io_corpus import TIMECODE, video_props, write_case
 from tests.test_io_timestamps import tiny_frames
 
@@ -357,3 +358,72 @@ def test_gops_too_long_to_hold_are_reencoded(tmp_path, monkeypatch):
     assert (plan["frames_copied"], plan["frames_encoded"]) == (0, 30)
     frames, problems = decoded_with_log(tmp_path / "out.mp4")
     assert problems == [] and len(frames) == 30
+
+
+def _a53_sei(pair: bytes) -> bytes:
+    """An Annex-B H.264 SEI NAL carrying one ATSC A/53 caption byte pair (field 1)."""
+    payload = b"\xb5\x00\x31GA94\x03" + bytes([0x40 | 1, 0xFF, 0xFC]) + pair + b"\xff"
+    return b"\x00\x00\x00\x01\x06\x04" + bytes([len(payload)]) + payload + b"\x80"
+
+
+def _h264_ts_with_captions(path, count: int) -> None:
+    """An MPEG-TS H.264 stream, closed GOPs of 10, a different caption pair on every picture.
+
+    The parameter sets are sent once, before the first picture (as some broadcast encoders
+    do): a GOP copied after a re-encoded one decodes only if they are sent again.
+    """
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = *SIZE, "yuv420p"
+        stream.options = {"preset": "ultrafast", "g": "10", "keyint_min": "10", "sc_threshold": "0"}
+
+        def mux(encoded):
+            for packet in encoded:
+                caption = bytes([0x80 | (0x41 + packet.pts % 26), 0x80 | (0x61 + packet.pts % 26)])
+                units = annexb_units(bytes(packet))
+                if packet.pts:
+                    units = [u for u in units if u[0] & 0x1F not in (7, 8)]  # no SPS, PPS
+                body = b"".join(b"\x00\x00\x00\x01" + u for u in units)
+                tagged = av.Packet(_a53_sei(caption) + body)
+                tagged.pts, tagged.dts, tagged.time_base = packet.pts, packet.dts, packet.time_base
+                tagged.is_keyframe, tagged.stream = packet.is_keyframe, stream
+                out.mux(tagged)
+
+        for rgb in tiny_frames(count, SIZE):
+            mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        mux(stream.encode(None))
+
+
+def _captions(path) -> list[bytes]:
+    """The A/53 caption bytes of every decoded picture, in display order."""
+    with av.open(str(path)) as container:
+        return [
+            b"".join(bytes(s) for s in f.side_data.keys() if s.type.name == "A53_CC")
+            for f in container.decode(video=0)
+        ]
+
+
+def test_a53_captions_and_mpegts_gops_copied_around_a_reencoded_one(tmp_path):
+    src, out = tmp_path / "cc.ts", tmp_path / "out.ts"
+    _h264_ts_with_captions(src, 30)
+    before = _captions(src)
+    assert len(before) == 30 and len(set(before)) == 26  # every picture has its own pair
+
+    def paint(frame):
+        if frame.index not in (13, 14):
+            return None
+        frame.rgb[10:40, 10:60] = (255, 0, 0)
+        return (10, 10, 60, 40)
+
+    plan = rewrite(src, out, edit=paint)
+    # MPEG-TS carries the parameter sets in band: unchanged GOPs are copied there too.
+    assert (plan["frames_copied"], plan["frames_encoded"]) == (20, 10)  # the second GOP
+    assert _captions(out) == before
+    original, _ = decoded_with_log(src)
+    decoded, problems = decoded_with_log(out)
+    assert problems == []  # the copied third GOP gets the input's parameter sets again
+    assert len(decoded) == 30
+    for index in [*range(10), *range(20, 30)]:  # copied GOPs: the input's pixels
+        assert np.array_equal(decoded[index][1], original[index][1]), index
+    assert packets(out, "video")[:10] == packets(src, "video")[:10]
+    assert np.abs(decoded[13][1][15:35, 15:55].astype(int) - (255, 0, 0)).max() < 40

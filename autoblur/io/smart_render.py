@@ -35,7 +35,11 @@ log = logging.getLogger(__name__)
 # MPEG-2 reorders by one picture at most.
 REORDER = {"h264": 4, "hevc": 4, "mpeg2video": 1}
 _START_CODE = b"\x00\x00\x01"
+# H.264/HEVC with an ``avcC``/``hvcC`` record (length-prefixed NAL units) go into these; with
+# their parameter sets in band (Annex B), into MPEG-TS, whose muxer puts the stream's parameter
+# sets before every keyframe that comes without them (a GOP copied after a re-encoded one).
 SPLICE_CONTAINERS = {"h264": {"mp4", "mov", "matroska"}, "hevc": {"mp4", "mov", "matroska"}}
+ANNEXB_SPLICE_CONTAINERS = {"mpegts"}
 # Decoded frames held while a GOP may still be copied (1080p 8-bit 4:2:0: about 340 frames);
 # a longer GOP is re-encoded.
 MAX_HELD_BYTES = 1 << 30
@@ -95,11 +99,22 @@ def splice_possible(stream: av.VideoStream, container: str) -> str | None:
     extradata = stream.codec_context.extradata or b""
     if name not in SPLICE_ENCODERS:
         return f"copying unchanged GOPs is supported for H.264, HEVC and MPEG-2, not {name}"
-    if container.split(",")[0] not in SPLICE_CONTAINERS[name]:
+    container = container.split(",")[0]
+    if name != "mpeg2video" and _annexb(extradata):
+        if container in ANNEXB_SPLICE_CONTAINERS:
+            return None
+        return (
+            f"the input's {name} has its parameter sets in band, so GOPs are copied only into "
+            "MPEG-TS"
+        )
+    if container not in SPLICE_CONTAINERS[name]:
         return f"copying unchanged {name} GOPs is not supported into {container}"
-    if name != "mpeg2video" and (not extradata or extradata[0] != 1):
-        return f"the input's {name} has its parameter sets in band, so GOPs are not copied"
     return None
+
+
+def _annexb(extradata: bytes) -> bool:
+    """Whether H.264/HEVC ``extradata`` is not an ``avcC``/``hvcC`` record (Annex B or none)."""
+    return not extradata or extradata[0] != 1
 
 
 @dataclass
@@ -157,10 +172,12 @@ class GopSplicer:
         self._reorder = REORDER[codec]
         # H.264/HEVC: NAL units with length prefixes, parameter sets in the sample entry.
         # MPEG-2 carries a sequence header in band before every GOP: packets go as they are.
+        # Annex B (MPEG-TS): packets go as they are, as the encoder writes them.
         self._length_size: int | None = None
         self._in_band = b""
-        if codec != "mpeg2video":
-            self._length_size, units = parameter_sets(bytes(source.codec_context.extradata), codec)
+        extradata = bytes(source.codec_context.extradata or b"")
+        if codec != "mpeg2video" and not _annexb(extradata):
+            self._length_size, units = parameter_sets(extradata, codec)
             self._in_band = length_prefixed(units, self._length_size)
         self._packets = (p for p in self._input.demux(source) if p.size)
         self._next_key: av.Packet | None = next(self._packets, None)
