@@ -72,6 +72,8 @@ DERIVED = {
         + ["-timecode", "10:00:00:00", "-c:a", "pcm_s24le", "-ac", "1", "-ar", "48000"],
     ),
     "ff_h264_avi": (".avi", ["-c:v", "libx264", "-bf", "0", "-c:a", "ac3"]),
+    # A broadcast transport stream: closed-GOP H.264 with B-frames, MPEG-1 Layer II audio.
+    "ff_ts": (".ts", ["-c:v", "libx264", "-bf", "2", "-g", "12", "-flags", "+cgop", "-c:a", "mp2"]),
     "ff_hevc10": (
         ".mp4",
         ["-c:v", "libx265", "-pix_fmt", "yuv420p10le", "-x265-params", "log-level=error"]
