@@ -18,7 +18,7 @@ import numpy as np
 
 from autoblur.io import VideoReader
 from autoblur.types import Detections, RegionMask
-from detectors import Detector
+from detectors import Detector, detect_crop
 
 # Frame index to action to the masks a verification adds on that frame.
 Repairs = dict[int, dict[str, list[RegionMask]]]
@@ -144,7 +144,8 @@ def detect_in_windows(
     for x0, y0, x1, y1 in windows:
         crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
         for detector in detectors:
-            found.append(detector.detect(crop).shifted(x0, y0, rgb.shape[:2]))
+            in_crop = detect_crop(detector, crop, rgb.shape[:2])
+            found.append(in_crop.shifted(x0, y0, rgb.shape[:2]))
     return Detections.concat(found)
 
 

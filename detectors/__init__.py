@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from detectors.base import BOX_ONLY_DETECTORS, CUE_FIELDS, DETECTORS, Detector
+from detectors.base import BOX_ONLY_DETECTORS, CUE_FIELDS, DETECTORS, Detector, detect_crop
 
 # Modules whose import registers a detector; a module that fails to import (a missing optional
 # dependency) leaves its detector unavailable.
@@ -40,5 +40,6 @@ __all__ = [
     "DETECTORS",
     "Detector",
     "available_detectors",
+    "detect_crop",
     "load_detector",
 ]

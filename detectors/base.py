@@ -22,6 +22,26 @@ class Detector(Protocol):
         ...
 
 
+def detect_crop(detector: Detector, crop: np.ndarray, frame_hw: tuple[int, int]) -> Detections:
+    """What ``detector`` finds on a crop of a frame, looked at as it looks at the whole frame.
+
+    A detector may have ``detect_crop(crop, frame_hw)``: it then works on the crop at the
+    pixel scale it would use for a frame of ``frame_hw`` (a crop is not enlarged to its
+    working size, which would cost as much as the whole frame). Others get the crop as a
+    picture of its own.
+
+    Args:
+        detector: the detector.
+        crop: (h, w, 3) uint8 RGB part of a frame.
+        frame_hw: the whole frame's (height, width).
+
+    Returns:
+        Detections in the crop's pixel coordinates.
+    """
+    method = getattr(detector, "detect_crop", None)
+    return method(crop, frame_hw) if method is not None else detector.detect(crop)
+
+
 DetectorBuilder = Callable[[Sequence[BrandCue], PipelineConfig], Detector]
 DETECTORS: Registry[Detector] = Registry("detector")
 

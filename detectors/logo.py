@@ -242,16 +242,26 @@ class LogoDetector:
         one for solid shapes); SIFT looks for the other references and for flat ones the
         matcher did not find.
         """
+        return self.detect_crop(rgb, rgb.shape[:2])
+
+    def detect_crop(self, rgb: np.ndarray, frame_hw: tuple[int, int]) -> Detections:
+        """Instances on an (h, w, 3) uint8 RGB part of a frame of ``frame_hw`` (H, W).
+
+        SIFT looks at it at the scale it looks at the whole frame (``max_side`` of the
+        frame's longest side), boxes in the part's pixel coordinates.
+        """
         found = self.flat.detect(rgb) if self.flat.references else Detections.empty()
         done = {Path(c) for c in found.cue}
         todo = [ref for ref in self.references if ref.path not in done]
         if todo:
-            found = Detections.concat([found, self._sift_detect(rgb, todo)])
+            scale = min(1.0, self.config.max_side / max(frame_hw))
+            found = Detections.concat([found, self._sift_detect(rgb, todo, scale)])
         return found
 
-    def _sift_detect(self, rgb: np.ndarray, references: list[LogoReference]) -> Detections:
+    def _sift_detect(
+        self, rgb: np.ndarray, references: list[LogoReference], scale: float
+    ) -> Detections:
         height, width = rgb.shape[:2]
-        scale = min(1.0, self.config.max_side / max(height, width))
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         if scale < 1.0:
             gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)

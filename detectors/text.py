@@ -27,6 +27,8 @@ if importlib.util.find_spec("rapidocr_onnxruntime") is None:
 log = logging.getLogger(__name__)
 
 _ROTATE = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+# RapidOCR's text detection enlarges a picture whose shorter side is below this (its default).
+_DET_MIN_SIDE = 736
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,8 @@ class TextDetector:
         from rapidocr_onnxruntime import RapidOCR
 
         self.config: TextDetectorConfig = config.text
-        self._ocr = RapidOCR()
+        self._ocr = RapidOCR(det_limit_type="min", det_limit_side_len=_DET_MIN_SIDE)
+        self._crop_ocr = None  # the same models, sizing left to the caller (made when needed)
         self.words = [
             (cue.name, word, normalise(word)[0])
             for cue in cues
@@ -137,17 +140,30 @@ class TextDetector:
             if normalise(word)[0]
         ]
 
-    def read(self, rgb: np.ndarray) -> list[TextLine]:
-        """Every text line on an (H, W, 3) uint8 RGB frame, in its pixel coordinates."""
-        height, width = rgb.shape[:2]
+    def read(self, rgb: np.ndarray, frame_hw: tuple[int, int] | None = None) -> list[TextLine]:
+        """Every text line on an (h, w, 3) uint8 RGB frame or part of one, in its pixels.
+
+        Args:
+            rgb: the frame, or a part of it.
+            frame_hw: the whole frame's (height, width) when ``rgb`` is a part: it is read at
+                the scale the whole frame is read at (the OCR enlarges a frame whose shorter
+                side is below 736 px; a part of it is enlarged by the same factor, not to
+                736 px of its own).
+        """
+        height, width = frame_hw or rgb.shape[:2]
         scale = min(1.0, self.config.max_side / max(height, width))
+        ocr = self._ocr
+        if frame_hw is not None and tuple(frame_hw) != rgb.shape[:2]:
+            scale *= max(1.0, _DET_MIN_SIDE / (min(height, width) * scale))
+            ocr = self._crop_reader()
         bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-        if scale < 1.0:
-            bgr = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        if scale != 1.0:
+            interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_CUBIC
+            bgr = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=interpolation)
         lines = []
         for degrees in self.config.rotations:
             image = bgr if degrees == 0 else cv2.rotate(bgr, _ROTATE[degrees])
-            result, _ = self._ocr(image, return_word_box=True, text_score=self.config.min_score)
+            result, _ = ocr(image, return_word_box=True, text_score=self.config.min_score)
             for entry in result or []:
                 quad, text, score = entry[0], entry[1], float(entry[2])
                 chars = entry[3] if len(entry) > 3 and entry[3] else None
@@ -164,20 +180,34 @@ class TextDetector:
                 )
         return lines
 
+    def _crop_reader(self):
+        """RapidOCR with the same models that reads a picture at the size it is given."""
+        if self._crop_ocr is None:
+            from rapidocr_onnxruntime import RapidOCR
+
+            self._crop_ocr = RapidOCR(det_limit_type="max", det_limit_side_len=1 << 16)
+        return self._crop_ocr
+
     def detect(self, rgb: np.ndarray) -> Detections:
         """The brand words on an (H, W, 3) uint8 RGB frame."""
+        return self.detect_crop(rgb, rgb.shape[:2])
+
+    def detect_crop(self, rgb: np.ndarray, frame_hw: tuple[int, int]) -> Detections:
+        """The brand words on an (h, w, 3) uint8 RGB part of a frame of ``frame_hw`` (H, W).
+
+        Boxes and masks are in the part's pixel coordinates.
+        """
         if not self.words:
             return Detections.empty()
-        frame_hw = rgb.shape[:2]
         found = []
-        for line in self.read(rgb):
+        for line in self.read(rgb, frame_hw):
             normalised, positions = normalise(line.text)
             for brand, word, target in self.words:
                 for start, end, distance in find_word(
                     normalised, target, self.config.max_edit_fraction
                 ):
                     quad = word_quad(line, positions[start], positions[end - 1])
-                    mask = RegionMask.from_polygon(quad, frame_hw)
+                    mask = RegionMask.from_polygon(quad, rgb.shape[:2])
                     if mask is None:
                         continue
                     score = line.score * (1 - distance / max(len(target), 1))

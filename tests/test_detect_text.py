@@ -3,6 +3,7 @@ import pytest
 
 from autoblur.config import DetectConfig, TextDetectorConfig
 from autoblur.types import BrandCue
+from detectors import detect_crop
 from detectors.text import TextDetector, edit_distance, find_word, normalise
 from tests.conftest import IMAGES
 
@@ -88,3 +89,16 @@ def test_word_inside_a_longer_line_gets_its_own_box(real_media):
     assert 0.15 < word_area / line_area < 0.55  # "Almond" of "Crisp Almond Cookies"
     inside = (found.masks[0].to_dense() & line_mask.dilate(3).to_dense()).sum()
     assert inside > 0.9 * word_area
+
+
+def test_a_part_of_the_frame_is_read_as_the_frame_is(turning, real_media):
+    rgb = load_rgb("box_in_scene.png")
+    whole = turning.detect(rgb)
+    x0, y0, x1, y1 = 60, 130, 320, 330  # around the box, with room
+    part = detect_crop(turning, rgb[y0:y1, x0:x1], rgb.shape[:2]).shifted(x0, y0, rgb.shape[:2])
+    assert set(part.cue) == set(whole.cue) == {"PAN DUCALE", "BASTONCINI"}
+    for word in ("PAN DUCALE", "BASTONCINI"):
+        for (xa, ya), (xb, yb) in zip(
+            sorted(centres(whole, word)), sorted(centres(part, word)), strict=True
+        ):
+            assert abs(xa - xb) < 4 and abs(ya - yb) < 4
