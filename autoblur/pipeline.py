@@ -253,6 +253,7 @@ class Pipeline:
         # Frame index to action to masks removed on top of the tracks' (the verification's).
         self.extra_masks: Repairs = {}
         self.worst: WorstFrames | None = None  # while writing an output
+        self._masks: _MaskFolder | None = None  # the --masks folder being written
 
     def run(self) -> dict:
         """Process the job and return its report (also written to ``job.report_path``).
@@ -282,8 +283,15 @@ class Pipeline:
             masks = _MaskFolder(job.masks_dir) if job.masks_dir is not None else None
             if job.output_path is None and job.report_path is not None:
                 self.saved = MaskWriter(masks_path_for(job.report_path))
+            self._masks = masks
+            verification = None
             try:
                 frames_done = self._stream(reader, removers, masks)
+                tracks = self.manager.all_tracks()
+                occurrences = build_occurrences(tracks, self.footprints, self.thumbnails)
+                if job.output_path is not None and self.config.verify.enabled:
+                    # A repair writes the output (and the --masks folder) again.
+                    verification = self._verify(tracks, (reader.info.height, reader.info.width))
             except BaseException:
                 for partial in (masks, self.saved):
                     if partial is not None:
@@ -291,13 +299,8 @@ class Pipeline:
                 raise
             if masks is not None:
                 masks.commit()
-            tracks = self.manager.all_tracks()
-            occurrences = build_occurrences(tracks, self.footprints, self.thumbnails)
             clock = source_clock(job.input_path, reader.info.fps)
             saved_detections = self._save_detections((reader.info.height, reader.info.width))
-            verification = None
-            if job.output_path is not None and self.config.verify.enabled:
-                verification = self._verify(tracks, (reader.info.height, reader.info.width))
             report = build_report(
                 job=job,
                 info=reader.info,
@@ -378,7 +381,7 @@ class Pipeline:
         }
         try:
             with VideoReader(self.job.input_path) as reader:
-                self._stream(reader, build_removers(self.config, actions), None)
+                self._stream(reader, build_removers(self.config, actions), self._masks)
         finally:
             self.progress, self.detect_seconds = progress, seconds
             self.job.notices[:] = notices

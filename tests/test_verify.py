@@ -60,11 +60,12 @@ def _miss_half(monkeypatch):
     return refine
 
 
-def _run(clip, out, **overrides):
+def _run(clip, out, masks_dir=None, **overrides):
     config = load_config(
         None, {"remove": {"mode": "blur"}, "encode": {"preset": "ultrafast"}, **overrides}
     )
-    return Pipeline(Job(clip.path, out, [BrandCue("windows", "blur", (WINDOWS,))], config)).run()
+    cues = [BrandCue("windows", "blur", (WINDOWS,))]
+    return Pipeline(Job(clip.path, out, cues, config, masks_dir=masks_dir)).run()
 
 
 def test_verify_output_finds_a_logo_left_in(short_clip):
@@ -92,8 +93,17 @@ def test_second_pass_removes_what_the_first_left(clip_name, tmp_path, monkeypatc
         original_rerun(self)
 
     monkeypatch.setattr(Pipeline, "_rerun", rerun_with_whole_masks)
-    report = _run(clip, tmp_path / "out.mp4")
+    report = _run(clip, tmp_path / "out.mp4", masks_dir=tmp_path / "masks")
     verification = report["verification"]
+    # The --masks folder holds the masks of the output, the repair's: the whole logo.
+    saved = cv2.imread(str(tmp_path / "masks" / "000012.png"), cv2.IMREAD_GRAYSCALE) > 0
+    truth = clip.masks[12]
+    assert (
+        saved[truth.y0 :, truth.x0 :][: truth.bitmap.shape[0], : truth.bitmap.shape[1]][
+            truth.bitmap
+        ].mean()
+        > 0.99
+    )
     # The short masks left the logo on the keyframes, whether searched whole or in windows.
     assert {0, 12, 24} <= set(verification["residual_frames_first_pass"])
     assert verification["verified_clean"]
