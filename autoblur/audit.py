@@ -12,15 +12,12 @@ import base64
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from autoblur import __version__
 from autoblur.config import PipelineConfig
 from autoblur.decisions import Decision
 from autoblur.saved_detections import Scan, file_sha256
-
-if TYPE_CHECKING:  # the pipeline imports the detectors; the audit needs only the type
-    from autoblur.pipeline import Written
+from autoblur.write import Written
 
 
 def audit_path(output_path: Path) -> Path:

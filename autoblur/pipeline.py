@@ -14,22 +14,22 @@ import os
 import shutil
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import NamedTuple, Protocol
 
 import cv2
 import numpy as np
 
-from autoblur.config import EncodeConfig
 from autoblur.errors import CheckpointError, ConfigError, VideoError
-from autoblur.io import VideoFrame, VideoReader, VideoWriter
+from autoblur.io import VideoFrame, VideoReader
 from autoblur.io.format_plan import planned_format
 from autoblur.io.writer import check_output_path
 from autoblur.job import Job
 from autoblur.models.extra import INSTALL_HINT
 from autoblur.occurrences import Footprints, build_occurrences
-from autoblur.remove import MaskedFrame, Remover, add_repairs, apply_removers, build_removers
+from autoblur.progress import Progress, Silent
+from autoblur.remove import MaskedFrame, build_removers
+from autoblur.repair import repair_output
 from autoblur.report import build_report, write_json_atomic
 from autoblur.saved_detections import MaskWriter, file_sha256, masks_path_for
 from autoblur.scene import ANALYSIS_WIDTH, SceneCutDetector
@@ -42,6 +42,7 @@ from autoblur.track.refine import MaskRefiner
 from autoblur.types import BrandCue, Detections, RegionMask, union_mask
 from autoblur.verify import Repairs, frames_to_check, search_windows, verify_and_repair
 from autoblur.worst import WorstFrames
+from autoblur.write import write_removed
 from detectors import (
     BOX_ONLY_DETECTORS,
     CUE_FIELDS,
@@ -52,35 +53,6 @@ from detectors import (
 )
 
 log = logging.getLogger(__name__)
-
-
-class Progress(Protocol):
-    """Receives progress: the expected frame count once known, then frames as they finish."""
-
-    def start(self, total_frames: int | None) -> None:
-        """The input is open; ``total_frames`` is the container's claim (may be wrong)."""
-        ...
-
-    def advance(self, frames: int) -> None:
-        """``frames`` more frames are finished."""
-        ...
-
-    def note(self, message: str) -> None:
-        """Something the user should know before the work starts (a fallback, the device)."""
-        ...
-
-
-class Silent:
-    """A :class:`Progress` that tells no one."""
-
-    def start(self, total_frames: int | None) -> None:
-        """Ignore the start."""
-
-    def advance(self, frames: int) -> None:
-        """Ignore the frames done."""
-
-    def note(self, message: str) -> None:
-        """Ignore the note."""
 
 
 def build_detectors(cues: Sequence[BrandCue], job: Job) -> list[Detector]:
@@ -129,51 +101,6 @@ def build_detectors(cues: Sequence[BrandCue], job: Job) -> list[Detector]:
     return detectors
 
 
-class Written(NamedTuple):
-    """What :func:`write_removed` wrote: frames, the output's format, the writer's notices."""
-
-    frames: int
-    output_format: dict
-    notices: list[str]
-
-
-def write_removed(
-    reader: VideoReader,
-    output_path: Path,
-    encode: EncodeConfig,
-    masked: Callable[[Iterator[VideoFrame]], Iterator[MaskedFrame]],
-    removers: list[Remover],
-    progress: Progress,
-    written: Callable[[MaskedFrame], None] | None = None,
-) -> Written:
-    """Decode every frame, mask it, apply the removers and encode it; other streams are copied.
-
-    Shared by ``run`` and ``render``, so both give the same output (format, streams, smart
-    render).
-
-    Args:
-        reader: the open input.
-        output_path: the output video (written to a temporary name and renamed at the end).
-        encode: encoder settings.
-        masked: turns the decoded frames into frames with their masks per action.
-        removers: one per action in use.
-        progress: told of every frame written, and of the writer's notices.
-        written: called with every frame once it is handed to the encoder.
-    """
-    frames_done = 0
-    with VideoWriter(output_path, reader.info, encode, reader.copied_streams) as writer:
-        notices = writer.plan.notices + writer.carried.notices
-        for notice in notices:
-            progress.note(notice)
-        for item in apply_removers(masked(reader.frames(writer.mux_audio)), removers):
-            writer.write(item.frame, item.changed_xyxy)
-            if written is not None:
-                written(item)
-            frames_done += 1
-            progress.advance(1)
-    return Written(frames_done, writer.describe(), list(notices))
-
-
 def _check_paths(job: Job) -> None:
     if job.output_path is not None:
         check_output_path(job.input_path, job.output_path)
@@ -214,7 +141,17 @@ class _MaskFolder:
         dense = np.zeros(item.frame.rgb.shape[:2], bool)
         for mask in item.masks.values():
             mask.paste_into(dense)
-        cv2.imwrite(str(self.partial / f"{item.frame.index:06d}.png"), dense.astype(np.uint8) * 255)
+        cv2.imwrite(str(self._path(item)), dense.astype(np.uint8) * 255)
+
+    def add(self, item: MaskedFrame) -> None:
+        """Join a frame's masks to those already written for it (a repair's)."""
+        dense = cv2.imread(str(self._path(item)), cv2.IMREAD_GRAYSCALE) > 0
+        for mask in item.masks.values():
+            mask.paste_into(dense)
+        cv2.imwrite(str(self._path(item)), dense.astype(np.uint8) * 255)
+
+    def _path(self, item: MaskedFrame) -> Path:
+        return self.partial / f"{item.frame.index:06d}.png"
 
     def commit(self) -> None:
         if self.final.exists():
@@ -250,8 +187,6 @@ class Pipeline:
         # Per keyframe, the (4,) float boxes of what the detectors found and of every mask
         # removed there: where the verification looks for residual on it.
         self.keyframe_boxes: dict[int, list[np.ndarray]] = {}
-        # Frame index to action to masks removed on top of the tracks' (the verification's).
-        self.extra_masks: Repairs = {}
         self.worst: WorstFrames | None = None  # while writing an output
         self._masks: _MaskFolder | None = None  # the --masks folder being written
 
@@ -349,8 +284,8 @@ class Pipeline:
         )
 
         def rerun(repairs: Repairs) -> None:
-            self.extra_masks.update(repairs)
-            self._rerun()
+            shot_starts = set(self.footprints.shot_starts)
+            repair_output(self.job.output_path, repairs, self.config, shot_starts, self._repaired)
 
         windows = {k: search_windows(self.keyframe_boxes.get(k, []), frame_hw) for k in keyframes}
         entry = verify_and_repair(
@@ -367,24 +302,14 @@ class Pipeline:
         entry["keyframes_searched_in_windows"] = sum(w is not None for w in windows.values())
         return entry
 
-    def _rerun(self) -> None:
-        """Process the input again, with ``extra_masks``, into the same output."""
-        seconds = {name: list(times) for name, times in self.detect_seconds.items()}
-        progress, self.progress = self.progress, Silent()
-        self.propagator.reset()
-        self.manager = TrackManager(self.propagator, self.config.track, self.action_of)
-        self.keyframe_indices = []
-        self.footprints = Footprints()  # the report's occurrences come from the first pass
-        notices = list(self.job.notices)  # the writer's notices were given once already
-        actions = set(self.action_of.values()) | {
-            action for repair in self.extra_masks.values() for action in repair
-        }
-        try:
-            with VideoReader(self.job.input_path) as reader:
-                self._stream(reader, build_removers(self.config, actions), self._masks)
-        finally:
-            self.progress, self.detect_seconds = progress, seconds
-            self.job.notices[:] = notices
+    def _repaired(self, item: MaskedFrame) -> None:
+        """Note a frame that a repair wrote again: its masks, and its worst-frame picture."""
+        if not item.masks:
+            return
+        if self._masks is not None:
+            self._masks.add(item)
+        if self.worst is not None:
+            self.worst.refresh(item)
 
     def _announce(self, stages: list) -> None:
         """Tell the user the setup notices and where neural stages run, before any work."""
@@ -456,7 +381,6 @@ class Pipeline:
                     removed[track_id] = (action, mask)
             if self.worst is not None and removed:  # no picture to convert on other frames
                 self.worst.before(frame.index, frame.rgb, removed)
-            add_repairs(by_action, self.extra_masks.get(frame.index, {}))
             if frame.index in self.keyframe_boxes:
                 removed_boxes = [m.xyxy for ms in by_action.values() for m in ms]
                 self.keyframe_boxes[frame.index].extend(removed_boxes)

@@ -23,13 +23,14 @@ from autoblur.decisions import Decision, load_decisions, resolve_decisions
 from autoblur.errors import ConfigError, VideoError
 from autoblur.io import VideoFrame, VideoReader
 from autoblur.io.writer import check_output_path
-from autoblur.pipeline import Progress, Silent, write_removed
+from autoblur.progress import Progress, Silent
 from autoblur.remove import MaskedFrame, build_removers, masked_frame
 from autoblur.render_verify import drop_kept, render_frames, scan_detectors
 from autoblur.report import write_json_atomic
 from autoblur.review_crops import BeforeAfter
 from autoblur.saved_detections import SavedMasks, Scan, load_scan
 from autoblur.verify import Repairs, verification_entry, verify_and_repair
+from autoblur.write import write_removed
 
 
 def render_video(

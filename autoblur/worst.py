@@ -40,12 +40,22 @@ class Worst:
         time_s: its presentation time.
         confidence: the fill confidence of the track's region there.
         jpeg: before | after side by side, JPEG bytes (empty unless pictures are kept).
+        box: the pictures' (x0, y0, x1, y1) box in the frame.
+        before: (h, w, 3) uint8 RGB crop of the box before removal (None unless kept).
     """
 
     frame_idx: int
     time_s: float
     confidence: float
     jpeg: bytes = b""
+    box: tuple[int, int, int, int] = (0, 0, 0, 0)
+    before: np.ndarray | None = None
+
+
+def _picture(worst: Worst, item: MaskedFrame) -> bytes:
+    """The before | after JPEG of a worst frame, the after from ``item``'s finished pixels."""
+    x0, y0, x1, y1 = worst.box
+    return before_after_jpeg(worst.before, item.frame.rgb[y0:y1, x0:x1])
 
 
 def _box(mask: RegionMask) -> tuple[int, int, int, int]:
@@ -119,11 +129,17 @@ class WorstFrames:
             known = self.worst.get(track_id)
             if known is not None and known.confidence <= confidence:
                 continue
-            jpeg = b""
+            worst = Worst(item.frame.index, item.frame.time_s, confidence, box=box)
             if self.pictures:
-                x0, y0, x1, y1 = box
-                jpeg = before_after_jpeg(pending.before[track_id], item.frame.rgb[y0:y1, x0:x1])
-            self.worst[track_id] = Worst(item.frame.index, item.frame.time_s, confidence, jpeg)
+                worst.before = pending.before[track_id]
+                worst.jpeg = _picture(worst, item)
+            self.worst[track_id] = worst
+
+    def refresh(self, item: MaskedFrame) -> None:
+        """Take a worst frame's picture again from a frame that a repair wrote again."""
+        for worst in self.worst.values():
+            if worst.frame_idx == item.frame.index and worst.before is not None:
+                worst.jpeg = _picture(worst, item)
 
     def report_entries(self) -> dict[int, dict]:
         """Per track id, what the report adds to its entry."""

@@ -57,7 +57,6 @@ def _miss_half(monkeypatch):
         "refine",
         lambda self, rgb, i, t, mask, *a: _left_third(refine(self, rgb, i, t, mask, *a)),
     )
-    return refine
 
 
 def _run(clip, out, masks_dir=None, **overrides):
@@ -85,14 +84,7 @@ def test_verify_output_finds_a_logo_left_in(short_clip):
 @pytest.mark.parametrize("clip_name", ["short_clip", "small_logo_clip"])
 def test_second_pass_removes_what_the_first_left(clip_name, tmp_path, monkeypatch, request):
     clip = request.getfixturevalue(clip_name)
-    refine = _miss_half(monkeypatch)
-    original_rerun = Pipeline._rerun
-
-    def rerun_with_whole_masks(self):
-        monkeypatch.setattr(MaskRefiner, "refine", refine)
-        original_rerun(self)
-
-    monkeypatch.setattr(Pipeline, "_rerun", rerun_with_whole_masks)
+    _miss_half(monkeypatch)
     report = _run(clip, tmp_path / "out.mp4", masks_dir=tmp_path / "masks")
     verification = report["verification"]
     # The --masks folder holds the masks of the output, the repair's: the whole logo.

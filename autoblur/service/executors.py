@@ -7,7 +7,7 @@ import threading
 from typing import Any, Protocol
 
 from autoblur.errors import AutoblurError, ConfigError
-from autoblur.pipeline import Progress
+from autoblur.progress import Progress
 from autoblur.service.settings import ServiceSettings
 from autoblur.service.tasks import outputs_of, remove_partials, run_spec
 

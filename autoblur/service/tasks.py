@@ -9,7 +9,8 @@ from typing import Any
 from autoblur.config import PipelineConfig, load_config
 from autoblur.errors import ConfigError
 from autoblur.job import Job
-from autoblur.pipeline import Pipeline, Progress
+from autoblur.pipeline import Pipeline
+from autoblur.progress import Progress
 from autoblur.report import write_json_atomic
 from autoblur.rules import load_rules
 
