@@ -38,8 +38,15 @@ class NearestBorder:
         Returns:
             (h * w,) float32: each pixel gets the average near its nearest border pixel.
         """
-        weight = cv2.GaussianBlur(known.astype(np.float32).reshape(self.shape), (0, 0), sigma_px)
-        total = cv2.GaussianBlur(
-            np.where(known, values, 0).astype(np.float32).reshape(self.shape), (0, 0), sigma_px
-        )
-        return (total / np.maximum(weight, 1e-4)).reshape(-1)[self.nearest]
+        return smooth_along(values, known, self.shape, sigma_px)[self.nearest]
+
+
+def smooth_along(
+    values: np.ndarray, known: np.ndarray, shape: tuple[int, int], sigma_px: float
+) -> np.ndarray:
+    """(h * w,) float32 Gaussian average of the ``known`` (h * w,) ``values`` near each pixel."""
+    weight = cv2.GaussianBlur(known.astype(np.float32).reshape(shape), (0, 0), sigma_px)
+    total = cv2.GaussianBlur(
+        np.where(known, values, 0).astype(np.float32).reshape(shape), (0, 0), sigma_px
+    )
+    return (total / np.maximum(weight, 1e-4)).reshape(-1)

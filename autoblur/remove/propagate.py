@@ -22,8 +22,12 @@ import numpy as np
 
 from autoblur.config import PipelineConfig, RemoveConfig
 from autoblur.remove.base import INPAINTERS, MaskedFrame
-from autoblur.remove.moving_surroundings import border_change, surroundings_trust
-from autoblur.remove.nearest_border import NearestBorder
+from autoblur.remove.moving_surroundings import (
+    border_change,
+    largest_channel,
+    surroundings_trust,
+)
+from autoblur.remove.nearest_border import NearestBorder, smooth_along
 from autoblur.remove.spatial import BlurRemover, TeleaInpainter, paste_replacement
 from autoblur.types import RegionMask, union_mask
 
@@ -127,8 +131,8 @@ def _texture(crop: np.ndarray, index: np.ndarray) -> float:
         return 0.0
     pixels = crop.astype(np.int16)
     step = np.zeros(crop.shape[:2], np.int16)
-    step[:, :-1] = np.abs(np.diff(pixels, axis=1)).max(axis=2)
-    step[:-1] = np.maximum(step[:-1], np.abs(np.diff(pixels, axis=0)).max(axis=2))
+    step[:, :-1] = largest_channel(np.abs(np.diff(pixels, axis=1)))
+    step[:-1] = np.maximum(step[:-1], largest_channel(np.abs(np.diff(pixels, axis=0))))
     return float(np.median(step.reshape(-1)[index]))
 
 
@@ -324,8 +328,8 @@ class PropagateInpainter:
             gain = self._agreement(warped, reference, ring_index, valid, tolerance)
             if gain is None or not len(take):
                 continue
-            near = _local_error(warped, crop, gain, nearest, valid, tolerance)
-            take = take[near[hole_index[take]] <= _LOCAL_TOLERANCE * tolerance]
+            near = _agrees_nearby(warped, crop, gain, nearest, valid, tolerance)
+            take = take[near[hole_index[take]]]
             if not len(take):
                 continue
             views[count[take], take] = warped[hole_index[take]] * gain
@@ -338,7 +342,7 @@ class PropagateInpainter:
         spread = np.zeros(len(hole_index), np.float32)
         pairs = count >= 2
         if pairs.any():
-            deviation = np.abs(views[:, pairs] - filled[None, pairs]).max(axis=2)
+            deviation = largest_channel(np.abs(views[:, pairs] - filled[None, pairs]))
             spread[pairs] = _median_of_views(deviation, count[pairs])
         seen = (count > 0) & (spread <= _SPREAD * tolerance)
         trust, trust_around = surroundings_trust(change, tolerance)
@@ -432,11 +436,11 @@ class PropagateInpainter:
         gain = np.clip(
             (np.median(reference, axis=0) + 1) / (np.median(source, axis=0) + 1), 0.8, 1.25
         )
-        error = np.median(np.abs(source * gain - reference).max(axis=1))
+        error = np.median(largest_channel(np.abs(source * gain - reference)))
         return gain if error <= tolerance else None
 
 
-def _local_error(
+def _agrees_nearby(
     warped: np.ndarray,
     crop: np.ndarray,
     gain: np.ndarray,
@@ -444,13 +448,14 @@ def _local_error(
     valid: np.ndarray,
     tolerance: float,
 ) -> np.ndarray:
-    """(h * w,) a source's error on the border pixel nearest to each crop pixel.
+    """(h * w,) bool crop pixels where a source agrees with the border nearest to them.
 
     What a hole hides continues what is next to it, so each hidden pixel is judged by the
     border nearest to it: a source that agrees on one side of the hole and shows something
     else on the other (a person who walked on, behind the mark) is used on the first side
     only. The errors (grey levels, largest channel, after ``gain``) are averaged a little
-    along the border and capped at four tolerances.
+    along the border, capped at four tolerances, and must be within ``_LOCAL_TOLERANCE``
+    tolerances.
 
     Args:
         warped: (h * w, 3) the source warped onto the crop, flat.
@@ -462,13 +467,17 @@ def _local_error(
     """
     judged = nearest.border & valid
     if not judged.any():
-        return np.full(judged.shape, np.inf, np.float32)
+        return np.zeros(judged.shape, bool)
     error = np.zeros(judged.shape, np.float32)
     diff = np.abs(warped[judged].astype(np.float32) * gain - crop.reshape(-1, 3)[judged])
-    error[judged] = np.minimum(diff.max(axis=1), 4 * tolerance)
+    error[judged] = np.minimum(largest_channel(diff), 4 * tolerance)
+    smooth = smooth_along(error, judged, nearest.shape, _BORDER_SIGMA_PX)
+    limit = _LOCAL_TOLERANCE * tolerance
+    if smooth[judged].max() <= limit:  # agrees all around: no need to know which side is nearer
+        return np.ones(judged.shape, bool)
     if judged.sum() < nearest.border.sum():  # the source does not show all of the border
-        nearest = NearestBorder(judged, crop.shape[:2])
-    return nearest.spread(error, judged, _BORDER_SIGMA_PX)
+        nearest = NearestBorder(judged, nearest.shape)
+    return smooth[nearest.nearest] <= limit
 
 
 def _region_confidence(
