@@ -11,28 +11,36 @@ by the median change of the hole's border.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 # Surroundings whose change from frame to frame (median over the border, in tolerances) is up
-# to _STILL keep the temporal fill; from _MOVING on the hole is filled spatially. What no frame
-# shows is continued from the temporal fill around it only where they hold stiller still: an
-# extrapolation of pieces of a moving foreground spreads them over the whole hole.
-_STILL, _MOVING = 0.3, 0.5
-_STILL_AROUND, _MOVING_AROUND = 0.2, 0.4
+# to _STILL keep the temporal fill; from _MOVING on the hole is filled spatially.
+_STILL, _MOVING = 0.06, 0.12
+_GRAIN_SIGMA_PX = 1.5  # pictures are averaged this far before they are compared
 
 
 def border_change(warped: np.ndarray, crop: np.ndarray, judged: np.ndarray) -> np.ndarray:
-    """(h * w,) float32 change (grey levels, largest channel) of ``judged`` pixels, inf elsewhere.
+    """(h * w,) float32 change (grey levels) of ``judged`` pixels, inf elsewhere.
+
+    Both pictures are turned grey and averaged a little over the judged pixels first, so that
+    grain and compression noise, which differ from frame to frame, do not count as motion.
 
     Args:
         warped: (h * w, 3) an adjacent frame warped onto the crop, flat.
         crop: (h, w, 3) uint8 this frame's crop.
         judged: (h * w,) bool border pixels the adjacent frame shows.
     """
+    shape = crop.shape[:2]
+    weight = judged.astype(np.float32).reshape(shape)
+    spread = np.maximum(cv2.GaussianBlur(weight, (0, 0), _GRAIN_SIGMA_PX), 1e-4)
+
+    def smooth(rgb: np.ndarray) -> np.ndarray:
+        grey = rgb.reshape(*shape, 3).astype(np.float32).mean(axis=2) * weight
+        return cv2.GaussianBlur(grey, (0, 0), _GRAIN_SIGMA_PX) / spread
+
     change = np.full(judged.shape, np.inf, np.float32)
-    change[judged] = largest_channel(
-        np.abs(warped[judged].astype(np.float32) - crop.reshape(-1, 3)[judged])
-    )
+    change[judged] = np.abs(smooth(warped) - smooth(crop)).reshape(-1)[judged]
     return change
 
 
@@ -41,25 +49,16 @@ def largest_channel(values: np.ndarray) -> np.ndarray:
     return np.maximum(np.maximum(values[..., 0], values[..., 1]), values[..., 2])
 
 
-def surroundings_trust(change: np.ndarray, tolerance: float) -> tuple[float, float]:
+def surroundings_trust(change: np.ndarray, tolerance: float) -> float:
     """How much a hole's temporal fill can be trusted, in [0, 1] (1: still surroundings).
 
     Args:
         change: (h * w,) float32 the change of each border pixel to the adjacent frames (the
             smaller of the two where both show it; inf off the border or where neither does).
         tolerance: the fill's tolerance (grey levels).
-
-    Returns:
-        The trust of the pixels other frames show, and that of the spatial fill that continues
-        them over the pixels no frame shows.
     """
     known = np.isfinite(change)
     if not known.any():  # no adjacent frame (a cut): nothing says the surroundings move
-        return 1.0, 1.0
+        return 1.0
     moving = float(np.median(change[known])) / tolerance
-    return _ramp(moving, _STILL, _MOVING), _ramp(moving, _STILL_AROUND, _MOVING_AROUND)
-
-
-def _ramp(value: float, still: float, moving: float) -> float:
-    """1 up to ``still``, falling linearly to 0 at ``moving``."""
-    return float(np.clip((moving - value) / (moving - still), 0, 1))
+    return float(np.clip((_MOVING - moving) / (_MOVING - _STILL), 0, 1))

@@ -345,33 +345,31 @@ class PropagateInpainter:
             deviation = largest_channel(np.abs(views[:, pairs] - filled[None, pairs]))
             spread[pairs] = _median_of_views(deviation, count[pairs])
         seen = (count > 0) & (spread <= _SPREAD * tolerance)
-        trust, trust_around = surroundings_trust(change, tolerance)
+        trust = surroundings_trust(change, tolerance)
         weight = np.where(seen, trust, 0)
         view_confidence = np.where(
             count >= 2, 1 - 0.5 * np.clip(spread / (_SPREAD * tolerance), 0, 1), _ONE_VIEW
         )
         confidence = np.zeros(crop_mask.shape, np.float32)
-        confidence.reshape(-1)[hole_index] = np.where(
-            seen, weight * view_confidence + (1 - weight) * _SPATIAL, _SPATIAL
-        )
+        confidence.reshape(-1)[hole_index] = weight * view_confidence + (1 - weight) * _SPATIAL
         # Where the surroundings move, the spatial fill from the frame's own border takes over.
-        spatial = self._spatial(crop, crop_mask).reshape(-1, 3) if trust_around < 1 else None
+        spatial = self._spatial(crop, crop_mask).reshape(-1, 3) if trust < 1 else None
 
-        def put(pixels: np.ndarray, values: np.ndarray, share: float) -> None:
+        def put(pixels: np.ndarray, values: np.ndarray) -> None:
             flat[pixels] = (
-                values if spatial is None else (share * values + (1 - share) * spatial[pixels])
+                values if spatial is None else (trust * values + (1 - trust) * spatial[pixels])
             )
 
         target = crop.astype(np.float32)
         flat = target.reshape(-1, 3)
-        put(hole_index[seen], np.clip(filled[seen], 0, 255), trust)
+        put(hole_index[seen], np.clip(filled[seen], 0, 255))
         remaining = hole_index[~seen]
         if len(remaining):
             # What no frame shows continues the fill around it.
             hole = np.zeros(crop_mask.size, bool)
             hole[remaining] = True
             around = self._spatial((target + 0.5).astype(np.uint8), hole.reshape(shape))
-            put(remaining, around.reshape(-1, 3)[remaining], trust_around)
+            put(remaining, around.reshape(-1, 3)[remaining])
         return target, confidence
 
     def _spatial(self, crop: np.ndarray, hole: np.ndarray) -> np.ndarray:
