@@ -16,7 +16,7 @@ import numpy as np
 
 # Surroundings whose change from frame to frame (median over the border, in tolerances) is up
 # to _STILL keep the temporal fill; from _MOVING on the hole is filled spatially.
-_STILL, _MOVING = 0.06, 0.12
+_STILL, _MOVING = 0.06, 0.16
 _GRAIN_SIGMA_PX = 1.5  # pictures are averaged this far before they are compared
 
 
