@@ -1,4 +1,4 @@
-"""The border pixel nearest to each pixel of a crop, and border values spread over the crop."""
+"""The border pixel nearest to each pixel of a crop, and values averaged along a border."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ class NearestBorder:
     """For each pixel of a crop, the border pixel nearest to it (computed once per crop).
 
     Args:
-        border: (h * w,) bool the border pixels, flat (at least one).
+        border: (h * w,) bool the border pixels, flat.
         shape: (h, w) of the crop.
+
+    Attributes:
+        nearest: (h * w,) int64 flat index of each pixel's nearest border pixel.
     """
 
     def __init__(self, border: np.ndarray, shape: tuple[int, int]) -> None:
@@ -25,26 +28,20 @@ class NearestBorder:
         labels = labels.reshape(-1)
         of_label = np.zeros(int(labels.max()) + 1, np.int64)
         of_label[labels[border]] = np.flatnonzero(border)
-        self.nearest = of_label[labels]  # (h * w,) flat index of each pixel's border pixel
-
-    def spread(self, values: np.ndarray, known: np.ndarray, sigma_px: float) -> np.ndarray:
-        """Border ``values`` averaged along the border, then given to every pixel of the crop.
-
-        Args:
-            values: (h * w,) float32, read where ``known``.
-            known: (h * w,) bool border pixels whose value is known.
-            sigma_px: how far along the border values are averaged (Gaussian sigma, pixels).
-
-        Returns:
-            (h * w,) float32: each pixel gets the average near its nearest border pixel.
-        """
-        return smooth_along(values, known, self.shape, sigma_px)[self.nearest]
+        self.nearest = of_label[labels]
 
 
 def smooth_along(
     values: np.ndarray, known: np.ndarray, shape: tuple[int, int], sigma_px: float
 ) -> np.ndarray:
-    """(h * w,) float32 Gaussian average of the ``known`` (h * w,) ``values`` near each pixel."""
+    """(h * w,) float32 Gaussian average of the ``known`` (h * w,) ``values`` near each pixel.
+
+    Args:
+        values: (h * w,) float32, read where ``known``.
+        known: (h * w,) bool pixels whose value is known (a border, say).
+        shape: (h, w) of the crop.
+        sigma_px: how far values are averaged (Gaussian sigma, pixels).
+    """
     weight = cv2.GaussianBlur(known.astype(np.float32).reshape(shape), (0, 0), sigma_px)
     total = cv2.GaussianBlur(
         np.where(known, values, 0).astype(np.float32).reshape(shape), (0, 0), sigma_px

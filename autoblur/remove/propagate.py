@@ -6,7 +6,9 @@ to tracked corners outside every mask, or a rigid local motion where the surface
 hole moves on its own) to the frames before and after it within a bounded window, warps the
 nearest ones that show the hidden pixels, keeps those whose border agrees with the frame
 (after a per-channel gain correction), and gives each pixel the median of up to five such
-views. What no frame ever showed is filled spatially; no frame across a cut is used. Frames
+views. What no frame ever showed is filled spatially; no frame across a cut is used. Where
+the hole's surroundings move from frame to frame more than the background motion explains,
+the fill gives way to a spatial one (:mod:`autoblur.remove.moving_surroundings`). Frames
 stream through a window of ``2 * temporal_window + 1``, so memory does not grow with video
 length.
 """
@@ -352,6 +354,8 @@ class PropagateInpainter:
         )
         confidence = np.zeros(crop_mask.shape, np.float32)
         confidence.reshape(-1)[hole_index] = weight * view_confidence + (1 - weight) * _SPATIAL
+        target = crop.astype(np.float32)
+        flat = target.reshape(-1, 3)
         # Where the surroundings move, the spatial fill from the frame's own border takes over.
         spatial = self._spatial(crop, crop_mask).reshape(-1, 3) if trust < 1 else None
 
@@ -360,8 +364,6 @@ class PropagateInpainter:
                 values if spatial is None else (trust * values + (1 - trust) * spatial[pixels])
             )
 
-        target = crop.astype(np.float32)
-        flat = target.reshape(-1, 3)
         put(hole_index[seen], np.clip(filled[seen], 0, 255))
         remaining = hole_index[~seen]
         if len(remaining):
