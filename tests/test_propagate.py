@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 
@@ -154,3 +155,29 @@ def test_nothing_is_taken_across_a_cut(real_media):
     spatial = run("spatial", False)
     assert run("propagate", False) > spatial + 3  # without the cut, shot 1 fills the hole
     assert run("propagate", True) < spatial + 1  # with it, only a spatial fill is possible
+
+
+def test_grain_is_not_motion_but_a_new_border_is():
+    from autoblur.remove.moving_surroundings import border_change, surroundings_trust
+
+    rng = np.random.default_rng(0)
+
+    def picture():  # a smooth texture, as a picture has
+        return cv2.GaussianBlur(rng.integers(60, 200, (60, 80, 3)).astype(np.uint8), (0, 0), 2)
+
+    crop = picture()
+    border = np.zeros((60, 80), bool)
+    border[10:50, 15:65] = True
+    border[18:42, 23:57] = False  # an 8-px ring around the hole
+    tolerance = 12 + _texture(crop, np.flatnonzero(border))
+
+    def trust(neighbour):
+        return surroundings_trust(
+            border_change(neighbour.reshape(-1, 3), crop, border.reshape(-1)), tolerance
+        )
+
+    grain = np.clip(crop + rng.normal(0, 10, crop.shape), 0, 255).astype(np.uint8)
+    assert trust(crop) == 1.0
+    assert trust(grain) == 1.0  # grain differs from frame to frame, the picture does not
+    assert trust(picture()) == 0.0  # something else moved in around the hole
+    assert surroundings_trust(np.full(border.size, np.inf, np.float32), tolerance) == 1.0

@@ -6,7 +6,9 @@ to tracked corners outside every mask, or a rigid local motion where the surface
 hole moves on its own) to the frames before and after it within a bounded window, warps the
 nearest ones that show the hidden pixels, keeps those whose border agrees with the frame
 (after a per-channel gain correction), and gives each pixel the median of up to five such
-views. What no frame ever showed is filled spatially; no frame across a cut is used. Frames
+views. What no frame ever showed is filled spatially; no frame across a cut is used. Where
+the hole's surroundings move from frame to frame more than the background motion explains,
+the fill gives way to a spatial one (:mod:`autoblur.remove.moving_surroundings`). Frames
 stream through a window of ``2 * temporal_window + 1``, so memory does not grow with video
 length.
 """
@@ -22,6 +24,12 @@ import numpy as np
 
 from autoblur.config import PipelineConfig, RemoveConfig
 from autoblur.remove.base import INPAINTERS, MaskedFrame
+from autoblur.remove.moving_surroundings import (
+    border_change,
+    largest_channel,
+    surroundings_trust,
+)
+from autoblur.remove.nearest_border import NearestBorder, smooth_along
 from autoblur.remove.spatial import BlurRemover, TeleaInpainter, paste_replacement
 from autoblur.types import RegionMask, union_mask
 
@@ -125,8 +133,8 @@ def _texture(crop: np.ndarray, index: np.ndarray) -> float:
         return 0.0
     pixels = crop.astype(np.int16)
     step = np.zeros(crop.shape[:2], np.int16)
-    step[:, :-1] = np.abs(np.diff(pixels, axis=1)).max(axis=2)
-    step[:-1] = np.maximum(step[:-1], np.abs(np.diff(pixels, axis=0)).max(axis=2))
+    step[:, :-1] = largest_channel(np.abs(np.diff(pixels, axis=1)))
+    step[:-1] = np.maximum(step[:-1], largest_channel(np.abs(np.diff(pixels, axis=0))))
     return float(np.median(step.reshape(-1)[index]))
 
 
@@ -240,11 +248,12 @@ class PropagateInpainter:
 
     def _sources(
         self, buffer: deque[_Buffered], index: int, region: tuple[int, int, int, int]
-    ) -> Iterator[tuple[_Buffered, np.ndarray]]:
-        """Other frames of the window nearest first, each with its homography onto ``index``.
+    ) -> Iterator[tuple[_Buffered, np.ndarray, int]]:
+        """Other frames of the window nearest first, with their homography onto ``index``.
 
-        The motion is that of the surface around ``region`` (x0, y0, x1, y1); a frame pair
-        whose motion could not be followed (a cut, a blank frame) ends the search that way.
+        Each comes with how many frames away it is. The motion is that of the surface around
+        ``region`` (x0, y0, x1, y1); a frame pair whose motion could not be followed (a cut, a
+        blank frame) ends the search that way.
         """
         back, ahead = np.eye(3), np.eye(3)
         back_ok = ahead_ok = True
@@ -255,14 +264,14 @@ class PropagateInpainter:
                 if back_ok:
                     back = back @ step.near(region)
                     if _looked_at(buffer[index - distance], distance):
-                        yield buffer[index - distance], back
+                        yield buffer[index - distance], back, distance
             if ahead_ok and index + distance < len(buffer):
                 step = buffer[index + distance - 1].to_next
                 ahead_ok = step is not None
                 if ahead_ok:
                     ahead = ahead @ np.linalg.inv(step.near(region))
                     if _looked_at(buffer[index + distance], distance):
-                        yield buffer[index + distance], ahead
+                        yield buffer[index + distance], ahead, distance
 
     def _fill(
         self,
@@ -281,20 +290,23 @@ class PropagateInpainter:
         views, get the same fill. Where the views disagree with each other (something moved
         there) or none agrees with the surroundings, the pixel is filled spatially (or blurred,
         as ``remove.ghost_fallback`` says) rather than pasted from a frame that shows
-        something else in its place.
+        something else in its place; where the surroundings move on their own from frame to
+        frame (see :mod:`autoblur.remove.moving_surroundings`), the temporal fill is blended
+        into the spatial one as far as they do.
 
         Returns:
             The (h, w, 3) float32 filled crop, and the (h, w) float32 confidence of each masked
             pixel's fill in [0, 1] (1: several frames agree; 0.5: a spatial fill).
         """
         x0, y0, x1, y1 = box
-        size = (x1 - x0, y1 - y0)
+        size, shape = (x1 - x0, y1 - y0), crop_mask.shape
         here = buffer[index]
-        trusted = np.ones(crop_mask.shape, bool)
+        trusted = np.ones(shape, bool)
         if here.hidden is not None:
             trusted &= ~here.hidden.crop(box)
         ring = cv2.dilate(crop_mask.astype(np.uint8), np.ones((2 * _RING_PX + 1,) * 2, np.uint8))
-        ring_index = np.flatnonzero(ring.astype(bool) & ~crop_mask & trusted)
+        border = (ring.astype(bool) & ~crop_mask & trusted).reshape(-1)
+        ring_index = np.flatnonzero(border)
         ring_index = ring_index[:: max(1, len(ring_index) // _RING_SAMPLES)]
         hole_index = np.flatnonzero(crop_mask)  # the hidden pixels, as flat crop indices
         views = np.full((_CANDIDATES, len(hole_index), 3), np.nan, np.float32)
@@ -303,25 +315,28 @@ class PropagateInpainter:
         # A source one pixel off differs from a textured border by about its pixel-to-pixel
         # step: that much is allowed on top of the configured tolerance.
         tolerance = self.config.temporal_consistency + _texture(crop, ring_index)
-        border = (ring.astype(bool) & ~crop_mask & trusted).reshape(-1)
-        for source, homography in self._sources(buffer, index, box):
+        nearest = NearestBorder(border, crop_mask.shape)
+        change = np.full(border.shape, np.inf, np.float32)  # the border's, to adjacent frames
+        for source, homography, distance in self._sources(buffer, index, box):
             onto_crop = _shift(-x0, -y0) @ homography
             valid = self._shown(source, homography, onto_crop, box, size).reshape(-1)
             take = np.flatnonzero(valid[hole_index] & (count < _CANDIDATES))
-            if not len(take):
+            if not len(take) and distance > 1:
                 continue  # this frame shows nothing that still needs views
             warped = cv2.warpPerspective(source.original, onto_crop, size, flags=cv2.INTER_LINEAR)
             warped = warped.reshape(-1, 3)
+            if distance == 1:
+                change = np.minimum(change, border_change(warped, crop, border & valid))
             gain = self._agreement(warped, reference, ring_index, valid, tolerance)
-            if gain is None:
+            if gain is None or not len(take):
                 continue
-            near = _local_error(warped, crop, gain, border, valid, tolerance)
-            take = take[near[hole_index[take]] <= _LOCAL_TOLERANCE * tolerance]
+            near = _agrees_nearby(warped, crop, gain, nearest, valid, tolerance)
+            take = take[near[hole_index[take]]]
             if not len(take):
                 continue
             views[count[take], take] = warped[hole_index[take]] * gain
             count[take] += 1
-            if count.min() >= _CANDIDATES:
+            if count.min() >= _CANDIDATES and distance > 1:
                 break
         filled = views[0]  # with one or two views: the nearest frame that shows it
         several = count >= 3
@@ -329,26 +344,42 @@ class PropagateInpainter:
         spread = np.zeros(len(hole_index), np.float32)
         pairs = count >= 2
         if pairs.any():
-            deviation = np.abs(views[:, pairs] - filled[None, pairs]).max(axis=2)
+            deviation = largest_channel(np.abs(views[:, pairs] - filled[None, pairs]))
             spread[pairs] = _median_of_views(deviation, count[pairs])
         seen = (count > 0) & (spread <= _SPREAD * tolerance)
-        confidence = np.zeros(crop_mask.shape, np.float32)
-        pixel_confidence = np.where(
+        trust = surroundings_trust(change, tolerance)
+        weight = np.where(seen, trust, 0)
+        view_confidence = np.where(
             count >= 2, 1 - 0.5 * np.clip(spread / (_SPREAD * tolerance), 0, 1), _ONE_VIEW
         )
-        confidence.reshape(-1)[hole_index] = np.where(seen, pixel_confidence, _SPATIAL)
+        confidence = np.zeros(crop_mask.shape, np.float32)
+        confidence.reshape(-1)[hole_index] = weight * view_confidence + (1 - weight) * _SPATIAL
         target = crop.astype(np.float32)
-        target.reshape(-1, 3)[hole_index[seen]] = np.clip(filled[seen], 0, 255)
-        remaining = np.zeros(crop_mask.size, bool)
-        remaining[hole_index[~seen]] = True
-        remaining = remaining.reshape(crop_mask.shape)
-        if not remaining.any():
-            return target, confidence
-        spatial = self.spatial.replace((target + 0.5).astype(np.uint8), remaining)
-        if self.config.ghost_fallback == "blur":
-            spatial = self.blur.replace(spatial, remaining)
-        target[remaining] = spatial[remaining]
+        flat = target.reshape(-1, 3)
+        # Where the surroundings move, the spatial fill from the frame's own border takes over.
+        spatial = self._spatial(crop, crop_mask).reshape(-1, 3) if trust < 1 else None
+
+        def put(pixels: np.ndarray, values: np.ndarray) -> None:
+            flat[pixels] = (
+                values if spatial is None else (trust * values + (1 - trust) * spatial[pixels])
+            )
+
+        put(hole_index[seen], np.clip(filled[seen], 0, 255))
+        remaining = hole_index[~seen]
+        if len(remaining):
+            # What no frame shows continues the fill around it.
+            hole = np.zeros(crop_mask.size, bool)
+            hole[remaining] = True
+            around = self._spatial((target + 0.5).astype(np.uint8), hole.reshape(shape))
+            put(remaining, around.reshape(-1, 3)[remaining])
         return target, confidence
+
+    def _spatial(self, crop: np.ndarray, hole: np.ndarray) -> np.ndarray:
+        """(h, w, 3) float32 the crop's (h, w) ``hole`` filled spatially, blurred if configured."""
+        filled = self.spatial.replace(crop, hole)
+        if self.config.ghost_fallback == "blur":
+            filled = self.blur.replace(filled, hole)
+        return filled.astype(np.float32)
 
     @staticmethod
     def _shown(
@@ -405,54 +436,48 @@ class PropagateInpainter:
         gain = np.clip(
             (np.median(reference, axis=0) + 1) / (np.median(source, axis=0) + 1), 0.8, 1.25
         )
-        error = np.median(np.abs(source * gain - reference).max(axis=1))
+        error = np.median(largest_channel(np.abs(source * gain - reference)))
         return gain if error <= tolerance else None
 
 
-def _local_error(
+def _agrees_nearby(
     warped: np.ndarray,
     crop: np.ndarray,
     gain: np.ndarray,
-    border: np.ndarray,
+    nearest: NearestBorder,
     valid: np.ndarray,
     tolerance: float,
 ) -> np.ndarray:
-    """(h * w,) a source's error on the border pixel nearest to each crop pixel.
+    """(h * w,) bool crop pixels where a source agrees with the border nearest to them.
 
     What a hole hides continues what is next to it, so each hidden pixel is judged by the
     border nearest to it: a source that agrees on one side of the hole and shows something
     else on the other (a person who walked on, behind the mark) is used on the first side
     only. The errors (grey levels, largest channel, after ``gain``) are averaged a little
-    along the border and capped at four tolerances.
+    along the border, capped at four tolerances, and must be within ``_LOCAL_TOLERANCE``
+    tolerances.
 
     Args:
         warped: (h * w, 3) the source warped onto the crop, flat.
         crop: (h, w, 3) uint8 the crop of this frame.
         gain: (3,) the source's per-channel gain.
-        border: (h * w,) bool the border pixels this frame shows, flat.
+        nearest: the border this frame shows around the hole.
         valid: (h * w,) bool the pixels the source shows, flat.
         tolerance: the source tolerance (grey levels).
     """
-    shape = crop.shape[:2]
-    judged = border & valid
+    judged = nearest.border & valid
     if not judged.any():
-        return np.full(border.shape, np.inf, np.float32)
-    error = np.zeros(border.shape, np.float32)
+        return np.zeros(judged.shape, bool)
+    error = np.zeros(judged.shape, np.float32)
     diff = np.abs(warped[judged].astype(np.float32) * gain - crop.reshape(-1, 3)[judged])
-    error[judged] = np.minimum(diff.max(axis=1), 4 * tolerance)
-    weight = judged.astype(np.float32).reshape(shape)
-    smooth = cv2.GaussianBlur(error.reshape(shape), (0, 0), _BORDER_SIGMA_PX) / np.maximum(
-        cv2.GaussianBlur(weight, (0, 0), _BORDER_SIGMA_PX), 1e-4
-    )
-    _, labels = cv2.distanceTransformWithLabels(
-        (~judged).astype(np.uint8).reshape(shape),
-        cv2.DIST_L2,
-        5,
-        labelType=cv2.DIST_LABEL_PIXEL,
-    )
-    by_label = np.zeros(int(labels.max()) + 1, np.float32)
-    by_label[labels.reshape(-1)[judged]] = smooth.reshape(-1)[judged]
-    return by_label[labels.reshape(-1)]
+    error[judged] = np.minimum(largest_channel(diff), 4 * tolerance)
+    smooth = smooth_along(error, judged, nearest.shape, _BORDER_SIGMA_PX)
+    limit = _LOCAL_TOLERANCE * tolerance
+    if smooth[judged].max() <= limit:  # agrees all around: no need to know which side is nearer
+        return np.ones(judged.shape, bool)
+    if judged.sum() < nearest.border.sum():  # the source does not show all of the border
+        nearest = NearestBorder(judged, nearest.shape)
+    return smooth[nearest.nearest] <= limit
 
 
 def _region_confidence(
