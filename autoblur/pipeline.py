@@ -184,9 +184,9 @@ class Pipeline:
         self.keyframe_indices: list[int] = []
         # Frames whose pixels a remover changed (the others are the input's pictures).
         self.touched_frames: set[int] = set()
-        # Per keyframe, the (4,) float boxes of what the detectors found and of every mask
-        # removed there: where the verification looks for residual on it.
-        self.keyframe_boxes: dict[int, list[np.ndarray]] = {}
+        # Per frame, the (4,) float boxes of every mask removed there and, on keyframes, of
+        # what the detectors found: where the verification looks for residual on it.
+        self.search_boxes: dict[int, list[np.ndarray]] = {}
         self.worst: WorstFrames | None = None  # while writing an output
         self._masks: _MaskFolder | None = None  # the --masks folder being written
 
@@ -271,9 +271,15 @@ class Pipeline:
         Keyframes that no remover changed are not checked again: their pictures are the
         input's (packets copied, or re-encoded from the same pixels), on which the first pass
         ran the same detectors and found nothing to remove. On a long master with a few
-        logos this keeps verification from doubling the detection time. On the changed
-        keyframes only the windows around what was found and changed are searched (see
-        :func:`~autoblur.verify.search_windows`); the other frames checked are searched whole.
+        logos this keeps verification from doubling the detection time.
+
+        Every frame checked is searched only in the windows around what was removed there (and
+        on a keyframe what the detectors found), see :func:`~autoblur.verify.search_windows`:
+        the verification judges the removal. On a keyframe the rest of the picture is the
+        input's, where the first pass found nothing; between keyframes a find away from every
+        removed mark is a detector's false alarm on the fill far more often than a mark no
+        keyframe around it showed, and filling it would put a smear where there was nothing.
+        A frame with nothing removed is searched whole.
         """
         keyframes = [k for k in self.keyframe_indices if k in self.touched_frames]
         frames = frames_to_check(
@@ -287,7 +293,11 @@ class Pipeline:
             shot_starts = set(self.footprints.shot_starts)
             repair_output(self.job.output_path, repairs, self.config, shot_starts, self._repaired)
 
-        windows = {k: search_windows(self.keyframe_boxes.get(k, []), frame_hw) for k in keyframes}
+        windows = {
+            f: search_windows(self.search_boxes[f], frame_hw)
+            for f in frames
+            if f in self.search_boxes
+        }
         entry = verify_and_repair(
             self.job.output_path,
             self.detectors,
@@ -299,7 +309,7 @@ class Pipeline:
             windows=windows,
         )
         entry["unchanged_keyframes_not_checked"] = len(self.keyframe_indices) - len(keyframes)
-        entry["keyframes_searched_in_windows"] = sum(w is not None for w in windows.values())
+        entry["frames_searched_in_windows"] = sum(w is not None for w in windows.values())
         return entry
 
     def _repaired(self, item: MaskedFrame) -> None:
@@ -381,9 +391,9 @@ class Pipeline:
                     removed[track_id] = (action, mask)
             if self.worst is not None and removed:  # no picture to convert on other frames
                 self.worst.before(frame.index, frame.rgb, removed)
-            if frame.index in self.keyframe_boxes:
-                removed_boxes = [m.xyxy for ms in by_action.values() for m in ms]
-                self.keyframe_boxes[frame.index].extend(removed_boxes)
+            removed_boxes = [m.xyxy for ms in by_action.values() for m in ms]
+            if removed_boxes:
+                self.search_boxes.setdefault(frame.index, []).extend(removed_boxes)
             masks = {a: union_mask(m) for a, m in by_action.items()}
             yield MaskedFrame(frame, masks, starts_shot=cut)
 
@@ -512,5 +522,5 @@ class Pipeline:
             found = Detections.concat([parts[index] for parts in per_detector])
             keep = np.nonzero(found.confidence >= self.config.detect.min_confidence)[0]
             results.append(self.segmenter.segment(key.rgb, found.select(keep)))
-            self.keyframe_boxes[key.index] = [*found.xyxy[keep], *results[-1].xyxy]
+            self.search_boxes[key.index] = [*found.xyxy[keep], *results[-1].xyxy]
         return results

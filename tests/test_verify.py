@@ -100,7 +100,7 @@ def test_second_pass_removes_what_the_first_left(clip_name, tmp_path, monkeypatc
     assert {0, 12, 24} <= set(verification["residual_frames_first_pass"])
     assert verification["verified_clean"]
     assert {0, 12, 24} <= set(verification["checked_frames"])
-    in_windows = verification["keyframes_searched_in_windows"]
+    in_windows = verification["frames_searched_in_windows"]
     assert in_windows == 0 if clip_name == "short_clip" else in_windows >= 3
 
 
