@@ -24,6 +24,11 @@ class LogoDetectorConfig(_Strict):
     """Reference-logo matching with local features."""
 
     max_side: int = Field(960, ge=64, description="keyframes are downscaled to this longest side")
+    min_side: int = Field(
+        640,
+        ge=64,
+        description="smaller keyframes are enlarged to this longest side (at most max_side)",
+    )
     ratio: float = Field(0.8, gt=0, lt=1, description="Lowe's ratio test")
     min_inliers: int = Field(12, ge=4, description="RANSAC inliers needed to accept an instance")
     ransac_px: float = Field(5.0, gt=0, description="RANSAC reprojection threshold, frame pixels")
@@ -125,6 +130,9 @@ class TrackConfig(_Strict):
     min_similarity: float = Field(0.55, ge=-1, le=1, description="NCC to the keyframe look")
     min_visible: float = Field(0.25, gt=0, le=1, description="share of the mask left in frame")
     max_missed_keyframes: int = Field(1, ge=0, description="keyframes a track may go undetected")
+    min_side: int = Field(
+        640, ge=64, description="flow: smaller frames are tracked enlarged to this longest side"
+    )
     match_iou: float = Field(0.3, gt=0, le=1, description="box IoU to join a detection to a track")
     lookback_keyframes: int = Field(
         2,

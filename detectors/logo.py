@@ -247,24 +247,35 @@ class LogoDetector:
     def detect_crop(self, rgb: np.ndarray, frame_hw: tuple[int, int]) -> Detections:
         """Instances on an (h, w, 3) uint8 RGB part of a frame of ``frame_hw`` (H, W).
 
-        SIFT looks at it at the scale it looks at the whole frame (``max_side`` of the
-        frame's longest side), boxes in the part's pixel coordinates.
+        SIFT looks at it at the scale it looks at the whole frame (see :meth:`working_scale`),
+        boxes in the part's pixel coordinates.
         """
         found = self.flat.detect(rgb) if self.flat.references else Detections.empty()
         done = {Path(c) for c in found.cue}
         todo = [ref for ref in self.references if ref.path not in done]
         if todo:
-            scale = min(1.0, self.config.max_side / max(frame_hw))
+            scale = self.working_scale(frame_hw)
             found = Detections.concat([found, self._sift_detect(rgb, todo, scale)])
         return found
+
+    def working_scale(self, frame_hw: tuple[int, int]) -> float:
+        """The factor SIFT looks at a frame of ``frame_hw`` (H, W) at.
+
+        Large frames are reduced to ``max_side`` on their longest side; small ones (archive
+        QCIF and CIF, phone thumbnails) are enlarged to ``min_side``, where a logo a few
+        dozen pixels wide has features enough to be found.
+        """
+        longest = max(frame_hw)
+        return min(self.config.max_side, max(longest, self.config.min_side)) / longest
 
     def _sift_detect(
         self, rgb: np.ndarray, references: list[LogoReference], scale: float
     ) -> Detections:
         height, width = rgb.shape[:2]
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        if scale < 1.0:
-            gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        if scale != 1.0:
+            interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_CUBIC
+            gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=interpolation)
         keypoints, descriptors = self._sift.detectAndCompute(gray, None)
         if descriptors is None or len(keypoints) < self.config.min_inliers:
             return Detections.empty()

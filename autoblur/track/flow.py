@@ -181,6 +181,14 @@ def _flow_window(points_xy: np.ndarray, frame_hw: tuple[int, ...]) -> tuple[int,
     return x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)
 
 
+def _working_gray(rgb: np.ndarray, work_hw: tuple[int, int]) -> np.ndarray:
+    """An (H, W, 3) uint8 RGB frame as grey at the tracking size (H', W')."""
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    if gray.shape[:2] == work_hw:
+        return gray
+    return cv2.resize(gray, (work_hw[1], work_hw[0]), interpolation=cv2.INTER_CUBIC)
+
+
 class FlowPropagator:
     """Tracks each object independently with sparse flow and a homography.
 
@@ -199,17 +207,32 @@ class FlowPropagator:
         start_masks: dict[int, RegionMask],
         continues: bool = False,
     ) -> list[dict[int, RegionMask]]:
-        """See :class:`autoblur.track.base.MaskPropagator` (each call starts afresh)."""
+        """See :class:`autoblur.track.base.MaskPropagator` (each call starts afresh).
+
+        Frames whose longest side is below ``track.min_side`` (archive QCIF and CIF) are
+        tracked enlarged to it: a mark a few dozen pixels wide then has corners enough to
+        follow. The masks come back at the frames' own size.
+        """
         if not start_masks or len(frames_rgb) < 2:
             return [{} for _ in frames_rgb[1:]]
-        prev_gray = cv2.cvtColor(frames_rgb[0], cv2.COLOR_RGB2GRAY)
-        live = {obj: _ObjectTrack(prev_gray, m, self.config) for obj, m in start_masks.items()}
+        frame_hw = frames_rgb[0].shape[:2]
+        scale = max(1.0, self.config.min_side / max(frame_hw))
+        work_hw = (round(frame_hw[0] * scale), round(frame_hw[1] * scale))
+        to_work, to_frame = np.diag([scale, scale, 1.0]), np.diag([1 / scale, 1 / scale, 1.0])
+        prev_gray = _working_gray(frames_rgb[0], work_hw)
+        live = {}
+        for obj, mask in start_masks.items():
+            work_mask = mask if scale == 1.0 else mask.warp(to_work, work_hw)
+            if work_mask is not None:
+                live[obj] = _ObjectTrack(prev_gray, work_mask, self.config)
         results: list[dict[int, RegionMask]] = []
         for rgb in frames_rgb[1:]:
-            gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+            gray = _working_gray(rgb, work_hw)
             masks = {}
             for obj, track in list(live.items()):
                 mask = track.step(prev_gray, gray)
+                if mask is not None and scale != 1.0:
+                    mask = mask.warp(to_frame, frame_hw)
                 if mask is None:
                     del live[obj]
                 else:
