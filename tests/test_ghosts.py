@@ -25,10 +25,11 @@ def rabbit(real_media):
     return frames, masks, clean_frames(real_media, LAST + 1)[FIRST:]
 
 
-def _per_frame_psnr(rabbit, inpainter):
+def _per_frame_psnr(rabbit, inpainter, fallback="spatial"):
     """The per-frame in-mask PSNR of ``inpainter`` with the true masks, and its output."""
     frames, masks, clean = rabbit
-    config = PipelineConfig.model_validate({"remove": {"inpainter": inpainter}})
+    remove = {"inpainter": inpainter, "ghost_fallback": fallback}
+    config = PipelineConfig.model_validate({"remove": remove})
     (remover,) = build_removers(config, {"inpaint"})
     items = [
         MaskedFrame(VideoFrame(i, pts, t, rgb.copy()), {"inpaint": m.dilate(6)})
@@ -75,3 +76,21 @@ def test_moving_surroundings_give_way_to_the_spatial_fill(rabbit, monkeypatch):
     unguarded, _ = _per_frame_psnr(rabbit, "propagate")
     assert guarded.min() > spatial.min() - 0.5
     assert unguarded.min() < spatial.min() - 1.5
+
+
+def test_ghost_fallback_blur_blurs_what_would_be_filled_spatially(rabbit):
+    # With remove.ghost_fallback: blur, the pixels the fill takes from the frame's own border
+    # (those no other frame shows, and where the surroundings move) are blurred instead:
+    # smoother inside the mask.
+    _, spatial = _per_frame_psnr(rabbit, "propagate")
+    _, blurred = _per_frame_psnr(rabbit, "propagate", fallback="blur")
+    _, masks, _ = rabbit
+
+    def detail(out):
+        steps = []
+        for item, mask in zip(out, masks, strict=True):
+            gray = item.frame.rgb.mean(axis=2)
+            steps.append(np.abs(np.diff(gray, axis=1))[mask.to_dense()[:, 1:]].mean())
+        return np.array(steps)
+
+    assert detail(blurred).mean() < 0.8 * detail(spatial).mean()
