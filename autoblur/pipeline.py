@@ -39,7 +39,7 @@ from autoblur.track import TrackManager, build_propagator
 from autoblur.track.flat import follow_flat_marks
 from autoblur.track.manager import FrameMasks
 from autoblur.track.refine import MaskRefiner
-from autoblur.types import BrandCue, Detections, RegionMask, union_mask
+from autoblur.types import BrandCue, Detections, RegionMask, box_iou, union_mask
 from autoblur.verify import Repairs, frames_to_check, search_windows, verify_and_repair
 from autoblur.worst import WorstFrames
 from autoblur.write import write_removed
@@ -457,6 +457,7 @@ class Pipeline:
         self.keyframe_indices.extend(key.index for key in keys)
         for (between, key, cut), detections in zip(stretches, self._detect(keys), strict=True):
             per_frame = self.manager.advance(between, key, detections, cut)
+            self._recover_lost(between, key, cut, per_frame)
             if self.job.thumbnails:
                 self._capture_thumbnails(key)
             if cut:
@@ -468,6 +469,65 @@ class Pipeline:
             self._held.append(stretch)
             while len(self._held) > self.config.track.lookback_keyframes:
                 yield from self._held.popleft()
+
+    def _recover_lost(
+        self, between: list[VideoFrame], key: VideoFrame, cut: bool, per_frame: list[FrameMasks]
+    ) -> None:
+        """Look again where the tracker lost a track between keyframes, and follow what is found.
+
+        A track whose mask stops inside the stretch and that the keyframe did not find either
+        has ended. On the first frame without it the detectors look once more, near its last
+        place; a find of its brand there is followed to the keyframe (not across a cut), its
+        masks added to ``per_frame`` (in place), and the track goes on from the keyframe.
+        """
+        frames = [*between, key]
+        end = len(between) if cut else len(frames)
+        for track_id in {t for masks in per_frame[: end - 1] for t in masks}:
+            if track_id in self.manager.active:
+                continue
+            last = max(i for i in range(end) if track_id in per_frame[i])
+            if last + 1 >= end:
+                continue
+            track = self.manager.track(track_id)
+            found = self._find_again(frames[last + 1], track.brand, per_frame[last][track_id])
+            if found is None:
+                continue
+            followed = self.propagator.propagate(
+                [f.rgb for f in frames[last + 1 : end]], {track_id: found}
+            )
+            for offset, masks in enumerate([{track_id: found}, *followed]):
+                if track_id not in masks:
+                    break
+                frame_index = last + 1 + offset
+                if any(
+                    box_iou(masks[track_id].xyxy[None], m.xyxy[None])[0, 0] > 0.3
+                    for t, m in per_frame[frame_index].items()
+                    if t != track_id
+                ):
+                    break  # another track holds that mark now
+                per_frame[frame_index][track_id] = masks[track_id]
+                track.seen(frames[frame_index])
+            if not cut and track_id in per_frame[-1]:
+                self.manager.resume(track_id, per_frame[-1][track_id])
+
+    def _find_again(self, frame: VideoFrame, brand: str, last: RegionMask) -> RegionMask | None:
+        """The mask of a ``brand`` find on ``frame`` near ``last`` (the lost mask), if any."""
+        found = Detections.concat([detector.detect(frame.rgb) for detector in self.detectors])
+        x0, y0, x1, y1 = last.xyxy
+        reach = max(x1 - x0, y1 - y0)
+        near = np.array([x0 - reach, y0 - reach, x1 + reach, y1 + reach], np.float32)
+        keep = [
+            i
+            for i in range(len(found))
+            if found.brand[i] == brand
+            and found.confidence[i] >= self.config.detect.min_confidence
+            and box_iou(found.xyxy[i : i + 1], near[None])[0, 0] > 0
+        ]
+        if not keep:
+            return None
+        found = self.segmenter.segment(frame.rgb, found.select(keep))
+        best = int(np.argmax(found.confidence))
+        return found.mask_or_box(best, frame.rgb.shape[:2])
 
     def _reach_back(self, first: VideoFrame) -> None:
         """Follow the tracks new on the last keyframe back through the held frames.

@@ -158,6 +158,18 @@ class TrackManager:
                 self._track(track_id).seen(frame)
         return found
 
+    def resume(self, track_id: int, key_mask: RegionMask) -> None:
+        """Take an ended track up again from the last keyframe, where it has ``key_mask``.
+
+        For a track the tracker lost and a detection found again before the keyframe; the
+        keyframe itself did not find it, which counts as a missed keyframe.
+        """
+        track = self._by_id[track_id]
+        if track in self.finished:
+            self.finished.remove(track)
+        track.mask, track.missed = key_mask, track.missed + 1
+        self.active[track_id] = track
+
     def action_of_track(self, track_id: int) -> str:
         """The action that applies to a track's pixels."""
         return self._track(track_id).action
