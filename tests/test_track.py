@@ -87,8 +87,10 @@ def test_undetected_track_is_kept_then_ended(bunny_windows):
     manager.advance([], frames[24], detections_from([bunny_windows.masks[24]]), False)
     manager.advance(frames[25:36], frames[36], Detections.empty(), False)
     assert list(manager.active) == [1] and manager.active[1].missed == 1
-    manager.advance(frames[37:48], frames[48], Detections.empty(), False)
-    assert not manager.active and manager.finished[0].last_frame == 47
+    masks = manager.advance(frames[37:48], frames[48], Detections.empty(), False)
+    # Missed a second time it ends, after the keyframe the tracker still followed it to.
+    assert not manager.active and manager.finished[0].last_frame == 48
+    assert 1 in masks[-1]
 
 
 @pytest.mark.parametrize("brand", ["W", "Other"])

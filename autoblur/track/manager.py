@@ -87,6 +87,9 @@ class TrackManager:
         # Tracks started on the last keyframe that reach the first frame of its stretch: their
         # masks there, where tracking backwards may go on into earlier frames.
         self.reach_back: FrameMasks = {}
+        # Tracks that end on the keyframe being handled (missed once too often) while the
+        # tracker still followed them to it: their masks there.
+        self._followed_to_key: FrameMasks = {}
 
     def all_tracks(self) -> list[Track]:
         """Every track so far, ended and active, by id."""
@@ -128,8 +131,10 @@ class TrackManager:
                 self._track(track_id).seen(frame)
             per_frame.append(masks)
         key_masks = {tid: t.mask for tid, t in self.active.items() if t.mask is not None}
-        for track in self.active.values():
-            track.seen(key)
+        key_masks.update(self._followed_to_key)
+        for tid in key_masks:
+            self._track(tid).seen(key)
+        self._followed_to_key = {}
         per_frame.append(key_masks)
         self._anchor_rgb = key.rgb.copy()
         self.reach_back = (
@@ -229,6 +234,8 @@ class TrackManager:
                 track.missed += 1
                 track.mask = forward_key[tid]
             else:
+                if tid in forward_key:  # still followed to this keyframe: it ends after it
+                    self._followed_to_key[tid] = forward_key[tid]
                 self._end(tid)
         for d in range(len(detections)):
             mask = detections.mask_or_box(d, frame_hw)
