@@ -40,7 +40,13 @@ from autoblur.track.flat import follow_flat_marks
 from autoblur.track.manager import FrameMasks
 from autoblur.track.refine import MaskRefiner
 from autoblur.types import BrandCue, Detections, RegionMask, box_iou, union_mask
-from autoblur.verify import Repairs, frames_to_check, search_windows, verify_and_repair
+from autoblur.verify import (
+    Repairs,
+    detect_in_windows,
+    frames_to_check,
+    search_windows,
+    verify_and_repair,
+)
 from autoblur.worst import WorstFrames
 from autoblur.write import write_removed
 from detectors import (
@@ -511,17 +517,16 @@ class Pipeline:
                 self.manager.resume(track_id, per_frame[-1][track_id])
 
     def _find_again(self, frame: VideoFrame, brand: str, last: RegionMask) -> RegionMask | None:
-        """The mask of a ``brand`` find on ``frame`` near ``last`` (the lost mask), if any."""
-        found = Detections.concat([detector.detect(frame.rgb) for detector in self.detectors])
-        x0, y0, x1, y1 = last.xyxy
-        reach = max(x1 - x0, y1 - y0)
-        near = np.array([x0 - reach, y0 - reach, x1 + reach, y1 + reach], np.float32)
+        """The mask of a ``brand`` find on ``frame`` near ``last`` (the lost mask), if any.
+
+        The detectors look only in a window around ``last`` (as the verification does).
+        """
+        window = search_windows([last.xyxy], frame.rgb.shape[:2])
+        found = detect_in_windows(self.detectors, frame.rgb, window)
         keep = [
             i
             for i in range(len(found))
-            if found.brand[i] == brand
-            and found.confidence[i] >= self.config.detect.min_confidence
-            and box_iou(found.xyxy[i : i + 1], near[None])[0, 0] > 0
+            if found.brand[i] == brand and found.confidence[i] >= self.config.detect.min_confidence
         ]
         if not keep:
             return None
