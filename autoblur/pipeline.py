@@ -506,7 +506,8 @@ class Pipeline:
                     break
                 frame_index = last + 1 + offset
                 if any(
-                    box_iou(masks[track_id].xyxy[None], m.xyxy[None])[0, 0] > 0.3
+                    box_iou(masks[track_id].xyxy[None], m.xyxy[None])[0, 0]
+                    >= self.config.track.match_iou
                     for t, m in per_frame[frame_index].items()
                     if t != track_id
                 ):
