@@ -13,7 +13,14 @@ few synthetic frames in the tests):
   stream 0;
 - ``avi_bframes``: MPEG-4 Part 2 with B-frames and AC-3 in AVI;
 - ``interlaced``: H.264 top-field-first interlaced ``.mp4``;
-- ``h264``: long-GOP H.264 ``.mp4`` with AAC.
+- ``h264``: long-GOP H.264 ``.mp4`` with AAC;
+- ``mpeg2_ps``: DVD-style MPEG-2 in MPEG-PS (``.mpg``, times in 1/90000 s) with MP2;
+- ``sd_ts``: interlaced MPEG-2 in MPEG-TS with MP2, as SD broadcasts are;
+- ``mjpeg_avi``: full-range MJPEG with PCM in AVI, as cameras write it;
+- ``ffv1``: lossless FFV1 with FLAC in Matroska, as archives keep masters;
+- ``dv``: PAL DV (720x576, 25 fps) in a raw ``.dv`` file;
+- ``wmv``: WMV 8 with WMA in ASF;
+- ``vp8_ogv``: VP8 with Opus in Ogg.
 
 Usage: python bench/make_io_corpus.py OUT_DIR [--data ../shared/data] [--frames 100]
 """
@@ -26,6 +33,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -276,6 +284,113 @@ def write_h264(path: Path, frames: Sequence[np.ndarray], rate: Fraction) -> Path
     return path
 
 
+def write_mpeg2_ps(path: Path, frames: Sequence[np.ndarray], rate: Fraction) -> Path:
+    """MPEG-2 4:2:0 at 6 Mb/s (closed GOPs of 6, B-frames) and MP2 in a DVD-style MPEG-PS."""
+    with av.open(str(path), "w", format="vob") as out:
+        video = _video_stream(
+            out,
+            "mpeg2video",
+            rate,
+            frames[0].shape[1::-1],
+            "yuv420p",
+            {"b": "6M", "flags": "+cgop", "sc_threshold": "1000000000"},
+            gop_size=6,
+            max_b_frames=2,
+        )
+        audio = _add_audio(out, "mp2", 48000, "stereo")
+        _encode_video(out, video, frames)
+        _encode_audio(out, audio, _seconds(frames, rate))
+    return path
+
+
+def write_sd_ts(path: Path, frames: Sequence[np.ndarray], rate: Fraction) -> Path:
+    """Top-field-first interlaced MPEG-2 (closed GOPs of 6) and MP2 in MPEG-TS."""
+    with av.open(str(path), "w", format="mpegts") as out:
+        video = _video_stream(
+            out,
+            "mpeg2video",
+            rate,
+            frames[0].shape[1::-1],
+            "yuv420p",
+            {"b": "8M", "flags": "+cgop+ilme+ildct", "top": "1", "sc_threshold": "1000000000"},
+            gop_size=6,
+            max_b_frames=2,
+            field_order=2,  # AV_FIELD_TT
+        )
+        audio = _add_audio(out, "mp2", 48000, "stereo")
+        _encode_video(out, video, frames)
+        _encode_audio(out, audio, _seconds(frames, rate))
+    return path
+
+
+def write_mjpeg_avi(path: Path, frames: Sequence[np.ndarray], rate: Fraction) -> Path:
+    """Full-range MJPEG (``yuvj420p``) with 16-bit PCM in AVI."""
+    with av.open(str(path), "w", format="avi") as out:
+        video = _video_stream(
+            out,
+            "mjpeg",
+            rate,
+            frames[0].shape[1::-1],
+            "yuvj420p",
+            {"flags": "+qscale", "global_quality": str(3 * 118)},
+        )
+        audio = _add_audio(out, "pcm_s16le", 48000, "stereo")
+        _encode_video(out, video, frames)
+        _encode_audio(out, audio, _seconds(frames, rate))
+    return path
+
+
+def write_ffv1(path: Path, frames: Sequence[np.ndarray], rate: Fraction) -> Path:
+    """Lossless FFV1 (version 3) with FLAC in Matroska."""
+    with av.open(str(path), "w", format="matroska") as out:
+        video = _video_stream(
+            out, "ffv1", rate, frames[0].shape[1::-1], "yuv420p", {"level": "3", "g": "1"}
+        )
+        audio = _add_audio(out, "flac", 48000, "stereo")
+        _encode_video(out, video, frames)
+        _encode_audio(out, audio, _seconds(frames, rate))
+    return path
+
+
+def write_dv(path: Path, frames: Sequence[np.ndarray], rate: Fraction) -> Path:
+    """PAL DV in a raw ``.dv`` file: the frames resized to 720x576, at 25 fps, no audio."""
+    pal = [cv2.resize(rgb, (720, 576), interpolation=cv2.INTER_AREA) for rgb in frames]
+    with av.open(str(path), "w", format="dv") as out:
+        video = _video_stream(out, "dvvideo", Fraction(25), (720, 576), "yuv420p")
+        _encode_video(out, video, pal)
+    return path
+
+
+def write_wmv(path: Path, frames: Sequence[np.ndarray], rate: Fraction) -> Path:
+    """WMV 8 with WMA 2 in ASF."""
+    with av.open(str(path), "w", format="asf") as out:
+        video = _video_stream(
+            out,
+            "wmv2",
+            rate,
+            frames[0].shape[1::-1],
+            "yuv420p",
+            {"flags": "+qscale", "global_quality": str(3 * 118)},
+        )
+        audio = _add_audio(out, "wmav2", 44100, "stereo")
+        audio.codec_context.bit_rate = 128000  # the encoder has no default rate
+        _encode_video(out, video, frames)
+        _encode_audio(out, audio, _seconds(frames, rate))
+    return path
+
+
+def write_vp8_ogv(path: Path, frames: Sequence[np.ndarray], rate: Fraction) -> Path:
+    """VP8 with Opus in Ogg."""
+    with av.open(str(path), "w", format="ogv") as out:
+        video = _video_stream(
+            out, "libvpx", rate, frames[0].shape[1::-1], "yuv420p", {"crf": "10", "b": "5M"}
+        )
+        audio = _add_audio(out, "libopus", 48000, "stereo")
+        _encode_video(out, video, frames)
+        _encode_audio(out, audio, _seconds(frames, rate))
+    return path
+
+
 def video_props(path: Path) -> dict:
     """What a master must keep, as ffprobe would list it: codec, profile, pixel format, tag,
     colour, field order, rotation, timecode and the audio tracks (codec, channels, language)."""
@@ -312,6 +427,13 @@ CASES: dict[str, tuple[str, Callable[[Path, Sequence[np.ndarray], Fraction], Pat
     "avi_bframes": (".avi", write_avi_bframes),
     "interlaced": (".mp4", write_interlaced),
     "h264": (".mp4", write_h264),
+    "mpeg2_ps": (".mpg", write_mpeg2_ps),
+    "sd_ts": (".ts", write_sd_ts),
+    "mjpeg_avi": (".avi", write_mjpeg_avi),
+    "ffv1": (".mkv", write_ffv1),
+    "dv": (".dv", write_dv),
+    "wmv": (".wmv", write_wmv),
+    "vp8_ogv": (".ogv", write_vp8_ogv),
 }
 
 

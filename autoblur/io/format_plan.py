@@ -2,9 +2,10 @@
 
 One decision per run, made from the input's video stream before any frame is encoded:
 encoder, profile, pixel format, bit rate, GOP, colour properties, field order, sample aspect
-ratio and the container. ProRes, DNxHD/HR, MPEG-2, H.264, HEVC and VP9 inputs come out in
-the same codec family with the same bit depth and chroma; anything else becomes H.264 with a
-notice.
+ratio and the container. ProRes, DNxHD/HR, MPEG-1/2, H.264, HEVC, VP8/9, MJPEG, FFV1, DV and
+WMV 7/8 inputs come out in the same codec family with the same bit depth and chroma; anything
+else becomes H.264 with a notice (or, in a container that cannot hold H.264, the codec that
+container is made for).
 """
 
 from __future__ import annotations
@@ -37,17 +38,41 @@ _SAME_FAMILY = {
     "h264": "libx264",
     "hevc": "libx265",
     "vp9": "libvpx-vp9",
+    "vp8": "libvpx",
+    "mpeg1video": "mpeg1video",
+    "mjpeg": "mjpeg",
+    "ffv1": "ffv1",
+    "dvvideo": "dvvideo",
+    "wmv1": "wmv1",
+    "wmv2": "wmv2",
+    "flv1": "flv",
 }
 _NVENC = {"libx264": "h264_nvenc", "libx265": "hevc_nvenc"}
 _PROFILE_KEPT = {"prores_ks", "dnxhd", "mpeg2video"}  # the profile is set, not implied
-_CRF_CODECS = {"libx264", "libx265", "libvpx-vp9"}
+_CRF_CODECS = {"libx264", "libx265", "libvpx-vp9", "libvpx"}
+_VP8_MAX_RATE = "20M"
+# Sample-entry tags an encoder does not choose by itself (Apple players want ``hvc1`` HEVC).
+_KEPT_TAGS = {"hvc1", "hev1", "avc3"}
 _PRESET_CODECS = {"libx264", "libx265"}
 _FALLBACK = "libx264"
-# In AVI, which stores no times, demuxers disagree on when an H.264 picture shows (FFmpeg 8
-# one picture late, 5.x on time); MPEG-4 Part 2 without B-frames shows at its chunk's time.
-_COUNTED_FALLBACK = "mpeg4"
+# Containers that cannot hold H.264 well, and the codec they are made for. In AVI, which
+# stores no times, demuxers disagree on when an H.264 picture shows (FFmpeg 8 one picture
+# late, 5.x on time); MPEG-4 Part 2 without B-frames shows at its chunk's time. ASF stores
+# millisecond times without B-frame reordering; Ogg and WebM take no H.264 at all.
+_CONTAINER_FALLBACK = {
+    "avi": "mpeg4",
+    "asf": "wmv2",
+    "ogg": "libvpx",
+    "ogv": "libvpx",
+    "webm": "libvpx-vp9",
+}
+_CODEC_NAMES = {"mpeg4": "MPEG-4 Part 2", "wmv2": "WMV 8", "libvpx": "VP8", "libvpx-vp9": "VP9"}
 _MPEG4_MAX_TIME_BASE_DEN = 65535  # the standard's 16-bit field; finer time bases are rounded
-_MPEG4_QSCALE = 2  # near-transparent; lambda is qscale * FF_QP2LAMBDA (118)
+# Encoders set by a fixed quantiser: near-transparent; lambda is qscale * FF_QP2LAMBDA (118).
+_QSCALE_CODECS = {"mpeg4", "mjpeg", "wmv1", "wmv2", "flv"}
+_QSCALE = 2
+# Encoders that take their frame rate from the codec time base: they count time in frames.
+FRAME_TICK_CODECS = {"mpeg1video", "mpeg2video"}
 COUNTED_CONTAINERS = {"avi"}  # store decode order and a frame count only: no B-frames
 
 
@@ -73,6 +98,8 @@ class OutputPlan:
             counts frames, one frame (1/fps) for inputs from other containers, and a chunk
             duration MPEG-4 can hold (66667/1000000 s rounded to 1/15 s). Frame times are
             rounded to it.
+        frame_tick: for encoders that count time in frames (MPEG-1/2), the frame duration
+            their codec time base must be; frames keep their times (``FrameTickEncoder``).
     """
 
     codec: str
@@ -86,6 +113,7 @@ class OutputPlan:
     why_reencoded: str | None = None
     notices: list[str] = field(default_factory=list)
     time_base: Fraction | None = None
+    frame_tick: Fraction | None = None
 
     def describe(self, container: str) -> dict:
         """The plan for the report: codec, profile, pixel format, container."""
@@ -200,12 +228,11 @@ def plan_output(
     if encode.codec == "auto":
         codec = _SAME_FAMILY.get(ctx.name)
         if codec is None:
-            counted = container.split(",")[0] in COUNTED_CONTAINERS
-            codec = _COUNTED_FALLBACK if counted else _FALLBACK
+            codec = _CONTAINER_FALLBACK.get(container.split(",")[0], _FALLBACK)
             if codec != ctx.name:
                 notices.append(
                     f"the input's codec {ctx.name} is not re-encoded in kind; the output is "
-                    f"{'MPEG-4 Part 2' if counted else 'H.264'} (--codec names another)"
+                    f"{_CODEC_NAMES.get(codec, 'H.264')} (--codec names another)"
                 )
     else:
         codec = encode.codec
@@ -233,7 +260,7 @@ def plan_output(
         options["profile"] = _DNX_PROFILES.get(profile or "", "dnxhr_hq")
         if ctx.bit_rate and options["profile"] == "dnxhd":
             context["bit_rate"] = ctx.bit_rate
-    elif codec == "mpeg2video":
+    elif codec in FRAME_TICK_CODECS:
         rate = ctx.bit_rate or container_bit_rate
         if rate:
             options.update({"b": str(rate), "maxrate": str(rate), "bufsize": str(rate // 2)})
@@ -247,14 +274,18 @@ def plan_output(
         if context.get("field_order") in (2, 3, 4, 5):
             options["flags"] += "+ilme+ildct"
             options["top"] = "1" if context["field_order"] in (2, 4) else "0"
-    if codec == "mpeg4":
-        options.update({"flags": "+qscale", "global_quality": str(_MPEG4_QSCALE * 118)})
-        if ctx.name == "mpeg4" and ctx.codec_tag:
-            context["codec_tag"] = ctx.codec_tag  # XVID, DX50, FMP4, ...
+    if codec in _QSCALE_CODECS:
+        options.update({"flags": "+qscale", "global_quality": str(_QSCALE * 118)})
+    if codec == "mpeg4" and ctx.name == "mpeg4" and ctx.codec_tag:
+        context["codec_tag"] = ctx.codec_tag  # XVID, DX50, FMP4, ...
+    if same_codec and ctx.codec_tag in _KEPT_TAGS:
+        context["codec_tag"] = ctx.codec_tag
     if codec in _CRF_CODECS:
         options["crf"] = str(encode.crf)
-    if codec.startswith("libvpx"):
-        options["b"] = "0"
+    if codec == "libvpx-vp9":
+        options["b"] = "0"  # constant quality
+    if codec == "libvpx":
+        options["b"] = _VP8_MAX_RATE  # VP8's crf is constrained quality: it needs a ceiling
     if codec in _PRESET_CODECS:
         options["preset"] = encode.preset
     if codec == "libx265":
@@ -266,11 +297,12 @@ def plan_output(
         options["x264-params"] = f"interlaced=1:{'tff' if tff else 'bff'}=1"
     if container.split(",")[0] in COUNTED_CONTAINERS:
         context["max_b_frames"] = 0
-    intra = bool(as_input and same_codec and ctx.codec.intra_only and pix_fmt == ctx.pix_fmt)
+    same_pix_fmt = _plain_range(pix_fmt) == _plain_range(ctx.pix_fmt)
+    intra = bool(as_input and same_codec and ctx.codec.intra_only and same_pix_fmt)
     why = None
     if not as_input:
         why = "the frames written are not the input's (another size or pixel format)"
-    elif not same_codec or pix_fmt != ctx.pix_fmt:
+    elif not same_codec or not same_pix_fmt:
         why = f"the output ({codec}, {pix_fmt}) differs from the input ({ctx.name}, {ctx.pix_fmt})"
     elif not encode.copy_untouched:
         why = "encode.copy_untouched is off"
@@ -290,7 +322,19 @@ def plan_output(
         why_reencoded=why,
         notices=notices,
         time_base=out_time_base,
+        frame_tick=_frame_tick(stream) if codec in FRAME_TICK_CODECS else None,
     )
+
+
+def _plain_range(pix_fmt: str | None) -> str:
+    """A pixel format with JPEG's full-range names (``yuvj420p``) as the plain layout's."""
+    return (pix_fmt or "").replace("yuvj", "yuv")
+
+
+def _frame_tick(stream: av.VideoStream) -> Fraction:
+    """One frame's duration at the input's nominal rate (the decoder's where it gives one)."""
+    rate = stream.codec_context.framerate or stream.average_rate or stream.guessed_rate or 25
+    return 1 / Fraction(rate)
 
 
 def planned_format(path: Path, encode: EncodeConfig) -> dict:

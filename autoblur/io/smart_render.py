@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Protocol
 
 import av
 
@@ -45,6 +46,15 @@ ANNEXB_SPLICE_CONTAINERS = {"mpegts"}
 MAX_HELD_BYTES = 1 << 30
 SPLICE_ENCODERS = {"h264": "libx264", "hevc": "libx265", "mpeg2video": "mpeg2video"}
 SPLICE_CONTAINERS["mpeg2video"] = {"mxf", "mpeg", "mpegts", "mov", "matroska"}
+
+
+class VideoEncoder(Protocol):
+    """What encodes pictures: a codec context, or one wrapped (``FrameTickEncoder``)."""
+
+    def encode(self, frame: av.VideoFrame | None) -> list[av.Packet]:
+        """The packets ready after ``frame`` (None: flush)."""
+        ...
+
 
 Encodable = Callable[[VideoFrame, "tuple[int, int, int, int] | None"], av.VideoFrame]
 
@@ -152,7 +162,8 @@ class GopSplicer:
         out: the output video stream, made from the input's as a template.
         mux: muxes a list of packets into the output.
         encodable: turns a frame and its changed box into the picture to encode.
-        encoder: makes a fresh, opened encoder context for a run of re-encoded GOPs.
+        encoder: makes a fresh encoder (a codec context, or one wrapped to take and give
+            times in the input's time base) for a run of re-encoded GOPs.
         frame_step: the nominal frame duration in time-base units.
     """
 
@@ -162,7 +173,7 @@ class GopSplicer:
         out: av.VideoStream,
         mux: Callable[[list[av.Packet]], None],
         encodable: Encodable,
-        encoder: Callable[[], av.VideoCodecContext],
+        encoder: Callable[[], VideoEncoder],
         frame_step: Fraction,
     ) -> None:
         self._input = av.open(path)
@@ -188,7 +199,7 @@ class GopSplicer:
         self._gop_changed = False
         self._gop_frames = 0
         self._held_bytes = 0
-        self._encoder: av.VideoCodecContext | None = None
+        self._encoder: VideoEncoder | None = None
         self._prev_copied = False
         self._shown: deque[int] = deque()  # display times of the frames not yet given as dts
         self._primed = False

@@ -92,6 +92,7 @@ def counted_read_delay(codec_context: av.VideoCodecContext, container_format: st
         stream = out.add_stream(codec_context.name, rate=codec_context.framerate)
         stream.width, stream.height = codec_context.width, codec_context.height
         stream.pix_fmt = codec_context.pix_fmt
+        stream.codec_context.color_range = codec_context.color_range  # MJPEG needs full range
         stream.time_base = stream.codec_context.time_base = codec_context.time_base
         packets = []
         for pts in range(3):
@@ -138,3 +139,51 @@ class CountedPlacement:
             self._started = True
             placed.append(packet)
         return placed
+
+
+class FrameTickEncoder:
+    """An encoder that counts time in frames (MPEG-1/2), fed and read in another time base.
+
+    MPEG-1/2 encoders take the frame rate from their codec time base, which must therefore be
+    one frame (1/25, 1001/30000, ...), while the frames come with times in the stream's time
+    base (1/90000 in MPEG-TS and MPEG-PS, 1/12800 in MP4). Each frame is given the frame count
+    since the first frame as its time; the packets that come out get their frames' own times
+    back, exactly, and decode times on the same grid.
+
+    Args:
+        context: an encoder whose ``time_base`` is the frame duration (opened on first use).
+        time_base: the time base of the frames fed in and of the packets given out.
+    """
+
+    def __init__(self, context: av.VideoCodecContext, time_base: Fraction) -> None:
+        self.context = context
+        self._time_base = Fraction(time_base)
+        self._step = Fraction(context.time_base) / self._time_base  # one frame, outer units
+        self._first: int | None = None
+        self._last_tick: int | None = None
+        self._times: dict[int, int] = {}  # frame tick -> the frame's own time
+
+    def encode(self, frame: av.VideoFrame | None) -> list[av.Packet]:
+        """Encode ``frame`` (its ``pts`` in ``time_base``), or flush with None."""
+        if frame is not None:
+            if self._first is None:
+                self._first = frame.pts
+            tick = round((frame.pts - self._first) / self._step)
+            if self._last_tick is not None and tick <= self._last_tick:
+                tick = self._last_tick + 1  # two frames within one frame duration
+            self._last_tick = tick
+            self._times[tick] = frame.pts
+            frame.pts, frame.time_base = tick, self.context.time_base
+        packets = self.context.encode(frame)
+        for packet in packets:
+            tick, dts_tick = packet.pts, packet.dts
+            packet.pts = self._times.pop(tick, None)
+            if packet.pts is None:
+                packet.pts = self._outer(tick)
+            packet.dts = None if dts_tick is None else min(self._outer(dts_tick), packet.pts)
+            packet.duration = round(packet.duration * self._step) if packet.duration else 0
+            packet.time_base = self._time_base
+        return packets
+
+    def _outer(self, tick: int) -> int:
+        return (self._first or 0) + round(tick * self._step)

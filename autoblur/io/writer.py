@@ -18,8 +18,8 @@ from autoblur.errors import VideoError
 from autoblur.io.format_plan import COUNTED_CONTAINERS, OutputPlan, plan_output
 from autoblur.io.passthrough import carry_over
 from autoblur.io.reader import VideoFrame, VideoInfo
-from autoblur.io.smart_render import GopSplicer
-from autoblur.io.timestamps import CountedPlacement, counted_read_delay
+from autoblur.io.smart_render import GopSplicer, VideoEncoder
+from autoblur.io.timestamps import CountedPlacement, FrameTickEncoder, counted_read_delay
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,7 @@ class VideoWriter:
         self._time_base = info.time_base
         self._worker: threading.Thread | None = None
         self._splicer: GopSplicer | None = None
+        self._encoder: VideoEncoder | None = None  # the output stream's, where not spliced
         self._placement: CountedPlacement | None = None  # AVI: times from the frame count
         self._durations: dict[int, int] = {}  # pts -> input frame duration, until encoded
         try:
@@ -132,12 +133,13 @@ class VideoWriter:
                     self._video,
                     self._mux,
                     self._encodable,
-                    lambda: self._gop_encoder(info),
+                    lambda: self._ticking(self._gop_encoder(info)),
                     1 / (info.fps * info.time_base),
                 )
             elif self._container.format.name in COUNTED_CONTAINERS:
                 delay = counted_read_delay(self._gop_encoder(info), self._container.format.name)
                 self._placement = CountedPlacement(delay)
+            self._encoder = None if self.plan.gop_copy else self._ticking(self._video.codec_context)
         except (av.error.FFmpegError, ValueError) as exc:
             self.abort()
             raise VideoError(
@@ -160,7 +162,7 @@ class VideoWriter:
         stream.width, stream.height = info.width, info.height
         stream.pix_fmt = plan.pix_fmt
         stream.time_base = plan.time_base or info.time_base
-        stream.codec_context.time_base = plan.time_base or info.time_base
+        stream.codec_context.time_base = plan.frame_tick or plan.time_base or info.time_base
         for name, value in plan.context.items():
             target = stream if name == "codec_tag" else stream.codec_context
             setattr(target, name, value)
@@ -181,7 +183,7 @@ class VideoWriter:
         context = av.CodecContext.create(self.plan.codec, "w")
         context.width, context.height = info.width, info.height
         context.pix_fmt = self.plan.pix_fmt
-        context.time_base = self._time_base
+        context.time_base = self.plan.frame_tick or self._time_base
         context.framerate = info.fps
         for name, value in self.plan.context.items():
             if name != "codec_tag":
@@ -189,6 +191,17 @@ class VideoWriter:
         context.options = dict(self.plan.options)
         context.open()
         return context
+
+    def _ticking(self, context: av.VideoCodecContext) -> VideoEncoder:
+        """``context``, fed and read in the output's time base where it counts in frames."""
+        return FrameTickEncoder(context, self._time_base) if self.plan.frame_tick else context
+
+    def _encode_video(self, frame: av.VideoFrame | None) -> list[av.Packet]:
+        """The packets the output's encoder gives for ``frame`` (None: flush)."""
+        packets = self._encoder.encode(frame)
+        for packet in packets:
+            packet.stream = self._video
+        return packets
 
     def describe(self) -> dict:
         """The output's format and what happened to each input stream, for the report."""
@@ -240,7 +253,7 @@ class VideoWriter:
         if frame.source is not None and frame.source.duration:
             self._durations[out.pts] = max(1, round(frame.source.duration * self._rescale))
         out.time_base = self._time_base
-        self._mux(self._placed(self._with_durations(self._video.encode(out))))
+        self._mux(self._placed(self._with_durations(self._encode_video(out))))
 
     def _out_pts(self, pts: int) -> int:
         """A frame's time in the output's time base, after the previous frame's."""
@@ -342,7 +355,7 @@ class VideoWriter:
             if self._splicer is not None:
                 self._splicer.close()
             else:
-                self._mux(self._placed(self._with_durations(self._video.encode(None))))
+                self._mux(self._placed(self._with_durations(self._encode_video(None))))
             try:
                 self._container.close()
             except av.error.FFmpegError as exc:

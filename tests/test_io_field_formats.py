@@ -1,0 +1,117 @@
+"""Files as DVDs, SD broadcasts, cameras, archives and old desktops hand them over.
+
+Each comes out in its own codec and container, at the same times, with its audio byte for
+byte, decoding without a single decoder message; untouched frames are copied (MJPEG, DV, and
+unchanged MPEG-2 GOPs) or lossless (FFV1).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from autoblur.config import EncodeConfig
+from autoblur.io import VideoReader, VideoWriter
+from bench.make_io_corpus import video_props, write_case
+from tests.test_io_formats import decoded_with_log, packets
+from tests.test_io_timestamps import tiny_frames
+
+DATA = Path(__file__).parent / "data"
+SIZE = (128, 96)
+PAINTED = range(3)  # the frames a remover changes: the first GOP of the MPEG-2 cases
+BOX = (16, 16, 64, 48)
+
+# case -> (the codec that comes out, how untouched frames come out)
+CASES = {
+    "mpeg2_ps": ("mpeg2video", "gops"),
+    "sd_ts": ("mpeg2video", "gops"),
+    "mjpeg_avi": ("mjpeg", "packets"),
+    "dv": ("dvvideo", "packets"),
+    "ffv1": ("ffv1", "pixels"),
+    "wmv": ("wmv2", None),
+    "vp8_ogv": ("vp8", None),
+}
+
+
+def paint_first_frames(frame) -> tuple[int, int, int, int] | None:
+    if frame.index not in PAINTED:
+        return None
+    x0, y0, x1, y1 = BOX
+    frame.rgb[y0:y1, x0:x1] = (255, 0, 0)
+    return BOX
+
+
+def rewrite(src: Path, dst: Path, encode: EncodeConfig | None = None, count: int | None = None):
+    """Write ``src`` to ``dst`` with the first frames painted; the writer (for its plan)."""
+    with (
+        VideoReader(src) as reader,
+        VideoWriter(dst, reader.info, encode or EncodeConfig(), reader.copied_streams) as writer,
+    ):
+        for frame in reader.frames(writer.mux_audio):
+            if count is not None and frame.index >= count:
+                break
+            writer.write(frame, paint_first_frames(frame))
+    return writer
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_field_formats_come_out_in_kind(tmp_path, case):
+    codec, untouched = CASES[case]
+    src = write_case(case, tmp_path, tiny_frames(12, SIZE))
+    out = tmp_path / f"out{src.suffix}"
+    writer = rewrite(src, out)
+    plan = writer.describe()
+    before, after = video_props(src), video_props(out)
+    assert after["codec"] == before["codec"] == codec
+    for prop in ("pix_fmt", "colour", "field_order", "audio"):
+        assert after[prop] == before[prop], prop
+    assert writer.plan.notices == []
+    (frames_in, _), (frames_out, problems) = decoded_with_log(src), decoded_with_log(out)
+    assert problems == []
+    assert [t for t, _ in frames_out] == [t for t, _ in frames_in]  # same times, same count
+    with av.open(str(src)) as container:
+        tracks = len(container.streams.audio)
+    for track in range(tracks):
+        assert packets(out, "audio", track) == packets(src, "audio", track)
+    kept = range(len(PAINTED), 12)
+    if untouched == "packets":
+        assert plan["frames_copied"] == len(kept)
+        before_packets, after_packets = packets(src, "video"), packets(out, "video")
+        assert [after_packets[i] == before_packets[i] for i in kept] == [True] * len(kept)
+    if untouched == "gops":  # the GOPs holding the painted frames re-encoded, others copied
+        starts = gop_starts(src)
+        assert len(starts) >= 2
+        reencoded = min(start for start in starts if start >= len(PAINTED))
+        assert (plan["frames_copied"], plan["frames_encoded"]) == (12 - reencoded, reencoded)
+        for i in range(reencoded, 12):
+            assert np.array_equal(frames_out[i][1], frames_in[i][1]), i
+    if untouched == "pixels":
+        assert all(np.array_equal(frames_out[i][1], frames_in[i][1]) for i in kept)
+    x0, y0, x1, y1 = BOX
+    painted = frames_out[0][1][y0 + 4 : y1 - 4, x0 + 4 : x1 - 4].astype(int)
+    assert np.abs(painted - (255, 0, 0)).max() < 48  # the edit is in the picture
+
+
+def gop_starts(path: Path) -> list[int]:
+    """The display index of each keyframe of the video."""
+    with av.open(str(path)) as container:
+        video = [p for p in container.demux(video=0) if p.size]
+    times = sorted(p.pts for p in video)
+    return sorted(times.index(p.pts) for p in video if p.is_keyframe)
+
+
+@pytest.mark.parametrize(
+    ("suffix", "codec"),
+    [(".ogv", "vp8"), (".webm", "vp9"), (".wmv", "wmv2"), (".avi", "mpeg4"), (".mkv", "h264")],
+)
+def test_other_codecs_take_the_codec_their_container_is_made_for(tmp_path, suffix, codec):
+    """Cinepak has no encoder: H.264 where the container holds it, else the container's own."""
+    out = tmp_path / f"tree{suffix}"
+    writer = rewrite(DATA / "videos" / "tree.avi", out, count=6)
+    assert video_props(out)["codec"] == codec
+    assert len(writer.plan.notices) == 1 and "cinepak" in writer.plan.notices[0]
+    frames, problems = decoded_with_log(out)
+    assert len(frames) == 6 and problems == []
