@@ -115,3 +115,29 @@ def test_other_codecs_take_the_codec_their_container_is_made_for(tmp_path, suffi
     assert len(writer.plan.notices) == 1 and "cinepak" in writer.plan.notices[0]
     frames, problems = decoded_with_log(out)
     assert len(frames) == 6 and problems == []
+
+
+def test_the_largest_video_stream_is_the_picture_not_a_cover_before_it(tmp_path):
+    """A small still (cover art as a one-frame stream) as stream 0: the film is stream 1."""
+    src = tmp_path / "covered.mkv"
+    film = tiny_frames(8, SIZE)
+    with av.open(str(src), "w") as out:
+        cover = out.add_stream("mjpeg", rate=1)
+        cover.width, cover.height, cover.pix_fmt = 32, 32, "yuvj420p"
+        video = out.add_stream("libx264", rate=25, options={"preset": "ultrafast"})
+        video.width, video.height, video.pix_fmt = *SIZE, "yuv420p"
+        still = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")
+        still = still.reformat(format="yuvj420p")
+        out.mux(cover.encode(still))
+        out.mux(cover.encode(None))
+        for index, rgb in enumerate(film):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = index
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+    with VideoReader(src) as reader:
+        assert (reader.info.width, reader.info.height) == SIZE
+    writer = rewrite(src, tmp_path / "out.mkv")
+    frames, problems = decoded_with_log(tmp_path / "out.mkv")
+    assert len(frames) == 8 and frames[0][1].shape[1::-1] == SIZE and problems == []
+    assert [s["action"] for s in writer.describe()["streams"]] == ["dropped", "re-encoded"]

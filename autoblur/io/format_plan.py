@@ -20,6 +20,7 @@ import av
 from autoblur.config import EncodeConfig
 from autoblur.errors import ConfigError
 from autoblur.io.smart_render import SPLICE_ENCODERS, splice_possible
+from autoblur.io.streams import main_video_stream
 
 _PRORES_PROFILES = {"Proxy": "0", "LT": "1", "Standard": "2", "HQ": "3", "4444": "4", "XQ": "5"}
 _DNX_PROFILES = {
@@ -343,7 +344,7 @@ def planned_format(path: Path, encode: EncodeConfig) -> dict:
     The output is taken to be in the input's container, as the default output name is.
     """
     with av.open(str(path)) as source:
-        plan = plan_output(source.streams.video[0], encode, source.format.name)
+        plan = plan_output(main_video_stream(source), encode, source.format.name)
         return plan.describe(path.suffix.lstrip(".").lower() or source.format.name)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import av
 import av.error
 
+from autoblur.io.streams import main_video_stream
 from autoblur.timecode import start_timecode
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ def carry_over(
         The output's video stream, and what else travels.
     """
     carried = Carried()
-    video_in = source.streams.video[0]
+    video_in = main_video_stream(source)
     wanted = {s.index: s for s in copy_from}
     video_out = None
     for stream in source.streams:

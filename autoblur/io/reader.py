@@ -16,6 +16,7 @@ import numpy as np
 
 from autoblur.errors import VideoError
 from autoblur.io.convert import reformat
+from autoblur.io.streams import main_video_stream
 from autoblur.io.timestamps import PresentationClock
 
 log = logging.getLogger(__name__)
@@ -140,10 +141,11 @@ class VideoReader:
                 f"{self.path}: cannot be read as a video "
                 f"(not a video file, or truncated/corrupt: {exc.strerror})"
             ) from None
-        if not self._container.streams.video:
+        video_stream = main_video_stream(self._container)
+        if video_stream is None:
             self._container.close()
             raise VideoError(f"{self.path}: contains no video (no video stream, or an empty one)")
-        self.video_stream = self._container.streams.video[0]
+        self.video_stream = video_stream
         self.video_stream.thread_type = "AUTO"
         # Intra-only pictures keep a link to their packet (``VideoFrame.packet``).
         self._keep_packets = self.video_stream.codec_context.codec.intra_only

@@ -29,6 +29,7 @@ from typing import Protocol
 import av
 
 from autoblur.io.reader import VideoFrame
+from autoblur.io.streams import main_video_stream
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +178,7 @@ class GopSplicer:
         frame_step: Fraction,
     ) -> None:
         self._input = av.open(path)
-        source = self._input.streams.video[0]
+        source = main_video_stream(self._input)
         self._time_base = source.time_base
         codec = source.codec_context.name
         self._reorder = REORDER[codec]

@@ -19,6 +19,7 @@ from autoblur.io.format_plan import COUNTED_CONTAINERS, OutputPlan, plan_output
 from autoblur.io.passthrough import carry_over
 from autoblur.io.reader import VideoFrame, VideoInfo
 from autoblur.io.smart_render import GopSplicer, VideoEncoder
+from autoblur.io.streams import main_video_stream
 from autoblur.io.timestamps import CountedPlacement, FrameTickEncoder, counted_read_delay
 
 log = logging.getLogger(__name__)
@@ -104,13 +105,13 @@ class VideoWriter:
         try:
             with av.open(str(info.path)) as source:
                 self.plan = plan or plan_output(
-                    source.streams.video[0],
+                    main_video_stream(source),
                     encode,
                     self._container.format.name,
                     _video_bit_rate(source),
                     (info.width, info.height, info.pix_fmt),
                 )
-                template = source.streams.video[0]
+                template = main_video_stream(source)
                 self._video, self.carried = carry_over(
                     source,
                     self._container,
@@ -391,7 +392,7 @@ class VideoWriter:
 
 def _rotation(source: av.container.InputContainer) -> int:
     """The input's display rotation in degrees counter-clockwise (phones' portrait video)."""
-    for frame in source.decode(source.streams.video[0]):
+    for frame in source.decode(main_video_stream(source)):
         return frame.rotation
     return 0
 

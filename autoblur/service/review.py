@@ -12,6 +12,7 @@ import numpy as np
 
 from autoblur.cli.common import default_output
 from autoblur.errors import VideoError
+from autoblur.io.streams import main_video_stream
 from autoblur.service.settings import ServiceSettings
 
 Decision = Literal["remove", "blur", "pixelate", "fill", "inpaint", "keep"]
@@ -76,7 +77,9 @@ def frame_at(path: Path, frame_index: int) -> np.ndarray:
     """
     try:
         with av.open(str(path)) as container:
-            stream = container.streams.video[0]
+            stream = main_video_stream(container)
+            if stream is None:
+                raise VideoError(f"{path}: contains no video")
             fps = stream.average_rate or stream.guessed_rate
             start = stream.start_time or 0
             target_s = float(frame_index / fps)
