@@ -27,6 +27,7 @@ import av
 import numpy as np
 
 from autoblur.errors import AutoblurError
+from autoblur.io.streams import main_video_stream
 from autoblur.timecode import start_timecode
 from bench.bench_io import ROOT, SHORT_APPEARANCE, blur_run, composite_frames
 from bench.make_io_corpus import CASES, write_case
@@ -103,13 +104,13 @@ def derive(name: str, h264: Path, folder: Path) -> Path:
 def decoded(path: Path) -> dict:
     """Frame times (s), luma of each frame, video end, audio packets and timecode, via PyAV."""
     with av.open(str(path)) as container:
-        stream = container.streams.video[0]
+        stream = main_video_stream(container)
         frames = [
             (f.pts * stream.time_base, f.to_ndarray(format="gray16le"))
             for f in container.decode(stream)
         ]
     with av.open(str(path)) as container:
-        stream = container.streams.video[0]
+        stream = main_video_stream(container)
         ends = [
             p.pts + (p.duration or 0)
             for p in container.demux(stream)

@@ -20,7 +20,9 @@ few synthetic frames in the tests):
 - ``ffv1``: lossless FFV1 with FLAC in Matroska, as archives keep masters;
 - ``dv``: PAL DV (720x576, 25 fps) in a raw ``.dv`` file;
 - ``wmv``: WMV 8 with WMA in ASF;
-- ``vp8_ogv``: VP8 with Opus in Ogg.
+- ``vp8_ogv``: VP8 with Opus in Ogg;
+- ``xavc_mxf``: XAVC-style long-GOP H.264 10-bit 4:2:2 with B-frames and PCM in MXF (whose
+  muxer stores the pictures' decode times as their times).
 
 Usage: python bench/make_io_corpus.py OUT_DIR [--data ../shared/data] [--frames 100]
 """
@@ -391,6 +393,23 @@ def write_vp8_ogv(path: Path, frames: Sequence[np.ndarray], rate: Fraction) -> P
     return path
 
 
+def write_xavc_mxf(path: Path, frames: Sequence[np.ndarray], rate: Fraction) -> Path:
+    """Long-GOP H.264 10-bit 4:2:2 (GOPs of 6, B-frames) with 24-bit PCM in MXF."""
+    with av.open(str(path), "w", format="mxf") as out:
+        video = _video_stream(
+            out,
+            "libx264",
+            rate,
+            frames[0].shape[1::-1],
+            "yuv422p10le",
+            {"preset": "fast", "g": "6", "bf": "2"},
+        )
+        audio = _add_audio(out, "pcm_s24le", 48000, "mono")
+        _encode_video(out, video, frames)
+        _encode_audio(out, audio, _seconds(frames, rate))
+    return path
+
+
 def video_props(path: Path) -> dict:
     """What a master must keep, as ffprobe would list it: codec, profile, pixel format, tag,
     colour, field order, rotation, timecode and the audio tracks (codec, channels, language)."""
@@ -434,6 +453,7 @@ CASES: dict[str, tuple[str, Callable[[Path, Sequence[np.ndarray], Fraction], Pat
     "dv": (".dv", write_dv),
     "wmv": (".wmv", write_wmv),
     "vp8_ogv": (".ogv", write_vp8_ogv),
+    "xavc_mxf": (".mxf", write_xavc_mxf),
 }
 
 

@@ -74,6 +74,10 @@ _QSCALE_CODECS = {"mpeg4", "mjpeg", "wmv1", "wmv2", "flv"}
 _QSCALE = 2
 # Encoders that take their frame rate from the codec time base: they count time in frames.
 FRAME_TICK_CODECS = {"mpeg1video", "mpeg2video"}
+# FFmpeg's MXF muxer stores H.264 pictures without their reordering (every pts is its dts):
+# without B-frames each picture shows at its own time.
+_UNORDERED_H264_CONTAINERS = {"mxf"}
+_H264_ENCODERS = {"libx264", "h264_nvenc"}
 COUNTED_CONTAINERS = {"avi"}  # store decode order and a frame count only: no B-frames
 
 
@@ -296,7 +300,9 @@ def plan_output(
     if codec == "libx264" and context.get("field_order") in (2, 3, 4, 5):
         tff = context["field_order"] in (2, 4)
         options["x264-params"] = f"interlaced=1:{'tff' if tff else 'bff'}=1"
-    if container.split(",")[0] in COUNTED_CONTAINERS:
+    if container.split(",")[0] in COUNTED_CONTAINERS or (
+        container.split(",")[0] in _UNORDERED_H264_CONTAINERS and codec in _H264_ENCODERS
+    ):
         context["max_b_frames"] = 0
     same_pix_fmt = _plain_range(pix_fmt) == _plain_range(ctx.pix_fmt)
     intra = bool(as_input and same_codec and ctx.codec.intra_only and same_pix_fmt)
