@@ -54,4 +54,6 @@ def write_removed(
                 written(item)
             frames_done += 1
             progress.advance(1)
-    return Written(frames_done, writer.describe(), list(notices))
+    for notice in reader.notices:
+        progress.note(notice)
+    return Written(frames_done, writer.describe(), [*notices, *reader.notices])

@@ -7,6 +7,7 @@ unchanged MPEG-2 GOPs) or lossless (FFV1).
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -144,3 +145,80 @@ def test_the_largest_video_stream_is_the_picture_not_a_cover_before_it(tmp_path)
     frames, problems = decoded_with_log(tmp_path / "out.mkv")
     assert len(frames) == 8 and frames[0][1].shape[1::-1] == SIZE and problems == []
     assert [s["action"] for s in writer.describe()["streams"]] == ["dropped", "re-encoded"]
+
+
+def write_ts(path: Path, frames: list[np.ndarray], first_pts: int, with_audio: bool = True) -> None:
+    """H.264 (and MP2) in MPEG-TS, frame ``k`` at ``first_pts + k * 3600`` (1/90000 s)."""
+    with av.open(str(path), "w", format="mpegts") as out:
+        video = out.add_stream("libx264", rate=25, options={"preset": "ultrafast", "bf": "0"})
+        video.width, video.height = frames[0].shape[1::-1]
+        video.pix_fmt = "yuv420p"
+        video.codec_context.time_base = Fraction(1, 90000)
+        audio = out.add_stream("mp2", rate=48000, layout="stereo") if with_audio else None
+        for index, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts, frame.time_base = first_pts + 3600 * index, Fraction(1, 90000)
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        if audio is not None:
+            samples = audio.codec_context.frame_size
+            silence = np.zeros((2, samples), np.int16)
+            for start in range(0, 48000 * len(frames) // 25, samples):
+                chunk = av.AudioFrame.from_ndarray(
+                    silence.reshape(1, -1), format="s16", layout="stereo"
+                )
+                chunk.sample_rate = 48000
+                chunk.pts = round(first_pts * 48000 / 90000) + start
+                out.mux(audio.encode(chunk))
+            out.mux(audio.encode(None))
+
+
+def test_a_recording_that_changes_size_part_way_is_scaled_to_one_size(tmp_path):
+    """Two MPEG-TS recordings one after the other, of two sizes: one size out, as players do."""
+    first, second = tmp_path / "a.ts", tmp_path / "b.ts"
+    write_ts(first, tiny_frames(6, SIZE), 90000)
+    write_ts(second, tiny_frames(6, (96, 64)), 90000 + 6 * 3600)
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(first.read_bytes() + second.read_bytes())
+    out = tmp_path / "out.ts"
+    with VideoReader(joined) as reader:
+        with VideoWriter(out, reader.info, EncodeConfig(), reader.copied_streams) as writer:
+            for frame in reader.frames(writer.mux_audio):
+                writer.write(frame, paint_first_frames(frame))
+        size = (reader.info.width, reader.info.height)
+        assert len(reader.notices) == 1 and "changes size" in reader.notices[0]
+    (frames_in, _), (frames_out, problems) = decoded_with_log(joined), decoded_with_log(out)
+    assert problems == []
+    assert [t for t, _ in frames_out] == [t for t, _ in frames_in] and len(frames_out) == 12
+    assert {rgb.shape[1::-1] for _, rgb in frames_in} == {SIZE, (96, 64)}
+    assert {rgb.shape[1::-1] for _, rgb in frames_out} == {size}
+    assert packets(out, "audio") == packets(joined, "audio")
+
+
+def test_mpegts_times_across_the_33_bit_wrap_are_written_as_they_were(tmp_path):
+    """A capture whose clock wraps: the demuxer reads times before the wrap as negative."""
+    src = tmp_path / "wrap.ts"
+    write_ts(src, tiny_frames(8, SIZE), 2**33 - 3 * 3600)
+    out = tmp_path / "out.ts"
+    rewrite(src, out)
+    (frames_in, _), (frames_out, problems) = decoded_with_log(src), decoded_with_log(out)
+    assert problems == []
+    times = [t for t, _ in frames_in]
+    assert min(times) < 0 < max(times)  # really across the wrap
+    assert [t for t, _ in frames_out] == times
+    assert packets(out, "audio") == packets(src, "audio")
+
+
+def test_joined_recordings_that_overlap_in_time_are_written(tmp_path):
+    """The second recording starts a frame before the first ends: its audio steps back."""
+    first, second, joined = tmp_path / "a.ts", tmp_path / "b.ts", tmp_path / "joined.ts"
+    write_ts(first, tiny_frames(6, SIZE), 90000)
+    write_ts(second, tiny_frames(6, SIZE), 90000 + 5 * 3600)
+    joined.write_bytes(first.read_bytes() + second.read_bytes())
+    out = tmp_path / "out.ts"
+    rewrite(joined, out)
+    (frames_in, _), (frames_out, problems) = decoded_with_log(joined), decoded_with_log(out)
+    assert problems == [] and len(frames_out) == len(frames_in) == 12
+    times = [t for t, _ in frames_out]
+    assert times == sorted(set(times))  # one time per frame, in order
+    assert [len(p) for p in packets(out, "audio")] == [len(p) for p in packets(joined, "audio")]

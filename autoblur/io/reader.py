@@ -65,6 +65,8 @@ class VideoFrame:
             untouched pixels without a lossy RGB round trip.
         packet: for intra-only codecs, the input packet the frame was decoded from, so that
             an untouched frame can be copied as it is.
+        scaled: the picture was scaled to the stream's size and format (the stream changes
+            size part-way): it is not the input's, and is never copied.
 
     Frames that nothing looks at at full size (a scan between keyframes) are never converted.
     """
@@ -77,6 +79,7 @@ class VideoFrame:
         rgb: np.ndarray | None = None,
         source: av.VideoFrame | None = None,
         packet: av.Packet | None = None,
+        scaled: bool = False,
     ) -> None:
         if rgb is None and source is None:
             raise ValueError("VideoFrame needs rgb pixels or a decoded source frame")
@@ -86,6 +89,7 @@ class VideoFrame:
         self._rgb = rgb
         self.source = source
         self.packet = packet
+        self.scaled = scaled
 
     @property
     def rgb(self) -> np.ndarray:
@@ -158,6 +162,7 @@ class VideoReader:
             s for s in self._container.streams.data if "timecode" not in s.metadata
         ]
         self.copied_streams = self.audio_streams + self.subtitle_streams + self.data_streams
+        self.notices: list[str] = []  # what the user should know about the decoded frames
         self.info = self._probe()
 
     def _probe(self) -> VideoInfo:
@@ -231,12 +236,14 @@ class VideoReader:
                 for frame in packet.decode():
                     pts = clock.stamp(frame)
                     if only is None or index in only:
+                        scaled = self._fit(frame, index)
                         yield VideoFrame(
                             index=index,
                             pts=pts,
                             time_s=float(pts * self.info.time_base),
-                            source=frame,
-                            packet=frame.opaque if self._keep_packets else None,
+                            source=scaled or frame,
+                            packet=frame.opaque if self._keep_packets and not scaled else None,
+                            scaled=scaled is not None,
                         )
                     index += 1
         except av.error.FFmpegError as exc:
@@ -256,6 +263,25 @@ class VideoReader:
                 index,
                 index,
             )
+
+    def _fit(self, frame: av.VideoFrame, index: int) -> av.VideoFrame | None:
+        """``frame`` scaled to the stream's size and format (``info``) where it has another.
+
+        A stream may change size part-way (a recording across an SD/HD switch); players scale
+        such pictures to one size, and so does this, with one notice.
+        """
+        size = (self.info.width, self.info.height)
+        pix_fmt = self.info.pix_fmt or frame.format.name
+        if (frame.width, frame.height) == size and frame.format.name == pix_fmt:
+            return None
+        if not self.notices:
+            self.notices.append(
+                f"the video changes size part-way ({frame.width}x{frame.height} "
+                f"{frame.format.name} at frame {index}); such frames are scaled to the "
+                f"stream's {size[0]}x{size[1]}"
+            )
+            log.warning("%s: %s", self.path, self.notices[-1])
+        return reformat(frame, width=size[0], height=size[1], format=pix_fmt)
 
     def close(self) -> None:
         """Release the file."""

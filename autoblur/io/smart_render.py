@@ -227,8 +227,9 @@ class GopSplicer:
         self._held.append(held)
         self._held_bytes += sum(plane.buffer_size for plane in held.picture.planes)
         self._gop_frames += 1
-        if changed_xyxy is not None or self._held_bytes > MAX_HELD_BYTES:
-            self._gop_changed = True  # re-encoded: changed, or too long a GOP to hold
+        if changed_xyxy is not None or frame.scaled or self._held_bytes > MAX_HELD_BYTES:
+            # Re-encoded: changed, not the input's size, or too long a GOP to hold.
+            self._gop_changed = True
         if self._gop_changed:
             self._reencode(self._held)
             self._held, self._held_bytes = [], 0

@@ -25,6 +25,7 @@ from autoblur.io.timestamps import CountedPlacement, FrameTickEncoder, counted_r
 log = logging.getLogger(__name__)
 
 _PLANAR_YUV = re.compile(r"^yuva?4[0-4][0-4]p(9|1[0-6])?(le)?$")  # planes the writer can patch
+WRAPPING_CONTAINERS = {"mpegts", "mpeg", "vob", "dvd", "svcd", "vcd"}
 _QUEUED_FRAMES = 4  # frames waiting for the encoder thread; bounds the memory it holds
 
 
@@ -94,13 +95,16 @@ class VideoWriter:
         self._encoder: VideoEncoder | None = None  # the output stream's, where not spliced
         self._placement: CountedPlacement | None = None  # AVI: times from the frame count
         self._durations: dict[int, int] = {}  # pts -> input frame duration, until encoded
+        self._copied_dts: dict[int, int] = {}  # input stream index -> last copied packet's dts
         try:
             self._container = av.open(str(self._tmp), "w")
         except (av.error.FFmpegError, ValueError) as exc:
             raise VideoError(f"{self.path}: cannot create output ({exc})") from None
-        if self._container.format.name in COUNTED_CONTAINERS:
+        if self._container.format.name in COUNTED_CONTAINERS | WRAPPING_CONTAINERS:
             # AVI files pictures by decode time and takes other packets as they come: making a
             # copied track's negative start (AAC priming) zero would move the video a chunk.
+            # MPEG-TS/PS store times modulo 2**33: a recording across the wrap, which the
+            # demuxer reads as negative times, is written back as it was.
             self._container.options["avoid_negative_ts"] = "disabled"
         try:
             with av.open(str(info.path)) as source:
@@ -331,10 +335,27 @@ class VideoWriter:
                     self._encode(*job)
                 else:
                     packet, out = job
-                    packet.stream = out
-                    self._mux([packet])
+                    self._mux([self._in_order(packet, out)])
             except Exception as exc:  # raised to the caller by its next call
                 self._failure = exc
+
+    def _in_order(self, packet: av.Packet, out: av.stream.Stream) -> av.Packet:
+        """A copied packet for ``out``, its decode time after the last one's.
+
+        Joined recordings can step back in time (two MPEG-TS files one after the other); as
+        ffmpeg does, such a packet is moved to just after the one before it.
+        """
+        index = packet.stream.index
+        last = self._copied_dts.get(index)
+        if packet.dts is not None:
+            if last is not None and packet.dts <= last:
+                log.info("%s: stream %d steps back in time; moved on", self.path, index)
+                packet.dts = last + 1
+                if packet.pts is not None and packet.pts < packet.dts:
+                    packet.pts = packet.dts
+            self._copied_dts[index] = packet.dts
+        packet.stream = out
+        return packet
 
     def _stop_worker(self) -> None:
         if self._worker is not None and self._worker.is_alive():
