@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Frames with the logo on: a short appearance for the intra-only masters (and the long-GOP
 # cases named NAME:short), else every frame.
 SHORT_APPEARANCE = (10, 17)
-INTRA = {"prores", "dnxhr"}
+INTRA = {"prores", "dnxhr", "mjpeg_avi", "dv"}
 SHORT_TOO = ("h264", "hevc10")
 
 
