@@ -222,3 +222,37 @@ def test_joined_recordings_that_overlap_in_time_are_written(tmp_path):
     times = [t for t, _ in frames_out]
     assert times == sorted(set(times))  # one time per frame, in order
     assert [len(p) for p in packets(out, "audio")] == [len(p) for p in packets(joined, "audio")]
+
+
+@pytest.mark.parametrize(
+    ("name", "codec", "pix_fmt", "count"),
+    [
+        ("v210.mov", "v210", "yuv422p10le", 6),  # broadcast uncompressed 10-bit 4:2:2
+        ("qtrle.mov", "qtrle", "rgb24", 6),  # motion graphics
+        ("ut.avi", "utvideo", "yuv422p", 6),
+        ("raw.nut", "rawvideo", "yuv420p", 6),
+        ("still.png", "png", "rgb24", 1),  # a still image
+    ],
+)
+def test_uncompressed_and_lossless_stay_so_untouched_pixels_exact(
+    tmp_path, name, codec, pix_fmt, count
+):
+    src = tmp_path / name
+    with av.open(str(src), "w") as out:
+        stream = out.add_stream(codec, rate=25)
+        stream.width, stream.height, stream.pix_fmt = *SIZE, pix_fmt
+        for index, rgb in enumerate(tiny_frames(count, SIZE)):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=pix_fmt)
+            frame.pts = index
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    out = tmp_path / f"out_{name}"
+    rewrite(src, out)
+    assert video_props(out)["codec"] == codec and video_props(out)["pix_fmt"] == pix_fmt
+    (frames_in, _), (frames_out, problems) = decoded_with_log(src), decoded_with_log(out)
+    assert problems == [] and len(frames_out) == count
+    outside = np.ones(frames_in[0][1].shape[:2], bool)
+    x0, y0, x1, y1 = BOX
+    outside[y0:y1, x0:x1] = False
+    for (_, before), (_, after) in zip(frames_in, frames_out, strict=True):
+        assert np.array_equal(before[outside], after[outside])

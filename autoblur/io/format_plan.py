@@ -2,10 +2,10 @@
 
 One decision per run, made from the input's video stream before any frame is encoded:
 encoder, profile, pixel format, bit rate, GOP, colour properties, field order, sample aspect
-ratio and the container. ProRes, DNxHD/HR, MPEG-1/2, H.264, HEVC, VP8/9, MJPEG, FFV1, DV and
-WMV 7/8 inputs come out in the same codec family with the same bit depth and chroma; anything
-else becomes H.264 with a notice (or, in a container that cannot hold H.264, the codec that
-container is made for).
+ratio and the container. ProRes, DNxHD/HR, MPEG-1/2, H.264, HEVC, VP8/9, MJPEG, FFV1, DV, WMV
+7/8 and the uncompressed and lossless codecs come out in the same codec family with the same
+bit depth and chroma; anything else becomes H.264 with a notice (or, in a container that
+cannot hold H.264, the codec that container is made for).
 """
 
 from __future__ import annotations
@@ -48,6 +48,28 @@ _SAME_FAMILY = {
     "wmv2": "wmv2",
     "flv1": "flv",
 }
+# Uncompressed and lossless codecs (broadcast ``v210``, archives, motion graphics, stills)
+# are written by the encoder of the same name: untouched pixels stay exact.
+_SAME_FAMILY.update(
+    (name, name)
+    for name in (
+        "v210",
+        "v410",
+        "r210",
+        "rawvideo",
+        "huffyuv",
+        "ffvhuff",
+        "utvideo",
+        "qtrle",
+        "png",
+        "apng",
+        "tiff",
+        "bmp",
+        "targa",
+        "dpx",
+        "qoi",
+    )
+)
 _NVENC = {"libx264": "h264_nvenc", "libx265": "hevc_nvenc"}
 _PROFILE_KEPT = {"prores_ks", "dnxhd", "mpeg2video"}  # the profile is set, not implied
 _CRF_CODECS = {"libx264", "libx265", "libvpx-vp9", "libvpx"}
@@ -153,6 +175,8 @@ def encoder_pix_fmt(codec: str, pix_fmt: str | None, size_wh: tuple[int, int]) -
         size_wh: the frame size; odd sizes cannot hold subsampled chroma.
     """
     supported = [f.name for f in av.codec.Codec(codec, "w").video_formats or []]
+    if not supported:  # rawvideo: whatever it is given
+        return pix_fmt or "yuv420p"
     odd = bool(size_wh[0] % 2 or size_wh[1] % 2)
     name = (pix_fmt or "").replace("yuvj", "yuv")
     match = re.match(r"yuva?(4[024][024])p", name)
