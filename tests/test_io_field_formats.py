@@ -256,3 +256,27 @@ def test_uncompressed_and_lossless_stay_so_untouched_pixels_exact(
     outside[y0:y1, x0:x1] = False
     for (_, before), (_, after) in zip(frames_in, frames_out, strict=True):
         assert np.array_equal(before[outside], after[outside])
+
+
+def test_apple_tagged_hevc_stays_hvc1_and_is_not_spliced(tmp_path):
+    """iPhone HEVC (``hvc1``): players that read the parameter sets only from the sample entry
+    need one entry for every GOP, so every GOP is re-encoded, and the tag is kept."""
+    src = tmp_path / "phone.mov"
+    with av.open(str(src), "w") as out:
+        stream = out.add_stream(
+            "libx265", rate=25, options={"x265-params": "log-level=error:keyint=4:open-gop=0"}
+        )
+        stream.width, stream.height, stream.pix_fmt = *SIZE, "yuv420p"
+        stream.codec_tag = "hvc1"
+        for index, rgb in enumerate(tiny_frames(12, SIZE)):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = index
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    assert video_props(src)["tag"] == "hvc1"
+    out = tmp_path / "out.mov"
+    plan = rewrite(src, out).describe()
+    assert video_props(out)["tag"] == "hvc1"
+    assert plan["frames_copied"] == 0 and "hvc1" in plan["why_reencoded"]
+    frames, problems = decoded_with_log(out)
+    assert len(frames) == 12 and problems == []

@@ -120,6 +120,13 @@ def splice_possible(stream: av.VideoStream, container: str) -> str | None:
         )
     if container not in SPLICE_CONTAINERS[name]:
         return f"copying unchanged {name} GOPs is not supported into {container}"
+    if name == "hevc" and stream.codec_context.codec_tag == "hvc1" and container != "matroska":
+        # Apple players take the parameter sets from the sample entry only: the re-encoded
+        # GOPs' own would be ignored. Re-encoding every GOP gives one entry that holds them.
+        return (
+            "the input's HEVC is tagged hvc1, whose one sample entry must hold every GOP's "
+            "parameter sets"
+        )
     return None
 
 
