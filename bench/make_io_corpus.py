@@ -286,128 +286,88 @@ def write_h264(path: Path, frames: Sequence[np.ndarray], rate: Fraction) -> Path
     return path
 
 
-def write_mpeg2_ps(path: Path, frames: Sequence[np.ndarray], rate: Fraction) -> Path:
-    """MPEG-2 4:2:0 at 6 Mb/s (closed GOPs of 6, B-frames) and MP2 in a DVD-style MPEG-PS."""
-    with av.open(str(path), "w", format="vob") as out:
-        video = _video_stream(
-            out,
-            "mpeg2video",
-            rate,
-            frames[0].shape[1::-1],
-            "yuv420p",
-            {"b": "6M", "flags": "+cgop", "sc_threshold": "1000000000"},
-            gop_size=6,
-            max_b_frames=2,
+def _write_av(
+    path: Path,
+    frames: Sequence[np.ndarray],
+    rate: Fraction,
+    container_format: str,
+    video: tuple[str, str, dict[str, str]],
+    audio: tuple[str, int, str] | None,
+    **context: object,
+) -> Path:
+    """One video stream (codec, pixel format, options) and one tone track (codec, rate,
+    layout) in ``container_format``; ``context`` sets video codec-context fields."""
+    with av.open(str(path), "w", format=container_format) as out:
+        codec, pix_fmt, options = video
+        stream = _video_stream(
+            out, codec, rate, frames[0].shape[1::-1], pix_fmt, options, **context
         )
-        audio = _add_audio(out, "mp2", 48000, "stereo")
-        _encode_video(out, video, frames)
-        _encode_audio(out, audio, _seconds(frames, rate))
+        track = _add_audio(out, *audio) if audio else None
+        if track is not None and not track.codec_context.bit_rate:
+            track.codec_context.bit_rate = 128000  # WMA has no default rate
+        _encode_video(out, stream, frames)
+        if track is not None:
+            _encode_audio(out, track, _seconds(frames, rate))
     return path
 
 
-def write_sd_ts(path: Path, frames: Sequence[np.ndarray], rate: Fraction) -> Path:
-    """Top-field-first interlaced MPEG-2 (closed GOPs of 6) and MP2 in MPEG-TS."""
-    with av.open(str(path), "w", format="mpegts") as out:
-        video = _video_stream(
-            out,
-            "mpeg2video",
-            rate,
-            frames[0].shape[1::-1],
-            "yuv420p",
-            {"b": "8M", "flags": "+cgop+ilme+ildct", "top": "1", "sc_threshold": "1000000000"},
-            gop_size=6,
-            max_b_frames=2,
-            field_order=2,  # AV_FIELD_TT
-        )
-        audio = _add_audio(out, "mp2", 48000, "stereo")
-        _encode_video(out, video, frames)
-        _encode_audio(out, audio, _seconds(frames, rate))
-    return path
+_QSCALE_3 = {"flags": "+qscale", "global_quality": str(3 * 118)}
+_CLOSED_GOPS = {"flags": "+cgop", "sc_threshold": "1000000000"}
 
 
-def write_mjpeg_avi(path: Path, frames: Sequence[np.ndarray], rate: Fraction) -> Path:
-    """Full-range MJPEG (``yuvj420p``) with 16-bit PCM in AVI."""
-    with av.open(str(path), "w", format="avi") as out:
-        video = _video_stream(
-            out,
-            "mjpeg",
-            rate,
-            frames[0].shape[1::-1],
-            "yuvj420p",
-            {"flags": "+qscale", "global_quality": str(3 * 118)},
-        )
-        audio = _add_audio(out, "pcm_s16le", 48000, "stereo")
-        _encode_video(out, video, frames)
-        _encode_audio(out, audio, _seconds(frames, rate))
-    return path
+def _av_writer(
+    container_format: str,
+    video: tuple[str, str, dict[str, str]],
+    audio: tuple[str, int, str] | None,
+    **context: object,
+) -> Callable[[Path, Sequence[np.ndarray], Fraction], Path]:
+    """A case writer for :func:`_write_av` with these settings."""
+
+    def write(path: Path, frames: Sequence[np.ndarray], rate: Fraction) -> Path:
+        return _write_av(path, frames, rate, container_format, video, audio, **context)
+
+    return write
 
 
-def write_ffv1(path: Path, frames: Sequence[np.ndarray], rate: Fraction) -> Path:
-    """Lossless FFV1 (version 3) with FLAC in Matroska."""
-    with av.open(str(path), "w", format="matroska") as out:
-        video = _video_stream(
-            out, "ffv1", rate, frames[0].shape[1::-1], "yuv420p", {"level": "3", "g": "1"}
-        )
-        audio = _add_audio(out, "flac", 48000, "stereo")
-        _encode_video(out, video, frames)
-        _encode_audio(out, audio, _seconds(frames, rate))
-    return path
+# DVD-style MPEG-PS: MPEG-2 4:2:0 at 6 Mb/s, closed GOPs of 6 with B-frames, MP2.
+write_mpeg2_ps = _av_writer(
+    "vob",
+    ("mpeg2video", "yuv420p", {"b": "6M", **_CLOSED_GOPS}),
+    ("mp2", 48000, "stereo"),
+    gop_size=6,
+    max_b_frames=2,
+)
+# SD broadcast: top-field-first interlaced MPEG-2, closed GOPs of 6, MP2, in MPEG-TS.
+write_sd_ts = _av_writer(
+    "mpegts",
+    ("mpeg2video", "yuv420p", {"b": "8M", **_CLOSED_GOPS, "flags": "+cgop+ilme+ildct", "top": "1"}),
+    ("mp2", 48000, "stereo"),
+    gop_size=6,
+    max_b_frames=2,
+    field_order=2,  # AV_FIELD_TT
+)
+write_mjpeg_avi = _av_writer(
+    "avi", ("mjpeg", "yuvj420p", _QSCALE_3), ("pcm_s16le", 48000, "stereo")
+)
+write_ffv1 = _av_writer(
+    "matroska", ("ffv1", "yuv420p", {"level": "3", "g": "1"}), ("flac", 48000, "stereo")
+)
+write_wmv = _av_writer("asf", ("wmv2", "yuv420p", _QSCALE_3), ("wmav2", 44100, "stereo"))
+write_vp8_ogv = _av_writer(
+    "ogv", ("libvpx", "yuv420p", {"crf": "10", "b": "5M"}), ("libopus", 48000, "stereo")
+)
+# XAVC-style: long-GOP H.264 10-bit 4:2:2, GOPs of 6 with B-frames, 24-bit PCM, in MXF.
+write_xavc_mxf = _av_writer(
+    "mxf",
+    ("libx264", "yuv422p10le", {"preset": "fast", "g": "6", "bf": "2"}),
+    ("pcm_s24le", 48000, "mono"),
+)
 
 
 def write_dv(path: Path, frames: Sequence[np.ndarray], rate: Fraction) -> Path:
     """PAL DV in a raw ``.dv`` file: the frames resized to 720x576, at 25 fps, no audio."""
     pal = [cv2.resize(rgb, (720, 576), interpolation=cv2.INTER_AREA) for rgb in frames]
-    with av.open(str(path), "w", format="dv") as out:
-        video = _video_stream(out, "dvvideo", Fraction(25), (720, 576), "yuv420p")
-        _encode_video(out, video, pal)
-    return path
-
-
-def write_wmv(path: Path, frames: Sequence[np.ndarray], rate: Fraction) -> Path:
-    """WMV 8 with WMA 2 in ASF."""
-    with av.open(str(path), "w", format="asf") as out:
-        video = _video_stream(
-            out,
-            "wmv2",
-            rate,
-            frames[0].shape[1::-1],
-            "yuv420p",
-            {"flags": "+qscale", "global_quality": str(3 * 118)},
-        )
-        audio = _add_audio(out, "wmav2", 44100, "stereo")
-        audio.codec_context.bit_rate = 128000  # the encoder has no default rate
-        _encode_video(out, video, frames)
-        _encode_audio(out, audio, _seconds(frames, rate))
-    return path
-
-
-def write_vp8_ogv(path: Path, frames: Sequence[np.ndarray], rate: Fraction) -> Path:
-    """VP8 with Opus in Ogg."""
-    with av.open(str(path), "w", format="ogv") as out:
-        video = _video_stream(
-            out, "libvpx", rate, frames[0].shape[1::-1], "yuv420p", {"crf": "10", "b": "5M"}
-        )
-        audio = _add_audio(out, "libopus", 48000, "stereo")
-        _encode_video(out, video, frames)
-        _encode_audio(out, audio, _seconds(frames, rate))
-    return path
-
-
-def write_xavc_mxf(path: Path, frames: Sequence[np.ndarray], rate: Fraction) -> Path:
-    """Long-GOP H.264 10-bit 4:2:2 (GOPs of 6, B-frames) with 24-bit PCM in MXF."""
-    with av.open(str(path), "w", format="mxf") as out:
-        video = _video_stream(
-            out,
-            "libx264",
-            rate,
-            frames[0].shape[1::-1],
-            "yuv422p10le",
-            {"preset": "fast", "g": "6", "bf": "2"},
-        )
-        audio = _add_audio(out, "pcm_s24le", 48000, "mono")
-        _encode_video(out, video, frames)
-        _encode_audio(out, audio, _seconds(frames, rate))
-    return path
+    return _write_av(path, pal, Fraction(25), "dv", ("dvvideo", "yuv420p", {}), None)
 
 
 def video_props(path: Path) -> dict:

@@ -6,6 +6,7 @@ import av
 import numpy as np
 
 from autoblur.io import VideoReader
+from autoblur.io.convert import reformat
 from tests.conftest import write_tiny_video
 
 
@@ -35,3 +36,16 @@ def test_rgb_and_previews_match_pyav_across_sizes_and_formats(tmp_path):
         for frame, (rgb, preview) in zip(frames, wanted, strict=True):
             assert np.array_equal(frame.preview(40), preview)  # before rgb: made from the source
             assert np.array_equal(frame.rgb, rgb)
+
+
+def test_ten_bit_422_patches_convert_the_same_every_time():
+    """FFmpeg 8.1's sliced swscale sometimes greys a chroma row of a 48-pixel-wide RGB ->
+    yuv422p10le conversion (the width of a logo's patch): the conversions here must not."""
+    rgb = np.zeros((32, 48, 3), np.uint8)
+    rgb[:] = (255, 0, 0)
+    picture = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+    results = {
+        b"".join(bytes(p) for p in reformat(picture, format="yuv422p10le").planes)
+        for _ in range(4000)
+    }
+    assert len(results) == 1

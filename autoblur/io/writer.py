@@ -15,6 +15,7 @@ import numpy as np
 
 from autoblur.config import EncodeConfig
 from autoblur.errors import VideoError
+from autoblur.io.convert import reformat
 from autoblur.io.format_plan import COUNTED_CONTAINERS, OutputPlan, plan_output
 from autoblur.io.passthrough import carry_over
 from autoblur.io.reader import VideoFrame, VideoInfo
@@ -275,7 +276,8 @@ class VideoWriter:
         pix_fmt = self.plan.pix_fmt
         source = frame.source
         if source is None or source.format.name != pix_fmt or not _PLANAR_YUV.match(pix_fmt):
-            return av.VideoFrame.from_ndarray(frame.rgb, format="rgb24").reformat(
+            return reformat(
+                av.VideoFrame.from_ndarray(frame.rgb, format="rgb24"),
                 format=pix_fmt,
                 dst_colorspace=self.plan.context.get("colorspace"),
                 dst_color_range=self.plan.context.get("color_range"),
@@ -294,7 +296,8 @@ class VideoWriter:
         x1 = min(x1 + (-x1) % sub_x, source.width)
         y1 = min(y1 + (-y1) % sub_y, source.height)
         patch = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame.rgb[y0:y1, x0:x1]), "rgb24")
-        patch = patch.reformat(
+        patch = reformat(
+            patch,
             format=pix_fmt,
             dst_colorspace=source.colorspace or None,
             dst_color_range=source.color_range or None,
