@@ -12,6 +12,7 @@ import numpy as np
 
 from autoblur.cli.common import default_output
 from autoblur.errors import VideoError
+from autoblur.io.convert import reformat
 from autoblur.io.streams import main_video_stream
 from autoblur.service.settings import ServiceSettings
 
@@ -88,7 +89,7 @@ def frame_at(path: Path, frame_index: int) -> np.ndarray:
                 if frame.pts is None or (frame.pts - start) * stream.time_base >= target_s - (
                     0.5 / fps
                 ):
-                    return frame.to_ndarray(format="rgb24")
+                    return reformat(frame, format="rgb24").to_ndarray()
     except (av.error.FFmpegError, IndexError) as exc:
         raise VideoError(f"{path}: cannot read frame {frame_index} ({exc})") from None
     raise VideoError(f"{path}: has no frame {frame_index}")
