@@ -265,15 +265,16 @@ class VideoReader:
             )
 
     def _fit(self, frame: av.VideoFrame, index: int) -> av.VideoFrame | None:
-        """``frame`` scaled to the stream's size and format (``info``) where it has another.
+        """``frame`` scaled to the stream's size and format (``info``) where its size differs.
 
         A stream may change size part-way (a recording across an SD/HD switch); players scale
-        such pictures to one size, and so does this, with one notice.
+        such pictures to one size, and so does this, with one notice. (A picture of the
+        stream's size in another pixel format is left to the writer, which converts it.)
         """
         size = (self.info.width, self.info.height)
-        pix_fmt = self.info.pix_fmt or frame.format.name
-        if (frame.width, frame.height) == size and frame.format.name == pix_fmt:
+        if (frame.width, frame.height) == size:
             return None
+        pix_fmt = self.info.pix_fmt or frame.format.name
         if not self.notices:
             self.notices.append(
                 f"the video changes size part-way ({frame.width}x{frame.height} "
