@@ -280,3 +280,37 @@ def test_apple_tagged_hevc_stays_hvc1_and_is_not_spliced(tmp_path):
     assert plan["frames_copied"] == 0 and "hvc1" in plan["why_reencoded"]
     frames, problems = decoded_with_log(out)
     assert len(frames) == 12 and problems == []
+
+
+def test_cover_art_travels_as_it_is(tmp_path):
+    """Phones and podcast tools put a cover picture (``attached_pic``) beside the film."""
+    src = tmp_path / "with_cover.mp4"
+    with av.open(str(src), "w") as out:
+        video = out.add_stream("libx264", rate=25, options={"preset": "ultrafast"})
+        video.width, video.height, video.pix_fmt = *SIZE, "yuv420p"
+        cover = out.add_stream("mjpeg")
+        cover.width, cover.height, cover.pix_fmt = 32, 32, "yuvj420p"
+        cover.disposition = av.stream.Disposition.attached_pic
+        still = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 200, np.uint8), format="rgb24")
+        picture = cover.encode(still.reformat(format="yuvj420p"))[0]
+        picture.pts = picture.dts = None
+        out.mux(picture)
+        for index, rgb in enumerate(tiny_frames(6, SIZE)):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = index
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+    covers = [s.index for s in av.open(str(src)).streams.video if s.disposition & 1024]
+    assert covers == [1]
+    out = tmp_path / "out.mp4"
+    writer = rewrite(src, out)
+    assert [s["action"] for s in writer.describe()["streams"]] == ["re-encoded", "copied"]
+    with av.open(str(out)) as container:
+        kept = [i for i, s in enumerate(container.streams.video) if s.disposition & 1024]
+        assert len(kept) == 1 and container.streams.video[kept[0]].codec_context.name == "mjpeg"
+    assert packets(out, "video", kept[0]) == packets(src, "video", 1)
+    frames, problems = decoded_with_log(out)
+    # The MP4 demuxer notes that a cover's track has no timescale, in the input as here; a
+    # "(repeated N more times)" line is FFmpeg's summary of an earlier test's messages.
+    noted = [p for p in problems if "timescale not set" not in p and "(repeated" not in p]
+    assert len(frames) == 6 and noted == []

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import av
 import av.error
 
-from autoblur.io.streams import main_video_stream
+from autoblur.io.streams import is_cover, main_video_stream
 from autoblur.timecode import start_timecode
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def carry_over(
             entry["action"] = "copied"  # as the video's timecode tag: the muxer rewrites it
             continue
         template = wanted.get(stream.index)
-        if template is None or stream.type not in _COPIED_TYPES:
+        if template is None or (stream.type not in _COPIED_TYPES and not is_cover(stream)):
             entry["action"] = "dropped"
             carried.notices.append(f"stream {stream.index} ({entry['type']}, {entry['codec']})")
             continue
@@ -105,6 +105,8 @@ def carry_over(
             entry["action"] = "dropped"
             carried.notices.append(f"stream {stream.index} ({entry['type']}, {entry['codec']})")
             continue
+        if is_cover(stream):
+            out.disposition = av.stream.Disposition.attached_pic
         copy_metadata(stream.metadata, out.metadata)
         carried.streams[stream.index] = out
         entry["action"] = "copied"

@@ -16,7 +16,7 @@ import numpy as np
 
 from autoblur.errors import VideoError
 from autoblur.io.convert import reformat
-from autoblur.io.streams import main_video_stream
+from autoblur.io.streams import is_cover, main_video_stream
 from autoblur.io.timestamps import PresentationClock
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,10 @@ class VideoReader:
         self.data_streams = [
             s for s in self._container.streams.data if "timecode" not in s.metadata
         ]
-        self.copied_streams = self.audio_streams + self.subtitle_streams + self.data_streams
+        self.cover_streams = [s for s in self._container.streams.video if is_cover(s)]
+        self.copied_streams = (
+            self.audio_streams + self.subtitle_streams + self.data_streams + self.cover_streams
+        )
         self.notices: list[str] = []  # what the user should know about the decoded frames
         self.info = self._probe()
 
@@ -220,8 +223,11 @@ class VideoReader:
         last_wanted = max(only, default=-1) if only is not None else None
         try:
             for packet in self._container.demux(streams):
-                if packet.stream.type != "video":
-                    if packet.dts is not None and on_audio_packet is not None:
+                if packet.stream.index != self.video_stream.index:
+                    # Cover art is one packet without times; other empty-timed packets
+                    # are the demuxer's flush.
+                    timed = packet.dts is not None or (is_cover(packet.stream) and packet.size)
+                    if timed and on_audio_packet is not None:
                         on_audio_packet(packet)
                     continue
                 if last_wanted is not None and index > last_wanted:
