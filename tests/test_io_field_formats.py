@@ -314,3 +314,44 @@ def test_cover_art_travels_as_it_is(tmp_path):
     # "(repeated N more times)" line is FFmpeg's summary of an earlier test's messages.
     noted = [p for p in problems if "timescale not set" not in p and "(repeated" not in p]
     assert len(frames) == 6 and noted == []
+
+
+def _alpha(path: Path, index: int) -> np.ndarray:
+    """The alpha channel (0-255) of frame ``index`` of the video at ``path``."""
+    with av.open(str(path)) as container:
+        for k, frame in enumerate(container.decode(video=0)):
+            if k == index:
+                return frame.to_ndarray(format="rgba")[..., 3]
+    raise IndexError(index)
+
+
+@pytest.mark.parametrize(
+    ("name", "codec", "options", "pix_fmt", "copied"),
+    [
+        # Graphics delivered as ProRes 4444 with alpha (the decoder gives it at 12 bits).
+        ("gfx.mov", "prores_ks", {"profile": "4"}, "yuva444p10le", 9),
+        ("gfx_rle.mov", "qtrle", {}, "argb", 0),  # QuickTime Animation with alpha
+    ],
+)
+def test_alpha_survives_removal(tmp_path, name, codec, options, pix_fmt, copied):
+    src = tmp_path / name
+    rng = np.random.default_rng(0)
+    alpha = rng.integers(0, 256, (SIZE[1], SIZE[0], 1), dtype=np.uint8)
+    with av.open(str(src), "w") as out:
+        stream = out.add_stream(codec, rate=25, options=options)
+        stream.width, stream.height, stream.pix_fmt = *SIZE, pix_fmt
+        for index, rgb in enumerate(tiny_frames(12, SIZE)):
+            rgba = np.concatenate([rgb, alpha], axis=2)
+            frame = av.VideoFrame.from_ndarray(rgba, format="rgba").reformat(format=pix_fmt)
+            frame.pts = index
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    out = tmp_path / f"out_{name}"
+    plan = rewrite(src, out).describe()
+    assert plan["pix_fmt"] == pix_fmt and plan["frames_copied"] == copied
+    if codec == "prores_ks":
+        assert video_props(out)["profile"] == "4444"
+    for index in (0, 5):  # a painted frame and an untouched one
+        assert np.abs(_alpha(out, index).astype(int) - _alpha(src, index)).max() <= 1
+    frames, problems = decoded_with_log(out)
+    assert len(frames) == 12 and problems == []

@@ -164,10 +164,12 @@ def _bit_depth(pix_fmt: str) -> int:
 
 
 def encoder_pix_fmt(codec: str, pix_fmt: str | None, size_wh: tuple[int, int]) -> str:
-    """The encoder's pixel format nearest the input's: same chroma and bit depth if it can.
+    """The encoder's pixel format nearest the input's: same alpha, bit depth and chroma if it can.
 
-    Where the encoder lacks the input's chroma layout it gets the next finer one (4:2:2 ->
-    4:4:4), else the next coarser; full-range JPEG formats (``yuvj*``) become the plain ones.
+    Alpha is kept first (ProRes 4444 with its alpha channel), then the bit depth (else the
+    nearest, deeper before shallower), then the chroma layout: the input's, else the next
+    finer one (4:2:2 -> 4:4:4), else the next coarser. Full-range JPEG formats (``yuvj*``)
+    become the plain ones; NVENC's ``p010le`` counts as 10-bit 4:2:0.
 
     Args:
         codec: the encoder name.
@@ -179,21 +181,45 @@ def encoder_pix_fmt(codec: str, pix_fmt: str | None, size_wh: tuple[int, int]) -
         return pix_fmt or "yuv420p"
     odd = bool(size_wh[0] % 2 or size_wh[1] % 2)
     name = (pix_fmt or "").replace("yuvj", "yuv")
-    match = re.match(r"yuva?(4[024][024])p", name)
-    chroma = "444" if odd or match is None else match.group(1)
-    if name in supported and (match is None or chroma == match.group(1)):
+    wanted = yuv_layout(name)
+    chroma = "444" if odd or wanted is None else wanted[1]
+    if name in supported and (wanted is None or chroma == wanted[1]):
         return name
-    layouts = ["420", "422", "444"]
-    finer = layouts[layouts.index(chroma) :] if chroma in layouts else ["444"]
-    coarser = [] if odd else layouts[: layouts.index(finer[0])][::-1]
+    alpha = bool(wanted and wanted[0])
     depth = _bit_depth(name)
-    for layout in finer + coarser:
-        candidate = f"yuv{layout}p" if depth == 8 else f"yuv{layout}p{depth}le"
-        if candidate in supported:
-            return candidate
-    if depth > 8 and "p010le" in supported:  # NVENC's 10-bit 4:2:0
-        return "p010le"
-    return supported[0] if supported else "yuv420p"
+    layouts = ["420", "422", "444"]
+    finer = layouts[layouts.index(chroma) :]
+    order = finer + ([] if odd else layouts[: layouts.index(finer[0])][::-1])
+
+    def rank(candidate: str) -> tuple | None:
+        layout = yuv_layout(candidate)
+        if layout is None or layout[1] not in order:
+            return None
+        has_alpha, sub, bits = layout
+        return (
+            has_alpha != alpha,
+            bits != depth,
+            order.index(sub),
+            bits < depth,
+            abs(bits - depth),
+        )
+
+    ranked = sorted((r, c) for c in supported if (r := rank(c)) is not None)
+    return ranked[0][1] if ranked else supported[0]
+
+
+_YUV = re.compile(r"^yuv(a?)(4[024][024])p(\d+)?(le)?$")
+_SEMI_PLANAR = {"nv12": (False, "420", 8), "p010le": (False, "420", 10)}
+
+
+def yuv_layout(pix_fmt: str | None) -> tuple[bool, str, int] | None:
+    """(has alpha, chroma layout such as ``422``, bit depth) of a YUV format, else None."""
+    if pix_fmt in _SEMI_PLANAR:
+        return _SEMI_PLANAR[pix_fmt]
+    match = _YUV.match((pix_fmt or "").replace("yuvj", "yuv"))
+    if match is None:
+        return None
+    return bool(match.group(1)), match.group(2), int(match.group(3) or 8)
 
 
 def _counted_time_base(stream: av.VideoStream) -> Fraction:
@@ -328,7 +354,11 @@ def plan_output(
         container.split(",")[0] in _UNORDERED_H264_CONTAINERS and codec in _H264_ENCODERS
     ):
         context["max_b_frames"] = 0
-    same_pix_fmt = _plain_range(pix_fmt) == _plain_range(ctx.pix_fmt)
+    same_pix_fmt = _plain_range(pix_fmt) == _plain_range(ctx.pix_fmt) or (
+        # FFmpeg's ProRes decoder gives 4444 at 12 bits, which prores_ks takes at 10: the
+        # pictures are still ProRes 4444 of the same profile, each one on its own.
+        codec == "prores_ks" and same_codec and _no_depth(pix_fmt) == _no_depth(ctx.pix_fmt)
+    )
     intra = bool(as_input and same_codec and ctx.codec.intra_only and same_pix_fmt)
     why = None
     if not as_input:
@@ -360,6 +390,12 @@ def plan_output(
 def _plain_range(pix_fmt: str | None) -> str:
     """A pixel format with JPEG's full-range names (``yuvj420p``) as the plain layout's."""
     return (pix_fmt or "").replace("yuvj", "yuv")
+
+
+def _no_depth(pix_fmt: str | None) -> tuple[bool, str] | None:
+    """A YUV format's alpha and chroma layout, without its bit depth."""
+    layout = yuv_layout(pix_fmt)
+    return None if layout is None else layout[:2]
 
 
 def _frame_tick(stream: av.VideoStream) -> Fraction:

@@ -16,7 +16,7 @@ import numpy as np
 from autoblur.config import EncodeConfig
 from autoblur.errors import VideoError
 from autoblur.io.convert import reformat
-from autoblur.io.format_plan import COUNTED_CONTAINERS, OutputPlan, plan_output
+from autoblur.io.format_plan import COUNTED_CONTAINERS, OutputPlan, plan_output, yuv_layout
 from autoblur.io.passthrough import carry_over
 from autoblur.io.reader import VideoFrame, VideoInfo
 from autoblur.io.smart_render import GopSplicer, VideoEncoder
@@ -275,9 +275,11 @@ class VideoWriter:
     ) -> av.VideoFrame:
         pix_fmt = self.plan.pix_fmt
         source = frame.source
+        if source is not None and _deeper_twin(source.format.name, pix_fmt):
+            source = reformat(source, format=pix_fmt)  # ProRes 4444's 12 bits -> 10, alpha kept
         if source is None or source.format.name != pix_fmt or not _PLANAR_YUV.match(pix_fmt):
             return reformat(
-                av.VideoFrame.from_ndarray(frame.rgb, format="rgb24"),
+                _with_alpha(frame, pix_fmt),
                 format=pix_fmt,
                 dst_colorspace=self.plan.context.get("colorspace"),
                 dst_color_range=self.plan.context.get("color_range"),
@@ -302,7 +304,8 @@ class VideoWriter:
             dst_colorspace=source.colorspace or None,
             dst_color_range=source.color_range or None,
         )
-        for c, (plane, patched) in enumerate(zip(planes, _planes(patch), strict=True)):
+        # Y, U and V only: an alpha plane keeps the picture's own transparency.
+        for c, (plane, patched) in enumerate(zip(planes[:3], _planes(patch)[:3], strict=True)):
             sx, sy = (1, 1) if c == 0 else (sub_x, sub_y)
             plane[y0 // sy : y1 // sy, x0 // sx : x1 // sx] = patched
         return source
@@ -427,6 +430,25 @@ def _video_bit_rate(source: av.container.InputContainer) -> int | None:
         return None
     audio = sum(s.codec_context.bit_rate or 0 for s in source.streams.audio)
     return max(source.bit_rate - audio, 0) or None
+
+
+def _deeper_twin(decoded: str, encoded: str) -> bool:
+    """Whether the decoder's format is the encoder's layout (alpha, chroma) at another depth."""
+    have, want = yuv_layout(decoded), yuv_layout(encoded)
+    return decoded != encoded and have is not None and want is not None and have[:2] == want[:2]
+
+
+def _has_alpha(pix_fmt: str) -> bool:
+    return any(component.is_alpha for component in av.VideoFormat(pix_fmt).components)
+
+
+def _with_alpha(frame: VideoFrame, pix_fmt: str) -> av.VideoFrame:
+    """``frame``'s RGB pixels as a frame, with the decoded picture's alpha where both have one."""
+    source = frame.source
+    if source is None or not _has_alpha(pix_fmt) or not _has_alpha(source.format.name):
+        return av.VideoFrame.from_ndarray(frame.rgb, format="rgb24")
+    alpha = reformat(source, format="rgba").to_ndarray()[..., 3:]
+    return av.VideoFrame.from_ndarray(np.concatenate([frame.rgb, alpha], axis=2), format="rgba")
 
 
 def _planes(frame: av.VideoFrame) -> list[np.ndarray]:
