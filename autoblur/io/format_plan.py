@@ -19,6 +19,7 @@ import av
 
 from autoblur.config import EncodeConfig
 from autoblur.errors import ConfigError
+from autoblur.io.chroma_location import coded_chroma_location
 from autoblur.io.smart_render import SPLICE_ENCODERS, splice_possible
 from autoblur.io.streams import main_video_stream
 
@@ -347,9 +348,22 @@ def plan_output(
         options["x265-params"] = "log-level=error"
     if codec in _NVENC.values():
         options.update({"rc": "vbr", "cq": str(encode.crf), "b": "0"})
-    if codec == "libx264" and context.get("field_order") in (2, 3, 4, 5):
-        tff = context["field_order"] in (2, 4)
-        options["x264-params"] = f"interlaced=1:{'tff' if tff else 'bff'}=1"
+    if _no_depth(pix_fmt) == _no_depth(ctx.pix_fmt) and (
+        location := coded_chroma_location(Path(stream.container.name), stream.index)
+    ):
+        options["chroma_sample_location"] = location  # into the VUI, and MKV/MXF headers
+    if codec == "libx264":
+        x264_params = []
+        if context.get("field_order") in (2, 3, 4, 5):
+            tff = context["field_order"] in (2, 4)
+            x264_params.append(f"interlaced=1:{'tff' if tff else 'bff'}=1")
+        if stream.average_rate and stream.average_rate == stream.base_rate:
+            # x264 writes the VUI's timing from its time base (1/90000 in MPEG-TS: "90000
+            # fps", and no frame durations for the demuxer); a constant rate makes it 1/fps.
+            # Frame times are the input's either way.
+            x264_params.append("force-cfr=1")
+        if x264_params:
+            options["x264-params"] = ":".join(x264_params)
     if container.split(",")[0] in COUNTED_CONTAINERS or (
         container.split(",")[0] in _UNORDERED_H264_CONTAINERS and codec in _H264_ENCODERS
     ):
