@@ -16,8 +16,12 @@ every frame) at most 1.3x.
 The machine is shared and noisy: ``--repeat N`` times the plain and the blur run N times each,
 alternating, and prints the median ratio with its range.
 
+``--floor`` also times ``render`` of a scan's saved masks without verification, alternating
+with the others: applying the masks alone (decode, blur, re-encode; no detection, no
+tracking), which no blur run can go below.
+
 Usage: python bench/bench_io.py [--data ../shared/data] [--frames 100] [--size 1280x720]
-    [--cases prores,h264,...] [--repeat N]
+    [--cases prores,h264,...] [--repeat N] [--floor]
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from autoblur.config import EncodeConfig, load_config
 from autoblur.errors import AutoblurError
 from autoblur.io import VideoReader, VideoWriter
 from autoblur.pipeline import Job, Pipeline
+from autoblur.render import render_video
 from autoblur.synth import composite_logo, moving_placement
 from autoblur.types import BrandCue
 from bench.make_io_corpus import CASES, clip_frames, video_props, write_case
@@ -69,6 +74,15 @@ def blur_run(src: Path, dst: Path, logo: Path) -> tuple[float, dict]:
     started = time.perf_counter()
     report = Pipeline(Job(input_path=src, output_path=dst, cues=[cue], config=config)).run()
     return time.perf_counter() - started, report
+
+
+def save_masks(src: Path, logo: Path, report: Path) -> None:
+    """Scan ``src`` for the logo, saving its detections (masks per frame) to ``report``."""
+    cue = BrandCue(name=logo.stem, action="blur", logos=(logo,))
+    job = Job(
+        input_path=src, output_path=None, cues=[cue], config=load_config(None), report_path=report
+    )
+    Pipeline(job).run()
 
 
 def video_packets(path: Path) -> list[bytes]:
@@ -121,6 +135,9 @@ def main() -> None:
         help="corpus cases; NAME:short puts the logo on frames 10-17 only",
     )
     parser.add_argument("--repeat", type=int, default=1, help="time each run this many times")
+    parser.add_argument(
+        "--floor", action="store_true", help="also time a render of saved masks, unverified"
+    )
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
     logo = args.data / "images" / "WindowsLogo.jpg"
@@ -135,9 +152,11 @@ def main() -> None:
             folder.mkdir()
             src = write_case(name, folder, frames)
             out = folder / f"out_{src.name}"
-            plains, runs = [], []
+            plains, runs, floors = [], [], []
             try:
-                cpu_ratios = []
+                cpu_ratios, floor_cpu_ratios = [], []
+                if args.floor:
+                    save_masks(src, logo, folder / "scan.json")
                 for _ in range(args.repeat):
                     started = cpu_seconds()
                     plains.append(plain_transcode(src, folder / f"plain_{src.name}"))
@@ -145,6 +164,13 @@ def main() -> None:
                     seconds, report = blur_run(src, out, logo)
                     cpu_ratios.append((cpu_seconds() - started) / plain_cpu)
                     runs.append(seconds)
+                    if args.floor:
+                        started, wall = cpu_seconds(), time.perf_counter()
+                        render_video(
+                            src, folder / "scan.json", folder / f"render_{src.name}", verify=False
+                        )
+                        floors.append((time.perf_counter() - wall) / plains[-1])
+                        floor_cpu_ratios.append((cpu_seconds() - started) / plain_cpu)
             except AutoblurError as exc:
                 print(f"{label}: FAILS: {exc}")
                 continue
@@ -171,6 +197,13 @@ def main() -> None:
                 f"CPU time {statistics.median(cpu_ratios):.2f}x "
                 f"({min(cpu_ratios):.2f}-{max(cpu_ratios):.2f})"
             )
+            if floors:
+                print(
+                    f"  floor: render of the saved masks, unverified, "
+                    f"{statistics.median(floors):.2f}x ({min(floors):.2f}-{max(floors):.2f}); "
+                    f"CPU time {statistics.median(floor_cpu_ratios):.2f}x "
+                    f"({min(floor_cpu_ratios):.2f}-{max(floor_cpu_ratios):.2f})"
+                )
 
 
 if __name__ == "__main__":
