@@ -20,8 +20,9 @@ import av
 from autoblur.config import EncodeConfig
 from autoblur.errors import ConfigError
 from autoblur.io.chroma_location import coded_chroma_location
+from autoblur.io.dnxhd_rate import dnxhd_bit_rate
 from autoblur.io.smart_render import SPLICE_ENCODERS, splice_possible
-from autoblur.io.streams import main_video_stream
+from autoblur.io.streams import all_intra, main_video_stream
 
 _PRORES_PROFILES = {"Proxy": "0", "LT": "1", "Standard": "2", "HQ": "3", "4444": "4", "XQ": "5"}
 _DNX_PROFILES = {
@@ -100,6 +101,8 @@ FRAME_TICK_CODECS = {"mpeg1video", "mpeg2video"}
 # FFmpeg's MXF muxer stores H.264 pictures without their reordering (every pts is its dts):
 # without B-frames each picture shows at its own time.
 _UNORDERED_H264_CONTAINERS = {"mxf"}
+_FIELDS = (2, 3, 4, 5)  # field orders of interlaced video: tt, bb, tb, bt
+_INTRA_CODED = {"h264", "hevc"}  # long-GOP codecs that masters also code all-intra
 _H264_ENCODERS = {"libx264", "h264_nvenc"}
 COUNTED_CONTAINERS = {"avi"}  # store decode order and a frame count only: no B-frames
 
@@ -314,8 +317,20 @@ def plan_output(
             context["codec_tag"] = ctx.codec_tag
     elif codec == "dnxhd":
         options["profile"] = _DNX_PROFILES.get(profile or "", "dnxhr_hq")
-        if ctx.bit_rate and options["profile"] == "dnxhd":
-            context["bit_rate"] = ctx.bit_rate
+        if options["profile"] == "dnxhd":
+            found = dnxhd_bit_rate(
+                Path(stream.container.name), stream.index, context.get("field_order") in _FIELDS
+            )
+            if found is None:  # a size or rate FFmpeg's DNxHD encoder has no CID for
+                options["profile"] = "dnxhr_hqx" if _bit_depth(pix_fmt) > 8 else "dnxhr_hq"
+                notices.append(
+                    f"the input's DNxHD format has no FFmpeg encoder; the output is "
+                    f"{options['profile'].upper().replace('_', ' ')}"
+                )
+            else:
+                context["bit_rate"], coded_in_fields = found
+                if coded_in_fields:
+                    options["flags"] = "+ildct"
     elif codec in FRAME_TICK_CODECS:
         rate = ctx.bit_rate or container_bit_rate
         if rate:
@@ -327,7 +342,7 @@ def plan_output(
         # Closed GOPs (fixed length: FFmpeg needs scene-cut GOPs off for them), so that a
         # copied GOP can follow a re-encoded one.
         options.update({"flags": "+cgop", "sc_threshold": "1000000000"})
-        if context.get("field_order") in (2, 3, 4, 5):
+        if context.get("field_order") in _FIELDS:
             options["flags"] += "+ilme+ildct"
             options["top"] = "1" if context["field_order"] in (2, 4) else "0"
     if codec in _QSCALE_CODECS:
@@ -354,7 +369,7 @@ def plan_output(
         options["chroma_sample_location"] = location  # into the VUI, and MKV/MXF headers
     if codec == "libx264":
         x264_params = []
-        if context.get("field_order") in (2, 3, 4, 5):
+        if context.get("field_order") in _FIELDS:
             tff = context["field_order"] in (2, 4)
             x264_params.append(f"interlaced=1:{'tff' if tff else 'bff'}=1")
         if stream.average_rate and stream.average_rate == stream.base_rate:
@@ -364,6 +379,13 @@ def plan_output(
             x264_params.append("force-cfr=1")
         if x264_params:
             options["x264-params"] = ":".join(x264_params)
+    if codec == "prores_ks" and context.get("field_order") in _FIELDS:
+        # Coded as two fields, as the input's pictures (each frame's flags, as decoded, say
+        # which field comes first); DNxHD's field coding comes with its CID above.
+        options["flags"] = "+ildct"
+    coded_intra = ctx.name in _INTRA_CODED and all_intra(Path(stream.container.name), stream.index)
+    if same_codec and coded_intra:
+        context["gop_size"] = 1  # AVC-Intra, XAVC Intra: the re-encoded pictures intra too
     if container.split(",")[0] in COUNTED_CONTAINERS or (
         container.split(",")[0] in _UNORDERED_H264_CONTAINERS and codec in _H264_ENCODERS
     ):
@@ -382,7 +404,7 @@ def plan_output(
     elif not encode.copy_untouched:
         why = "encode.copy_untouched is off"
     elif not intra:
-        why = splice_possible(stream, container)
+        why = splice_possible(stream, container, coded_intra)
         if why is None and codec != SPLICE_ENCODERS[ctx.name]:
             why = f"GOPs are spliced with {SPLICE_ENCODERS[ctx.name]} only, not {codec}"
     return OutputPlan(

@@ -104,15 +104,19 @@ def length_prefixed(units: list[bytes], size: int) -> bytes:
     return b"".join(len(u).to_bytes(size, "big") + u for u in units)
 
 
-def splice_possible(stream: av.VideoStream, container: str) -> str | None:
-    """None when ``stream``'s GOPs can be spliced into ``container``, else why not."""
+def splice_possible(stream: av.VideoStream, container: str, intra: bool = False) -> str | None:
+    """None when ``stream``'s GOPs can be spliced into ``container``, else why not.
+
+    ``intra``: the stream is all-intra (every GOP one picture, which carries its parameter
+    sets in band where it has no ``avcC``/``hvcC``), as AVC-Intra and XAVC Intra in MXF are.
+    """
     name = stream.codec_context.name
     extradata = stream.codec_context.extradata or b""
     if name not in SPLICE_ENCODERS:
         return f"copying unchanged GOPs is supported for H.264, HEVC and MPEG-2, not {name}"
     container = container.split(",")[0]
     if name != "mpeg2video" and _annexb(extradata):
-        if container in ANNEXB_SPLICE_CONTAINERS:
+        if container in ANNEXB_SPLICE_CONTAINERS or (intra and container == "mxf"):
             return None
         return (
             f"the input's {name} has its parameter sets in band, so GOPs are copied only into "

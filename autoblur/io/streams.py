@@ -1,8 +1,12 @@
-"""Which of an input's video streams is its picture, and which are cover art."""
+"""Which of an input's video streams is its picture, which are cover art, which all-intra."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import av
+
+_INTRA_SAMPLE = 30  # packets looked at to call a stream all-intra
 
 
 def main_video_stream(container: av.container.Container) -> av.VideoStream | None:
@@ -20,3 +24,20 @@ def main_video_stream(container: av.container.Container) -> av.VideoStream | Non
 def is_cover(stream: av.stream.Stream) -> bool:
     """Whether ``stream`` is cover art: one picture (``attached_pic``), not a moving video."""
     return bool(stream.disposition & av.stream.Disposition.attached_pic)
+
+
+def all_intra(path: Path, stream_index: int) -> bool:
+    """Whether the stream's first packets are all key pictures (AVC-Intra, XAVC Intra, ...).
+
+    Long-GOP codecs can be coded all-intra; such masters must stay so, and each of their
+    pictures can be copied on its own.
+    """
+    with av.open(str(path)) as container:
+        stream = container.streams[stream_index]
+        keys = []
+        for packet in container.demux(stream):
+            if packet.size:
+                keys.append(packet.is_keyframe)
+            if len(keys) == _INTRA_SAMPLE:
+                break
+    return len(keys) >= 2 and all(keys)
