@@ -355,3 +355,24 @@ def test_alpha_survives_removal(tmp_path, name, codec, options, pix_fmt, copied)
         assert np.abs(_alpha(out, index).astype(int) - _alpha(src, index)).max() <= 1
     frames, problems = decoded_with_log(out)
     assert len(frames) == 12 and problems == []
+
+
+def test_avchd_and_blu_ray_transport_streams_keep_their_192_byte_packets(tmp_path):
+    """``.mts``/``.m2ts``: each 188-byte TS packet behind a 4-byte arrival time."""
+    ts = tmp_path / "plain.ts"
+    write_ts(ts, tiny_frames(6, SIZE), 90000)
+    src = tmp_path / "camera.mts"
+    with av.open(str(ts)) as plain, av.open(str(src), "w", format="mpegts") as out:
+        out.options["mpegts_m2ts_mode"] = "1"
+        streams = {s.index: out.add_stream_from_template(s) for s in plain.streams}
+        for packet in plain.demux():
+            if packet.dts is not None:
+                packet.stream = streams[packet.stream.index]
+                out.mux(packet)
+    out = tmp_path / "out.mts"
+    rewrite(src, out)
+    for path in (src, out):
+        data = path.read_bytes()
+        assert len(data) % 192 == 0 and data[4] == data[196] == 0x47
+    (frames_in, _), (frames_out, problems) = decoded_with_log(src), decoded_with_log(out)
+    assert problems == [] and [t for t, _ in frames_out] == [t for t, _ in frames_in]

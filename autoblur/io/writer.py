@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 _PLANAR_YUV = re.compile(r"^yuva?4[0-4][0-4]p(9|1[0-6])?(le)?$")  # planes the writer can patch
 WRAPPING_CONTAINERS = {"mpegts", "mpeg", "vob", "dvd", "svcd", "vcd"}
+M2TS_SUFFIXES = {".m2ts", ".mts"}  # Blu-ray and AVCHD transport streams
 _QUEUED_FRAMES = 4  # frames waiting for the encoder thread; bounds the memory it holds
 
 
@@ -107,6 +108,10 @@ class VideoWriter:
             # MPEG-TS/PS store times modulo 2**33: a recording across the wrap, which the
             # demuxer reads as negative times, is written back as it was.
             self._container.options["avoid_negative_ts"] = "disabled"
+        if self.path.suffix.lower() in M2TS_SUFFIXES and self._container.format.name == "mpegts":
+            # Blu-ray/AVCHD transport streams: 192-byte packets with arrival times, which
+            # FFmpeg writes only for a name ending in .m2ts (its temporary name here does not).
+            self._container.options["mpegts_m2ts_mode"] = "1"
         try:
             with av.open(str(info.path)) as source:
                 self.plan = plan or plan_output(
