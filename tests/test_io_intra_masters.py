@@ -129,3 +129,36 @@ def test_avc_intra_stays_intra_and_untouched_pictures_are_copied(tmp_path, suffi
     assert problems == []
     untouched = [i for i in range(FRAMES) if i not in PAINTED]
     assert all((frames_out[i][1] == frames_in[i][1]).all() for i in untouched)
+
+
+def test_imx_stays_intra_at_one_picture_size(tmp_path):
+    """IMX/D-10: MPEG-2 4:2:2, every picture intra and padded to one size (constant rate).
+
+    The removal's pictures came out as I, P and B pictures a fifth of that size.
+    """
+    src = tmp_path / "imx.mxf"
+    rate = 8_000_000
+    cbr = {"minrate": str(rate), "maxrate": str(rate), "bufsize": "320000"}
+    write_master(
+        src,
+        "mpeg2video",
+        (128, 96),
+        Fraction(25),
+        bit_rate=rate,
+        gop_size=1,
+        max_b_frames=0,
+        profile=0,
+        options=cbr,
+    )
+    out = tmp_path / "out.mxf"
+    rewrite(src, out)
+    with av.open(str(src)) as container:
+        sizes_in = [p.size for p in container.demux(video=0) if p.size]
+    with av.open(str(out)) as container:
+        found = [p for p in container.demux(video=0) if p.size]
+    assert [p.is_keyframe for p in found] == [True] * FRAMES
+    assert len(set(sizes_in[1:])) == 1  # really padded
+    assert [p.size for p in found][1:] == sizes_in[1:]
+    untouched = [i for i in range(FRAMES) if i not in PAINTED]
+    before, after = packets(src, "video"), packets(out, "video")
+    assert all(after[i] == before[i] for i in untouched)

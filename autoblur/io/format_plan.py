@@ -11,6 +11,7 @@ cannot hold H.264, the codec that container is made for).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -22,7 +23,7 @@ from autoblur.errors import ConfigError
 from autoblur.io.chroma_location import coded_chroma_location
 from autoblur.io.dnxhd_rate import dnxhd_bit_rate
 from autoblur.io.smart_render import SPLICE_ENCODERS, splice_possible
-from autoblur.io.streams import all_intra, main_video_stream
+from autoblur.io.streams import first_packets, main_video_stream
 
 _PRORES_PROFILES = {"Proxy": "0", "LT": "1", "Standard": "2", "HQ": "3", "4444": "4", "XQ": "5"}
 _DNX_PROFILES = {
@@ -102,7 +103,7 @@ FRAME_TICK_CODECS = {"mpeg1video", "mpeg2video"}
 # without B-frames each picture shows at its own time.
 _UNORDERED_H264_CONTAINERS = {"mxf"}
 _FIELDS = (2, 3, 4, 5)  # field orders of interlaced video: tt, bb, tb, bt
-_INTRA_CODED = {"h264", "hevc"}  # long-GOP codecs that masters also code all-intra
+_INTRA_CODED = {"h264", "hevc", "mpeg2video"}  # long-GOP codecs masters also code all-intra
 _H264_ENCODERS = {"libx264", "h264_nvenc"}
 COUNTED_CONTAINERS = {"avi"}  # store decode order and a frame count only: no B-frames
 
@@ -383,9 +384,19 @@ def plan_output(
         # Coded as two fields, as the input's pictures (each frame's flags, as decoded, say
         # which field comes first); DNxHD's field coding comes with its CID above.
         options["flags"] = "+ildct"
-    coded_intra = ctx.name in _INTRA_CODED and all_intra(Path(stream.container.name), stream.index)
-    if same_codec and coded_intra:
-        context["gop_size"] = 1  # AVC-Intra, XAVC Intra: the re-encoded pictures intra too
+    sample = []
+    if same_codec and ctx.name in _INTRA_CODED:
+        sample = first_packets(Path(stream.container.name), stream.index)
+    coded_intra = len(sample) >= 2 and all(packet.is_keyframe for packet in sample)
+    if coded_intra:
+        # AVC-Intra, XAVC Intra, IMX: the re-encoded pictures all-intra too.
+        context.update(gop_size=1, max_b_frames=0)
+        sizes = Counter(packet.size for packet in sample).most_common(1)[0]
+        if codec == "mpeg2video" and "b" in options and sizes[1] >= len(sample) - 1:
+            # IMX/D-10 pads every picture to one size (FFmpeg's own first one is smaller):
+            # a constant rate with one picture's buffer does the same.
+            bits = str(sizes[0] * 8)
+            options.update(minrate=options["b"], bufsize=bits, rc_init_occupancy=bits)
     if container.split(",")[0] in COUNTED_CONTAINERS or (
         container.split(",")[0] in _UNORDERED_H264_CONTAINERS and codec in _H264_ENCODERS
     ):

@@ -26,18 +26,18 @@ def is_cover(stream: av.stream.Stream) -> bool:
     return bool(stream.disposition & av.stream.Disposition.attached_pic)
 
 
-def all_intra(path: Path, stream_index: int) -> bool:
-    """Whether the stream's first packets are all key pictures (AVC-Intra, XAVC Intra, ...).
+def first_packets(path: Path, stream_index: int) -> list[av.Packet]:
+    """The stream's first packets that hold data (up to 30), in file order.
 
-    Long-GOP codecs can be coded all-intra; such masters must stay so, and each of their
-    pictures can be copied on its own.
+    Enough to tell an all-intra master (AVC-Intra, XAVC Intra, IMX: every packet a key
+    picture) and a constant-size one (IMX/D-10 pads every picture to one size).
     """
     with av.open(str(path)) as container:
         stream = container.streams[stream_index]
-        keys = []
+        found = []
         for packet in container.demux(stream):
             if packet.size:
-                keys.append(packet.is_keyframe)
-            if len(keys) == _INTRA_SAMPLE:
+                found.append(packet)
+            if len(found) == _INTRA_SAMPLE:
                 break
-    return len(keys) >= 2 and all(keys)
+    return found
