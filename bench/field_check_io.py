@@ -101,13 +101,22 @@ def derive(name: str, h264: Path, folder: Path) -> Path:
     return out
 
 
+def decodable(container: av.container.InputContainer, stream: av.VideoStream):
+    """The stream's frames as ffmpeg shows them: a packet the decoder rejects is skipped."""
+    for packet in container.demux(stream):
+        try:
+            yield from packet.decode()
+        except av.error.InvalidDataError:
+            continue
+
+
 def decoded(path: Path) -> dict:
     """Frame times (s), luma of each frame, video end, audio packets and timecode, via PyAV."""
     with av.open(str(path)) as container:
         stream = main_video_stream(container)
         frames = [
             (f.pts * stream.time_base, f.to_ndarray(format="gray16le"))
-            for f in container.decode(stream)
+            for f in decodable(container, stream)
         ]
     with av.open(str(path)) as container:
         stream = main_video_stream(container)

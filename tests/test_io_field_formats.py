@@ -376,3 +376,27 @@ def test_avchd_and_blu_ray_transport_streams_keep_their_192_byte_packets(tmp_pat
         assert len(data) % 192 == 0 and data[4] == data[196] == 0x47
     (frames_in, _), (frames_out, problems) = decoded_with_log(src), decoded_with_log(out)
     assert problems == [] and [t for t, _ in frames_out] == [t for t, _ in frames_in]
+
+
+def test_attached_fonts_travel_into_matroska_and_are_named_where_they_cannot(tmp_path):
+    """Styled (ASS) subtitles need the fonts the MKV carries as attachments."""
+    src = tmp_path / "fansub.mkv"
+    font = bytes(range(256)) * 40
+    with av.open(str(src), "w") as out:
+        video = out.add_stream("libx264", rate=25, options={"preset": "ultrafast"})
+        video.width, video.height, video.pix_fmt = *SIZE, "yuv420p"
+        out.add_attachment("Subtitles.ttf", "application/x-truetype-font", font)
+        for rgb in tiny_frames(6, SIZE):
+            out.mux(video.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        out.mux(video.encode(None))
+    writer = rewrite(src, tmp_path / "out.mkv")
+    with av.open(str(tmp_path / "out.mkv")) as container:
+        (attached,) = [s for s in container.streams if s.type == "attachment"]
+        assert (attached.name, attached.mimetype, attached.data) == (
+            "Subtitles.ttf",
+            "application/x-truetype-font",
+            font,
+        )
+    assert not any("attachment" in n for n in writer.carried.notices)
+    writer = rewrite(src, tmp_path / "out.mp4")
+    assert any("attachment Subtitles.ttf" in n for n in writer.carried.notices)

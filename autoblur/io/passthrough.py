@@ -32,6 +32,7 @@ _OWN_TAGS = {
 }
 _OWN_TAG_PREFIXES = ("product_", "toolkit_", "material_package", "file_package", "generation_uid")
 _COPIED_TYPES = {"audio", "subtitle", "data"}
+ATTACHING_CONTAINERS = {"matroska"}  # the muxers that store attached files
 
 
 @dataclass
@@ -93,10 +94,18 @@ def carry_over(
         if stream.type == "data" and "timecode" in stream.metadata:
             entry["action"] = "copied"  # as the video's timecode tag: the muxer rewrites it
             continue
+        if stream.type == "attachment":  # fonts for styled subtitles, cover images in MKV
+            entry["action"] = _attach(output, stream)
+            if entry["action"] == "dropped":
+                carried.notices.append(f"stream {stream.index} (attachment {stream.name})")
+            continue
         template = wanted.get(stream.index)
         if template is None or (stream.type not in _COPIED_TYPES and not is_cover(stream)):
             entry["action"] = "dropped"
-            carried.notices.append(f"stream {stream.index} ({entry['type']}, {entry['codec']})")
+            why = ": only the main picture is cleaned" if stream.type == "video" else ""
+            carried.notices.append(
+                f"stream {stream.index} ({entry['type']}, {entry['codec']}{why})"
+            )
             continue
         try:
             out = _copy_stream(output, template)
@@ -148,6 +157,15 @@ def _copy_stream(
     out.codec_context.bit_rate = ctx.bit_rate
     out.time_base = template.time_base
     return out
+
+
+def _attach(output: av.container.OutputContainer, stream: av.stream.AttachmentStream) -> str:
+    """Copy an attachment (its file name, type, bytes and tags): ``copied`` or ``dropped``."""
+    if output.format.name not in ATTACHING_CONTAINERS or not stream.name:
+        return "dropped"
+    out = output.add_attachment(stream.name, stream.mimetype or "", stream.data)
+    copy_metadata(stream.metadata, out.metadata)
+    return "copied"
 
 
 def _codec_name(stream: av.stream.Stream) -> str | None:
