@@ -368,35 +368,13 @@ def plan_output(
         location := coded_chroma_location(Path(stream.container.name), stream.index)
     ):
         options["chroma_sample_location"] = location  # into the VUI, and MKV/MXF headers
-    if codec == "libx264":
-        x264_params = []
-        if context.get("field_order") in _FIELDS:
-            tff = context["field_order"] in (2, 4)
-            x264_params.append(f"interlaced=1:{'tff' if tff else 'bff'}=1")
-        if stream.average_rate and stream.average_rate == stream.base_rate:
-            # x264 writes the VUI's timing from its time base (1/90000 in MPEG-TS: "90000
-            # fps", and no frame durations for the demuxer); a constant rate makes it 1/fps.
-            # Frame times are the input's either way.
-            x264_params.append("force-cfr=1")
-        if x264_params:
-            options["x264-params"] = ":".join(x264_params)
+    if codec == "libx264" and (x264_params := _x264_params(stream, context)):
+        options["x264-params"] = x264_params
     if codec == "prores_ks" and context.get("field_order") in _FIELDS:
         # Coded as two fields, as the input's pictures (each frame's flags, as decoded, say
         # which field comes first); DNxHD's field coding comes with its CID above.
         options["flags"] = "+ildct"
-    sample = []
-    if same_codec and ctx.name in _INTRA_CODED:
-        sample = first_packets(Path(stream.container.name), stream.index)
-    coded_intra = len(sample) >= 2 and all(packet.is_keyframe for packet in sample)
-    if coded_intra:
-        # AVC-Intra, XAVC Intra, IMX: the re-encoded pictures all-intra too.
-        context.update(gop_size=1, max_b_frames=0)
-        sizes = Counter(packet.size for packet in sample).most_common(1)[0]
-        if codec == "mpeg2video" and "b" in options and sizes[1] >= len(sample) - 1:
-            # IMX/D-10 pads every picture to one size (FFmpeg's own first one is smaller):
-            # a constant rate with one picture's buffer does the same.
-            bits = str(sizes[0] * 8)
-            options.update(minrate=options["b"], bufsize=bits, rc_init_occupancy=bits)
+    coded_intra = same_codec and ctx.name in _INTRA_CODED and _keep_intra(stream, options, context)
     if container.split(",")[0] in COUNTED_CONTAINERS or (
         container.split(",")[0] in _UNORDERED_H264_CONTAINERS and codec in _H264_ENCODERS
     ):
@@ -432,6 +410,40 @@ def plan_output(
         time_base=out_time_base,
         frame_tick=_frame_tick(stream) if codec in FRAME_TICK_CODECS else None,
     )
+
+
+def _x264_params(stream: av.VideoStream, context: dict[str, object]) -> str:
+    """x264's own settings for the input's interlacing and frame rate (``a=1:b=2``)."""
+    params = []
+    if context.get("field_order") in _FIELDS:
+        tff = context["field_order"] in (2, 4)
+        params.append(f"interlaced=1:{'tff' if tff else 'bff'}=1")
+    if stream.average_rate and stream.average_rate == stream.base_rate:
+        # x264 writes the VUI's timing from its time base (1/90000 in MPEG-TS: "90000 fps",
+        # and no frame durations for the demuxer); a constant rate makes it 1/fps. Frame
+        # times are the input's either way.
+        params.append("force-cfr=1")
+    return ":".join(params)
+
+
+def _keep_intra(
+    stream: av.VideoStream, options: dict[str, str], context: dict[str, object]
+) -> bool:
+    """Whether a long-GOP codec's input is all-intra; if so, set the encoder to stay so.
+
+    AVC-Intra, XAVC Intra and IMX code every picture on its own: the re-encoded pictures must
+    too (``gop_size`` 1), and IMX/D-10 pads each to one size, which a constant rate with one
+    picture's buffer does the same (FFmpeg's own first picture is smaller).
+    """
+    sample = first_packets(Path(stream.container.name), stream.index)
+    if len(sample) < 2 or not all(packet.is_keyframe for packet in sample):
+        return False
+    context.update(gop_size=1, max_b_frames=0)
+    size, count = Counter(packet.size for packet in sample).most_common(1)[0]
+    if stream.codec_context.name == "mpeg2video" and "b" in options and count >= len(sample) - 1:
+        bits = str(size * 8)
+        options.update(minrate=options["b"], bufsize=bits, rc_init_occupancy=bits)
+    return True
 
 
 def _plain_range(pix_fmt: str | None) -> str:
