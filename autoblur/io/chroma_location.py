@@ -44,7 +44,7 @@ def coded_chroma_location(path: Path, stream_index: int) -> str | None:
     """
     with av.open(str(path)) as container:
         stream = container.streams[stream_index]
-        if stream.codec_context.name not in _CODECS:
+        if stream.codec_context.codec.canonical_name not in _CODECS:  # libdav1d: av1
             return None
         previous = av.logging.get_level()
         av.logging.set_level(av.logging.INFO)  # trace_headers logs at INFO

@@ -291,8 +291,8 @@ def plan_output(
             codec = _CONTAINER_FALLBACK.get(container.split(",")[0], _FALLBACK)
             if codec != ctx.name:
                 notices.append(
-                    f"the input's codec {ctx.name} is not re-encoded in kind; the output is "
-                    f"{_CODEC_NAMES.get(codec, 'H.264')} (--codec names another)"
+                    f"the input's codec {ctx.codec.canonical_name} is not re-encoded in kind; "
+                    f"the output is {_CODEC_NAMES.get(codec, 'H.264')} (--codec names another)"
                 )
     else:
         codec = encode.codec
