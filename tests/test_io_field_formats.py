@@ -400,3 +400,44 @@ def test_attached_fonts_travel_into_matroska_and_are_named_where_they_cannot(tmp
     assert not any("attachment" in n for n in writer.carried.notices)
     writer = rewrite(src, tmp_path / "out.mp4")
     assert any("attachment Subtitles.ttf" in n for n in writer.carried.notices)
+
+
+@pytest.mark.parametrize(
+    ("name", "codec", "count"), [("sticker.gif", "gif", 6), ("graphic.png", "png", 1)]
+)
+def test_palette_pictures_keep_their_colours_and_transparency(tmp_path, name, codec, count):
+    """A sticker-style GIF and a paletted PNG: up to 256 colours a frame, some transparent.
+
+    The paletted PNG failed (swscale writes no palette pictures); a GIF became H.264, which
+    its container cannot hold.
+    """
+    rng = np.random.default_rng(5)
+    palette = np.zeros((256, 4), np.uint8)  # ARGB
+    palette[:200] = np.c_[np.full(200, 255), rng.integers(0, 256, (200, 3))]
+    palette[0] = 0  # index 0: transparent
+    src = tmp_path / name
+    with av.open(str(src), "w") as out:
+        video = out.add_stream(codec, rate=10)
+        video.width, video.height, video.pix_fmt = *SIZE, "pal8"
+        for index in range(count):
+            indices = rng.integers(1, 200, SIZE[::-1]).astype(np.uint8)
+            indices[:, : 8 + index] = 0
+            out.mux(video.encode(av.VideoFrame.from_ndarray((indices, palette), format="pal8")))
+        out.mux(video.encode(None))
+    out = tmp_path / f"out_{name}"
+    writer = rewrite(src, out)
+    assert (writer.plan.codec, writer.plan.pix_fmt, writer.plan.notices) == (codec, "pal8", [])
+
+    def rgba(path):
+        with av.open(str(path)) as container:
+            return [f.to_ndarray(format="rgba") for f in container.decode(video=0)]
+
+    before, after = rgba(src), rgba(out)
+    assert len(after) == len(before) == count
+    for index, (a, b) in enumerate(zip(before, after, strict=True)):
+        assert ((a[..., 3] == 0) == (b[..., 3] == 0)).all()  # transparency where it was
+        if index not in PAINTED:  # each colour kept (FFmpeg's palettes round to within 1)
+            opaque = a[..., 3] > 0
+            assert np.abs(a[opaque].astype(int) - b[opaque]).max() <= 1
+    x0, y0, x1, y1 = BOX
+    assert (np.abs(after[0][y0:y1, x0:x1, :3].astype(int) - (255, 0, 0)) <= 1).all()

@@ -22,6 +22,7 @@ from autoblur.config import EncodeConfig
 from autoblur.errors import ConfigError
 from autoblur.io.chroma_location import coded_chroma_location
 from autoblur.io.dnxhd_rate import dnxhd_bit_rate
+from autoblur.io.palette import PALETTE_CODECS, PALETTE_FORMAT
 from autoblur.io.smart_render import SPLICE_ENCODERS, splice_possible
 from autoblur.io.streams import first_packets, main_video_stream
 
@@ -91,6 +92,7 @@ _CONTAINER_FALLBACK = {
     "ogg": "libvpx",
     "ogv": "libvpx",
     "webm": "libvpx-vp9",
+    "gif": "gif",
 }
 _CODEC_NAMES = {"mpeg4": "MPEG-4 Part 2", "wmv2": "WMV 8", "libvpx": "VP8", "libvpx-vp9": "VP9"}
 _MPEG4_MAX_TIME_BASE_DEN = 65535  # the standard's 16-bit field; finer time bases are rounded
@@ -184,6 +186,8 @@ def encoder_pix_fmt(codec: str, pix_fmt: str | None, size_wh: tuple[int, int]) -
     supported = [f.name for f in av.codec.Codec(codec, "w").video_formats or []]
     if not supported:  # rawvideo: whatever it is given
         return pix_fmt or "yuv420p"
+    if codec in PALETTE_CODECS:
+        return PALETTE_FORMAT  # each frame's own palette (``autoblur.io.palette``)
     odd = bool(size_wh[0] % 2 or size_wh[1] % 2)
     name = (pix_fmt or "").replace("yuvj", "yuv")
     wanted = yuv_layout(name)

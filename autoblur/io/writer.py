@@ -17,6 +17,7 @@ from autoblur.config import EncodeConfig
 from autoblur.errors import VideoError
 from autoblur.io.convert import reformat
 from autoblur.io.format_plan import COUNTED_CONTAINERS, OutputPlan, plan_output, yuv_layout
+from autoblur.io.palette import PALETTE_FORMAT, PaletteEncoder
 from autoblur.io.passthrough import carry_over
 from autoblur.io.reader import VideoFrame, VideoInfo
 from autoblur.io.smart_render import GopSplicer, VideoEncoder
@@ -204,8 +205,14 @@ class VideoWriter:
         return context
 
     def _ticking(self, context: av.VideoCodecContext) -> VideoEncoder:
-        """``context``, fed and read in the output's time base where it counts in frames."""
-        return FrameTickEncoder(context, self._time_base) if self.plan.frame_tick else context
+        """``context``, wrapped where the codec needs it.
+
+        Encoders that count time in frames are fed and read in the output's time base;
+        palette codecs (GIF) get each frame's own palette.
+        """
+        if self.plan.frame_tick:
+            return FrameTickEncoder(context, self._time_base)
+        return PaletteEncoder(context) if self.plan.pix_fmt == PALETTE_FORMAT else context
 
     def _encode_video(self, frame: av.VideoFrame | None) -> list[av.Packet]:
         """The packets the output's encoder gives for ``frame`` (None: flush)."""
@@ -278,7 +285,7 @@ class VideoWriter:
     def _encodable(
         self, frame: VideoFrame, changed_xyxy: tuple[int, int, int, int] | None
     ) -> av.VideoFrame:
-        pix_fmt = self.plan.pix_fmt
+        pix_fmt = self.plan.pix_fmt if self.plan.pix_fmt != PALETTE_FORMAT else "rgba"
         source = frame.source
         if source is not None and _deeper_twin(source.format.name, pix_fmt):
             source = reformat(source, format=pix_fmt)  # ProRes 4444's 12 bits -> 10, alpha kept
@@ -444,6 +451,9 @@ def _deeper_twin(decoded: str, encoded: str) -> bool:
 
 
 def _has_alpha(pix_fmt: str) -> bool:
+    """Whether pictures in ``pix_fmt`` can be transparent (a palette's entries can)."""
+    if pix_fmt == PALETTE_FORMAT:
+        return True
     return any(component.is_alpha for component in av.VideoFormat(pix_fmt).components)
 
 
