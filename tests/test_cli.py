@@ -395,3 +395,18 @@ def test_out_of_memory_is_one_line(tmp_path, monkeypatch, real_media):
     [line] = result.output.strip().splitlines()
     assert line.startswith("autoblur: error: out of memory") and "--device cpu" in line
     assert not out.exists()
+
+
+def test_an_ffmpeg_failure_no_stage_expected_is_one_line(tmp_path, monkeypatch):
+    def refused(self):
+        raise av.error.OSError(95, "Operation not supported")
+
+    monkeypatch.setattr("autoblur.pipeline.Pipeline.run", refused)
+    out = tmp_path / "out.mp4"
+    result = CliRunner().invoke(main, ["run", str(VIDEOS / "bikes.mp4"), "-o", str(out),
+                                       "--logo", str(WINDOWS)])  # fmt: skip
+    assert result.exit_code == 2
+    [line] = result.output.strip().splitlines()
+    assert line.startswith("autoblur: error: FFmpeg failed (Operation not supported)")
+    assert "Convert the input" in line and "Traceback" not in result.output
+    assert not out.exists()

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import av
+import av.error
 import click
 from tqdm import tqdm
 
@@ -181,6 +183,16 @@ def default_output(input_path: Path) -> Path:
     return input_path.with_name(f"{input_path.stem}_clean{input_path.suffix or '.mp4'}")
 
 
+def _ffmpeg_failure(exc: av.error.FFmpegError) -> str:
+    """One line for an FFmpeg failure that reached the command: what, on which file, and how on."""
+    where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+    return (
+        f"{where}FFmpeg failed ({exc.strerror or exc}); nothing half-written was left behind. "
+        "Convert the input with ffmpeg (e.g. -c:v libx264 -c:a copy) and run again, and "
+        "report the file"
+    )
+
+
 def handle_errors(func: Callable[..., int]) -> Callable[..., None]:
     """Run a command; exit with its code, or one error line and the code of the failure."""
 
@@ -194,6 +206,9 @@ def handle_errors(func: Callable[..., int]) -> Callable[..., None]:
         except KeyboardInterrupt:
             click.echo("autoblur: interrupted; nothing half-written was left behind", err=True)
             sys.exit(ExitCode.INTERRUPTED)
+        except av.error.FFmpegError as exc:  # what no stage turned into an AutoblurError
+            click.echo(f"autoblur: error: {_ffmpeg_failure(exc)}", err=True)
+            sys.exit(ExitCode.ERROR)
         except (MemoryError, RuntimeError) as exc:
             if not isinstance(exc, MemoryError) and "out of memory" not in str(exc).lower():
                 raise
