@@ -25,7 +25,7 @@ _ELEMENTS = {
     "chroma_sample_position": {1: "left", 2: "topleft"},  # AV1: vertical, colocated
 }
 _SEQUENCE_HEADERS = ("Sequence Parameter Set", "Sequence Header")
-_CODECS = {"h264", "hevc", "av1"}
+CODED_CHROMA_CODECS = {"h264", "hevc", "av1"}  # codecs whose headers say where chroma sits
 _MAX_PACKETS = 30  # a stream with no headers in its extradata repeats them at its first key
 _ELEMENT_LINE = re.compile(r"^\d+\s+(\w+)\s+[01]+\s+=\s+(-?\d+)")
 
@@ -44,8 +44,8 @@ def coded_chroma_location(path: Path, stream_index: int) -> str | None:
     """
     with av.open(str(path)) as container:
         stream = container.streams[stream_index]
-        if stream.codec_context.codec.canonical_name not in _CODECS:  # libdav1d: av1
-            return None
+        if stream.codec_context.codec.canonical_name not in CODED_CHROMA_CODECS:
+            return None  # (canonical: the libdav1d decoder's codec is av1)
         previous = av.logging.get_level()
         av.logging.set_level(av.logging.INFO)  # trace_headers logs at INFO
         try:

@@ -20,7 +20,7 @@ import av
 
 from autoblur.config import EncodeConfig
 from autoblur.errors import ConfigError
-from autoblur.io.chroma_location import coded_chroma_location
+from autoblur.io.chroma_location import CODED_CHROMA_CODECS, coded_chroma_location
 from autoblur.io.dnxhd_rate import dnxhd_bit_rate
 from autoblur.io.palette import PALETTE_CODECS, PALETTE_FORMAT
 from autoblur.io.smart_render import SPLICE_ENCODERS, splice_possible
@@ -368,8 +368,10 @@ def plan_output(
         options["x265-params"] = "log-level=error"
     if codec in _NVENC.values():
         options.update({"rc": "vbr", "cq": str(encode.crf), "b": "0"})
-    if _no_depth(pix_fmt) == _no_depth(ctx.pix_fmt) and (
-        location := coded_chroma_location(Path(stream.container.name), stream.index)
+    if (
+        ctx.codec.canonical_name in CODED_CHROMA_CODECS
+        and _no_depth(pix_fmt) == _no_depth(ctx.pix_fmt)
+        and (location := coded_chroma_location(Path(stream.container.name), stream.index))
     ):
         options["chroma_sample_location"] = location  # into the VUI, and MKV/MXF headers
     if codec == "libx264" and (x264_params := _x264_params(stream, context)):
