@@ -441,3 +441,26 @@ def test_palette_pictures_keep_their_colours_and_transparency(tmp_path, name, co
             assert np.abs(a[opaque].astype(int) - b[opaque]).max() <= 1
     x0, y0, x1, y1 = BOX
     assert (np.abs(after[0][y0:y1, x0:x1, :3].astype(int) - (255, 0, 0)) <= 1).all()
+
+
+def test_avc3_tag_is_kept_where_gops_are_spliced(tmp_path):
+    """``avc3`` H.264 (parameter sets in band, as broadcast and DASH encoders write it): the
+    spliced output carries the re-encoded GOPs' parameter sets in band, which the tag allows;
+    it became ``avc1``, whose sample entry must hold them all."""
+    src = tmp_path / "dash.mp4"
+    with av.open(str(src), "w") as out:
+        stream = out.add_stream("libx264", rate=25, options={"x264-params": "keyint=4"})
+        stream.width, stream.height, stream.pix_fmt = *SIZE, "yuv420p"
+        stream.codec_tag = "avc3"
+        for index, rgb in enumerate(tiny_frames(12, SIZE)):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = index
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    assert video_props(src)["tag"] == "avc3"
+    out = tmp_path / "out.mp4"
+    plan = rewrite(src, out).describe()
+    assert video_props(out)["tag"] == "avc3"
+    assert plan["untouched_frames"] == "unchanged GOPs copied" and plan["frames_copied"] >= 4
+    frames, problems = decoded_with_log(out)
+    assert len(frames) == 12 and problems == []

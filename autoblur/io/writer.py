@@ -188,6 +188,8 @@ class VideoWriter:
         """
         stream = self._container.add_stream_from_template(template)
         stream.codec_context.framerate = info.fps
+        if "codec_tag" in self.plan.context:  # avc3: parameter sets in band, as splices have
+            stream.codec_tag = self.plan.context["codec_tag"]
         return stream
 
     def _gop_encoder(self, info: VideoInfo) -> av.VideoCodecContext:
