@@ -258,22 +258,25 @@ def test_uncompressed_and_lossless_stay_so_untouched_pixels_exact(
         assert np.array_equal(before[outside], after[outside])
 
 
-def test_apple_tagged_hevc_stays_hvc1_and_is_not_spliced(tmp_path):
-    """iPhone HEVC (``hvc1``): players that read the parameter sets only from the sample entry
-    need one entry for every GOP, so every GOP is re-encoded, and the tag is kept."""
-    src = tmp_path / "phone.mov"
-    with av.open(str(src), "w") as out:
-        stream = out.add_stream(
-            "libx265", rate=25, options={"x265-params": "log-level=error:keyint=4:open-gop=0"}
-        )
+def write_tagged(path: Path, codec: str, options: dict[str, str], tag: str) -> None:
+    """12 frames of ``codec`` with GOPs of 4, under the sample-entry ``tag``."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=25, options=options)
         stream.width, stream.height, stream.pix_fmt = *SIZE, "yuv420p"
-        stream.codec_tag = "hvc1"
+        stream.codec_tag = tag
         for index, rgb in enumerate(tiny_frames(12, SIZE)):
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             frame.pts = index
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
-    assert video_props(src)["tag"] == "hvc1"
+    assert video_props(path)["tag"] == tag
+
+
+def test_apple_tagged_hevc_stays_hvc1_and_is_not_spliced(tmp_path):
+    """iPhone HEVC (``hvc1``): players that read the parameter sets only from the sample entry
+    need one entry for every GOP, so every GOP is re-encoded, and the tag is kept."""
+    src = tmp_path / "phone.mov"
+    write_tagged(src, "libx265", {"x265-params": "log-level=error:keyint=4:open-gop=0"}, "hvc1")
     out = tmp_path / "out.mov"
     plan = rewrite(src, out).describe()
     assert video_props(out)["tag"] == "hvc1"
@@ -448,16 +451,7 @@ def test_avc3_tag_is_kept_where_gops_are_spliced(tmp_path):
     spliced output carries the re-encoded GOPs' parameter sets in band, which the tag allows;
     it became ``avc1``, whose sample entry must hold them all."""
     src = tmp_path / "dash.mp4"
-    with av.open(str(src), "w") as out:
-        stream = out.add_stream("libx264", rate=25, options={"x264-params": "keyint=4"})
-        stream.width, stream.height, stream.pix_fmt = *SIZE, "yuv420p"
-        stream.codec_tag = "avc3"
-        for index, rgb in enumerate(tiny_frames(12, SIZE)):
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts = index
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-    assert video_props(src)["tag"] == "avc3"
+    write_tagged(src, "libx264", {"x264-params": "keyint=4"}, "avc3")
     out = tmp_path / "out.mp4"
     plan = rewrite(src, out).describe()
     assert video_props(out)["tag"] == "avc3"
