@@ -11,6 +11,7 @@ this module picks the value out of that log.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import av
@@ -67,7 +68,7 @@ def coded_chroma_location(path: Path, stream_index: int) -> str | None:
     return _first_location(message for _, _, message in logs)
 
 
-def _first_location(messages) -> str | None:
+def _first_location(messages: Iterable[str]) -> str | None:
     """The location named by the first chroma-location element among trace_headers lines."""
     for message in messages:
         match = _ELEMENT_LINE.match(message)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import av
 
-_INTRA_SAMPLE = 30  # packets looked at to call a stream all-intra
+_FIRST_PACKETS = 30  # enough to tell an all-intra or constant-size stream
 
 
 def main_video_stream(container: av.container.Container) -> av.VideoStream | None:
@@ -38,6 +38,6 @@ def first_packets(path: Path, stream_index: int) -> list[av.Packet]:
         for packet in container.demux(stream):
             if packet.size:
                 found.append(packet)
-            if len(found) == _INTRA_SAMPLE:
+            if len(found) == _FIRST_PACKETS:
                 break
     return found
