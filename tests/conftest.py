@@ -141,3 +141,29 @@ def render_word(path: Path, word: str) -> Path:
     cv2.putText(canvas, word, origin, font, scale, (20, 20, 160, 255), thickness, cv2.LINE_AA)
     cv2.imwrite(str(path), canvas)
     return path
+
+
+SKIPPED_FILE_ENV = "AUTOBLUR_SKIPPED_FILE"
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Where ``$AUTOBLUR_SKIPPED_FILE`` is set, append each skipped test's id to that file.
+
+    CI runs the README's test command on the README's install with it set, then installs the
+    other extras and runs exactly the tests that were skipped.
+    """
+    if report.skipped and report.when in ("setup", "call"):
+        _list_skipped(report.nodeid)
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    """A module skipped whole at collection (``importorskip``) is listed as one id."""
+    if report.skipped:
+        _list_skipped(report.nodeid)
+
+
+def _list_skipped(nodeid: str) -> None:
+    path = os.environ.get(SKIPPED_FILE_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as listing:
+            listing.write(nodeid + "\n")
