@@ -188,6 +188,13 @@ class VerifyConfig(_Strict):
     """The verification pass of ``run``: the detectors look again at the output."""
 
     enabled: bool = Field(True, description="check the output; remove what is found again")
+    sample_seconds: float | None = Field(
+        2.0,
+        gt=0,
+        description="also search whole output pictures this often (and around every cut) for "
+        "brands the run missed: a find away from everything removed fails the verification "
+        "(None: off)",
+    )
 
 
 class EncodeConfig(_Strict):

@@ -42,8 +42,11 @@ from autoblur.track.refine import MaskRefiner
 from autoblur.types import BrandCue, Detections, RegionMask, box_iou, union_mask
 from autoblur.verify import (
     Repairs,
+    add_missed,
     detect_in_windows,
+    find_missed,
     frames_to_check,
+    sample_frames,
     search_windows,
     verify_and_repair,
 )
@@ -232,7 +235,10 @@ class Pipeline:
                 occurrences = build_occurrences(tracks, self.footprints, self.thumbnails)
                 if job.output_path is not None and self.config.verify.enabled:
                     # A repair writes the output (and the --masks folder) again.
-                    verification = self._verify(tracks, (reader.info.height, reader.info.width))
+                    verification = self._verify(
+                        tracks, (reader.info.height, reader.info.width), frames_done,
+                        float(reader.info.fps),
+                    )  # fmt: skip
             except BaseException:
                 for partial in (masks, self.saved):
                     if partial is not None:
@@ -271,7 +277,9 @@ class Pipeline:
             "input_sha256": file_sha256(self.job.input_path),
         }
 
-    def _verify(self, tracks: list, frame_hw: tuple[int, int]) -> dict:
+    def _verify(
+        self, tracks: list, frame_hw: tuple[int, int], frame_count: int, fps: float
+    ) -> dict:
         """Check the output; remove what is found again and check those frames again.
 
         Keyframes that no remover changed are not checked again: their pictures are the
@@ -286,6 +294,10 @@ class Pipeline:
         removed mark is a detector's false alarm on the fill far more often than a mark no
         keyframe around it showed, and filling it would put a smear where there was nothing.
         A frame with nothing removed is searched whole.
+
+        Then whole pictures every ``verify.sample_seconds`` and around every cut are searched
+        for what the run missed (:func:`~autoblur.verify.find_missed`): a brand there away
+        from everything removed is residual, and the run is not verified clean.
         """
         keyframes = [k for k in self.keyframe_indices if k in self.touched_frames]
         frames = frames_to_check(
@@ -316,6 +328,20 @@ class Pipeline:
         )
         entry["unchanged_keyframes_not_checked"] = len(self.keyframe_indices) - len(keyframes)
         entry["frames_searched_in_windows"] = sum(w is not None for w in windows.values())
+        every_s = self.config.verify.sample_seconds
+        if every_s:
+            sampled = sample_frames(
+                frame_count, fps, self.footprints.shot_starts, every_s,
+                self.config.keyframe_interval // 2,
+            )  # fmt: skip
+            kept = frozenset(b for b, a in self.action_of.items() if a == "keep")
+            add_missed(
+                entry,
+                *find_missed(
+                    self.job.output_path, self.detectors, sampled, self.search_boxes,
+                    self.config.detect.min_confidence, kept,
+                ),
+            )  # fmt: skip
         return entry
 
     def _repaired(self, item: MaskedFrame) -> None:

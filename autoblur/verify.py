@@ -237,6 +237,86 @@ def verify_output(
     )
 
 
+def sample_frames(
+    frame_count: int, fps: float, shot_starts: Iterable[int], every_s: float, offset: int
+) -> list[int]:
+    """Frames for the whole-picture check: one every ``every_s`` seconds and around each cut.
+
+    Args:
+        frame_count: frames in the video.
+        fps: its frame rate.
+        shot_starts: the first frame of every shot (0 included).
+        every_s: seconds between two sampled frames.
+        offset: the first sampled frame (half a keyframe interval puts every sample as far
+            from the keyframes the first pass searched as the schedule allows).
+    """
+    step = max(1, round(every_s * fps))
+    frames = set(range(min(offset, frame_count - 1), frame_count, step))
+    for start in shot_starts:
+        frames.update(f for f in (start - 1, start + offset) if 0 <= f < frame_count)
+    return sorted(frames)
+
+
+def find_missed(
+    output_path: Path,
+    detectors: Sequence[Detector],
+    frames: Iterable[int],
+    removed_boxes: Mapping[int, Sequence[np.ndarray]],
+    min_confidence: float = 0.0,
+    kept_brands: frozenset[str] = frozenset(),
+) -> tuple[list[int], list[Residual]]:
+    """Brands on whole output pictures away from everything removed: what the run missed.
+
+    The windowed check judges the removal; this one judges the search. A find near a removed
+    region (inside its :func:`search_windows` window) is the windowed check's business and is
+    left out here; anything else the detectors see is a brand the first pass never removed.
+
+    Args:
+        output_path: the video to check.
+        detectors: the detectors of the run, with the run's cues.
+        frames: frame indices to search whole (:func:`sample_frames`).
+        removed_boxes: per frame, (4,) float xyxy boxes of what was removed (or found) there.
+        min_confidence: detections below this score are ignored, as in the run.
+        kept_brands: brands whose action is ``keep``.
+
+    Returns:
+        The frames searched, and one :class:`Residual` per frame with a missed brand.
+    """
+    checked, found = find_residual(output_path, detectors, frames, min_confidence, kept_brands)
+    missed = []
+    for item in found:
+        boxes = removed_boxes.get(item.frame_idx, [])
+        windows = search_windows(boxes, item.frame_hw) if len(boxes) else []
+        if windows is None:  # most of the picture was removed: nothing to tell apart
+            continue
+        away = [
+            i
+            for i, (x0, y0, x1, y1) in enumerate(item.detections.xyxy)
+            if not any(x0 < wx1 and wx0 < x1 and y0 < wy1 and wy0 < y1
+                       for wx0, wy0, wx1, wy1 in windows)
+        ]  # fmt: skip
+        if away:
+            missed.append(
+                Residual(item.frame_idx, item.time_s, item.frame_hw, item.detections.select(away))
+            )
+    return checked, missed
+
+
+def add_missed(entry: dict, sampled: list[int], missed: list[Residual]) -> dict:
+    """Join the whole-picture check's findings to a ``verification`` section (in place).
+
+    Missed brands are residual too (marked ``missed``), so the run is not verified clean.
+    """
+    extra = verification_entry(sampled, missed)["residual"]
+    for item in extra:
+        item["missed"] = True
+    entry["sampled_frames"] = sampled
+    entry["missed"] = extra
+    entry["residual"] = entry["residual"] + extra
+    entry["verified_clean"] = not entry["residual"]
+    return entry
+
+
 def repair_masks(
     residual: list[Residual], action_of: dict[str, str], margin_px: int, blur: bool
 ) -> Repairs:

@@ -14,8 +14,8 @@ from autoblur.html import write_video_html
 from autoblur.job import Job
 from autoblur.pipeline import Pipeline
 from autoblur.track.refine import MaskRefiner
-from autoblur.types import BrandCue, RegionMask
-from autoblur.verify import search_windows, verify_output
+from autoblur.types import BrandCue, RegionMask, box_iou
+from autoblur.verify import sample_frames, search_windows, verify_output
 from detectors.logo import LogoDetector
 from tests.conftest import IMAGES, make_composite
 
@@ -215,3 +215,43 @@ def test_keyframe_windows_find_what_the_whole_frame_finds(tmp_path, real_media):
     assert np.abs(np.array(box_windowed) - np.array(box_whole)).max() < 4
     elsewhere = {12: [(0, 0, 40, 40)]}  # a window away from the logo: nothing to find there
     assert verify_output(clip.path, detectors, [12], windows=elsewhere)["verified_clean"]
+
+
+def test_a_brand_between_keyframes_fails_the_verification(tmp_path, real_media):
+    # The logo is on screen on frames 13-22 only, between keyframes 12 and 24: the first pass
+    # never sees it. The whole-picture check on sampled frames (6, 16, 26, ... at 0.4 s) does,
+    # and the run must not end "verified clean" nor exit 0.
+    clip = make_composite(
+        tmp_path, "bikes.mp4", WINDOWS, 30, width_frac=0.3, speed_px=2, start_frame=13,
+        end_frame=22,
+    )  # fmt: skip
+    report_path, out = tmp_path / "r.json", tmp_path / "o.mp4"
+    config = tmp_path / "c.yaml"
+    config.write_text("keyframe_interval: 12\nverify:\n  sample_seconds: 0.4\n")
+    result = CliRunner().invoke(
+        main,
+        ["run", str(clip.path), "-o", str(out), "--logo", str(WINDOWS), "--mode", "blur",
+         "--preset", "ultrafast", "--config", str(config), "--report", str(report_path), "-q"],
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert result.exit_code == ExitCode.RESIDUAL, result.stderr
+    assert "were never removed" in result.stderr
+    verification = json.loads(report_path.read_text())["verification"]
+    assert not verification["verified_clean"]
+    assert 16 in verification["sampled_frames"]
+    assert {r["frame"] for r in verification["missed"]} == {16}
+    truth = clip.masks[16].xyxy
+    [box] = [r["box"] for r in verification["missed"]]
+    assert box_iou(np.array(box), truth)[0, 0] > 0.7
+    # Without the sampled check the same run says clean: the check is what catches it.
+    config.write_text("keyframe_interval: 12\nverify:\n  sample_seconds: null\n")
+    report = Pipeline(
+        Job(clip.path, tmp_path / "o2.mp4", [BrandCue("windows", "blur", (WINDOWS,))],
+            load_config(str(config)))
+    ).run()  # fmt: skip
+    assert report["verification"]["verified_clean"] and "missed" not in report["verification"]
+
+
+def test_sampled_frames_fall_between_keyframes_and_around_cuts():
+    frames = sample_frames(120, 25.0, [0, 70], 2.0, 6)
+    assert frames == [6, 56, 69, 76, 106]

@@ -82,11 +82,20 @@ def run(
         click.echo(f"autoblur: wrote {output}: {summary_line(report)}", err=True)
     verification = report.get("verification")
     if verification is not None and not verification["verified_clean"]:
-        frames = sorted({r["frame"] for r in verification["residual"]})
-        click.echo(
-            f"autoblur: verification: brands still found on frames {frames} of {output}; "
-            "check them (see the report's 'verification')",
-            err=True,
-        )
+        left = sorted({r["frame"] for r in verification["residual"] if not r.get("missed")})
+        missed = sorted({r["frame"] for r in verification.get("missed", [])})
+        if left:
+            click.echo(
+                f"autoblur: verification: brands still found on frames {left} of {output}; "
+                "check them (see the report's 'verification')",
+                err=True,
+            )
+        if missed:
+            click.echo(
+                f"autoblur: verification: brands on frames {missed} of {output} were never "
+                "removed (missed by the search); check them, or run again with a smaller "
+                "--keyframe-interval (see the report's 'verification', 'missed')",
+                err=True,
+            )
         return ExitCode.RESIDUAL
     return ExitCode.OK
