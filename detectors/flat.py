@@ -38,6 +38,7 @@ from detectors.logo import plausible_quad, read_logo, silhouette_of
 _WORK_SIDE = 160  # reference parts and ECC input: longest side in pixels
 _MASK_SIDE = 800  # silhouette warped into frames: longest side at most
 _VERIFY_SIDE = 72  # colour-layout check: the reference rendered at this longest side
+_VERIFY_PAD = 3  # and this many pixels around it
 _ECC_SIDE = 128  # ECC template: the frame crop resized to this longest side
 _MAX_COLOURS = 4
 _FLAT_RESIDUAL = 7.0  # RMS Lab distance (uint8 units) of pixels to their palette colour
@@ -54,8 +55,15 @@ _MIN_SCORE = 0.75  # area-weighted share of the mark's pixels shown in their own
 _FOLLOW_SCORE = 0.6  # the same, to follow a known mark (blurred, or its last pixels in frame)
 _MAX_CORNER_STEP = 0.35  # following: a corner's move from the prediction, x the mark's size
 _MAX_SPILL = 0.45  # area-weighted share of the pixels just outside shown in the same colour
+_MAX_SPILL_ONE_COLOUR = 0.2  # the same, to detect a one-colour mark
+_MIN_CONTRAST_ONE_COLOUR = 20.0  # and its mean Lab distance (uint8) from the pixels around it
+_MIN_VISIBLE_ONE_COLOUR = 0.5  # and the share of it inside the frame
 _GROWN = 0.05  # the grown silhouette: this share of the reference's longest side around it
 _ACHROMATIC = 18.0  # chroma (uint8 Lab) below which a colour is told by lightness
+_SINGLE_PART_SHARE = 0.3  # parts that seed one-part hypotheses: this share at least
+_MAX_ELONGATION_GAP = 0.25  # a region's elongation within this of the part's
+_ROUND = 0.15  # elongation under which a part's principal axis is no guide to its turn
+_MAX_SINGLE_HYPOTHESES = 64
 
 
 @dataclass(frozen=True)
@@ -168,35 +176,45 @@ def _ecc_colours(labels: np.ndarray) -> tuple[int, ...]:
 
 
 def _seed_parts(labels: np.ndarray) -> np.ndarray:
-    """(P, 4) colour, area, centroid x, y of the connected parts large enough to seed."""
+    """(P, 6) colour, area, centroid x, y, axis angle, elongation of the parts that seed."""
     total = max(int((labels >= 0).sum()), 1)
     parts = []
     for colour in range(int(labels.max()) + 1):
-        area, centre_xy = _components((labels == colour).astype(np.uint8))
-        for a, (x, y) in zip(area, centre_xy, strict=True):
+        area, centre_xy, shape = _components((labels == colour).astype(np.uint8))
+        for a, (x, y), (angle, elongation) in zip(area, centre_xy, shape, strict=True):
             if a >= _MIN_PART_SHARE * total:
-                parts.append((colour, a, x, y))
-    return np.array(parts, np.float64).reshape(-1, 4)
+                parts.append((colour, a, x, y, angle, elongation))
+    return np.array(parts, np.float64).reshape(-1, 6)
 
 
-def _components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(N,) areas and (N, 2) centroids of the outer contours of a (H, W) uint8 mask.
+def _components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Areas (N,), centroids (N, 2) and shapes (N, 2) of the outer contours of a uint8 mask.
 
     Contours are far faster than connected-component labelling on a whole frame. Areas count
     the pixels the outline encloses (polygon area plus half its perimeter), holes included,
-    the same way for the reference and the frame.
+    the same way for the reference and the frame. A shape is the angle (radians) of the
+    outline's principal axis and its elongation (0 for a disc or a square, towards 1 for a
+    line), from the second-order central moments.
     """
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    areas, centres = [], []
+    areas, centres, shapes = [], [], []
     for contour in contours:
         moments = cv2.moments(contour)
         area = moments["m00"] + cv2.arcLength(contour, True) / 2 + 1
         if moments["m00"] > 0:
             centres.append((moments["m10"] / moments["m00"], moments["m01"] / moments["m00"]))
+            mu20, mu02, mu11 = moments["mu20"], moments["mu02"], moments["mu11"]
+            spread = np.hypot(mu20 - mu02, 2 * mu11)
+            shapes.append((0.5 * np.arctan2(2 * mu11, mu20 - mu02), spread / (mu20 + mu02)))
         else:
             centres.append(tuple(contour.reshape(-1, 2).mean(axis=0)))
+            shapes.append((0.0, 1.0))
         areas.append(area)
-    return np.array(areas, np.float64), np.array(centres, np.float64).reshape(-1, 2)
+    return (
+        np.array(areas, np.float64),
+        np.array(centres, np.float64).reshape(-1, 2),
+        np.array(shapes, np.float64).reshape(-1, 2),
+    )
 
 
 def prepare_flat_reference(brand: str, path: Path) -> FlatReference:
@@ -225,7 +243,11 @@ def prepare_flat_reference(brand: str, path: Path) -> FlatReference:
     parts = _seed_parts(labels)
     if len(parts) == 0 or (len(centres) == 1 and work_sil.all()):
         raise ConfigError(f"{path}: logo image of brand {brand!r} has no shape to match")
-    verify_labels_map = _resized(labels, _VERIFY_SIDE, nearest=True)
+    # Padded, so that the rings reach past the mark's own rectangle (a square badge has all
+    # its surroundings there).
+    verify_labels_map = np.pad(
+        _resized(labels, _VERIFY_SIDE, nearest=True), _VERIFY_PAD, constant_values=-1
+    )
     verify_sil = verify_labels_map >= 0
     kernel = np.ones((3, 3), np.uint8)
     outside = ~verify_sil
@@ -255,7 +277,7 @@ def prepare_flat_reference(brand: str, path: Path) -> FlatReference:
         silhouette=RegionMask(0, 0, mask_bitmap.astype(bool), mask_bitmap.shape),
         grown_silhouette=_grown(mask_bitmap.astype(bool)),
         work_to_mask=mask_bitmap.shape[1] / work_sil.shape[1],
-        work_to_verify=verify_sil.shape[1] / work_sil.shape[1],
+        work_to_verify=(verify_sil.shape[1] - 2 * _VERIFY_PAD) / work_sil.shape[1],
     )
 
 
@@ -270,10 +292,17 @@ def _grown(bitmap: np.ndarray) -> RegionMask:
 
 @dataclass
 class _Regions:
-    """Connected regions of one palette colour in a frame: (N,) areas and (N, 2) centroids."""
+    """Connected regions of one palette colour in a frame.
+
+    Attributes:
+        area: (N,) areas.
+        centre_xy: (N, 2) centroids.
+        shape: (N, 2) principal-axis angle and elongation (see :func:`_components`).
+    """
 
     area: np.ndarray
     centre_xy: np.ndarray
+    shape: np.ndarray
 
 
 def _similarity(scale: float, angle: float, ref_xy: np.ndarray, frame_xy: np.ndarray) -> np.ndarray:
@@ -353,8 +382,16 @@ class FlatMatcher:
         """
         regions = [self._regions(lab, ref, c) for c in range(len(ref.lab_lo))]
         hypotheses = self._hypotheses(ref, regions, lab.shape[:2])
+        # One colour tells a mark from a patch of that colour by its outline alone.
+        one = len(ref.lab_lo) == 1
+        strict = {
+            "max_spill": _MAX_SPILL_ONE_COLOUR if one else _MAX_SPILL,
+            "min_contrast": _MIN_CONTRAST_ONE_COLOUR if one else 0.0,
+            "min_visible": _MIN_VISIBLE_ONE_COLOUR if one else _MIN_VISIBLE,
+        }
         scored = sorted(
-            ((h, *self._score(ref, lab, h)) for h in hypotheses), key=lambda hsp: -hsp[1]
+            ((h, *self._score(ref, lab, h, **strict)) for h in hypotheses),
+            key=lambda hsp: -hsp[1],
         )
         kept: list[tuple[np.ndarray, float]] = []
         refined = 0
@@ -369,7 +406,7 @@ class FlatMatcher:
             refined += 1
             better = self._refine(ref, lab, homography)
             if better is not None:
-                better_score, better_passes = self._score(ref, lab, better)
+                better_score, better_passes = self._score(ref, lab, better, **strict)
                 if better_passes and (better_score >= score - 0.02 or not passes):
                     homography, score, passes = better, better_score, True
             if passes:
@@ -378,10 +415,12 @@ class FlatMatcher:
 
     @staticmethod
     def _regions(lab: np.ndarray, ref: FlatReference, colour: int) -> _Regions:
-        area, centre_xy = _components(cv2.inRange(lab, ref.seed_lo[colour], ref.seed_hi[colour]))
+        area, centre_xy, shape = _components(
+            cv2.inRange(lab, ref.seed_lo[colour], ref.seed_hi[colour])
+        )
         keep = np.nonzero(area >= _MIN_REGION_PX)[0]
         keep = keep[np.argsort(-area[keep])[:_REGIONS_PER_COLOUR]]
-        return _Regions(area[keep], centre_xy[keep])
+        return _Regions(area[keep], centre_xy[keep], shape[keep])
 
     @staticmethod
     def _hypotheses(
@@ -402,7 +441,7 @@ class FlatMatcher:
             for j in range(len(parts)):
                 if i == j:
                     continue
-                (ci, ai, *pi), (cj, aj, *pj) = parts[i], parts[j]
+                (ci, ai, *pi), (cj, aj, *pj) = parts[i, :4], parts[j, :4]
                 rp, rq = regions[int(ci)], regions[int(cj)]
                 if not len(rp.area) or not len(rq.area):
                     continue
@@ -434,7 +473,46 @@ class FlatMatcher:
                     )
                     candidates.append((error, homography))
         candidates.sort(key=lambda eh: eh[0])
-        return [h for _, h in candidates[:_MAX_HYPOTHESES]]
+        single = FlatMatcher._single_part_hypotheses(ref, regions, min_scale, max_scale)
+        return [h for _, h in candidates[:_MAX_HYPOTHESES]] + single
+
+    @staticmethod
+    def _single_part_hypotheses(
+        ref: FlatReference, regions: list[_Regions], min_scale: float, max_scale: float
+    ) -> list[np.ndarray]:
+        """Similarities that lay one large reference part onto one frame region.
+
+        A one-colour silhouette (most brand marks drawn in a single colour) has one large
+        part and nothing to pair it with. Its region in the frame gives the rest: the
+        centroid the position, the area the scale, the principal axis the turn (both ways
+        along it; every 45 degrees for a round or square part, whose axis says nothing).
+        Regions whose elongation differs from the part's are ranked last.
+        """
+        parts = ref.parts
+        total = float(ref.work_silhouette.sum())
+        candidates: list[tuple[float, np.ndarray]] = []
+        for colour, area, x, y, angle, elongation in parts:
+            if area < _SINGLE_PART_SHARE * total:
+                continue
+            found = regions[int(colour)]
+            for r_area, r_xy, (r_angle, r_elongation) in zip(
+                found.area, found.centre_xy, found.shape, strict=True
+            ):
+                scale = float(np.sqrt(r_area / area))
+                if not min_scale <= scale <= max_scale:
+                    continue
+                error = abs(r_elongation - elongation)
+                if error > _MAX_ELONGATION_GAP:
+                    continue
+                if max(elongation, r_elongation) < _ROUND:
+                    turns = np.arange(8) * np.pi / 4
+                else:
+                    turns = r_angle - angle + np.array([0.0, np.pi])
+                candidates += [
+                    (error, _similarity(scale, float(t), np.array([x, y]), r_xy)) for t in turns
+                ]
+        candidates.sort(key=lambda eh: eh[0])
+        return [h for _, h in candidates[:_MAX_SINGLE_HYPOTHESES]]
 
     def locate(
         self, lab: np.ndarray, mask: RegionMask, pad: float = 0.3, min_iou: float = 0.5
@@ -578,6 +656,8 @@ class FlatMatcher:
         homography: np.ndarray,
         min_visible: float = _MIN_VISIBLE,
         min_score: float = _MIN_SCORE,
+        max_spill: float = _MAX_SPILL,
+        min_contrast: float = 0.0,
     ) -> tuple[float, bool]:
         """Agreement of the frame with the reference's colour layout under ``homography``.
 
@@ -590,7 +670,8 @@ class FlatMatcher:
             in frame, recall and every large colour's recall high, spill low).
         """
         vh, vw = ref.verify_silhouette.shape
-        to_verify = np.diag([ref.work_to_verify, ref.work_to_verify, 1.0])
+        scale, pad = ref.work_to_verify, _VERIFY_PAD
+        to_verify = np.array([[scale, 0, pad], [0, scale, pad], [0, 0, 1.0]])
         warped = cv2.warpPerspective(
             lab,
             homography @ np.linalg.inv(to_verify),
@@ -601,7 +682,7 @@ class FlatMatcher:
         )
         valid = warped[:, :, 1] > 0  # OpenCV's 8-bit a* is never 0 for a real colour
         visible = (valid & ref.verify_silhouette).sum() / ref.verify_silhouette.sum()
-        counts, recalls, spills = [], [], []
+        counts, recalls, spills, contrasts = [], [], [], []
         for colour in range(len(ref.lab_lo)):
             own = ref.verify_labels[colour] & valid
             count = int(own.sum())
@@ -612,6 +693,11 @@ class FlatMatcher:
             counts.append(count)
             recalls.append((match & own).sum() / count)
             spills.append((match & ring).sum() / max(int(ring.sum()), 1))
+            if min_contrast and ring.any():
+                inside = warped[own].astype(np.float32).mean(axis=0)
+                contrasts.append(float(np.linalg.norm(inside - warped[ring].mean(axis=0))))
+            else:
+                contrasts.append(np.inf)
         if not counts:
             return 0.0, False
         weights = np.array(counts, np.float64) / sum(counts)
@@ -620,7 +706,8 @@ class FlatMatcher:
         passes = (
             visible >= min_visible
             and recall >= min_score
-            and spill <= _MAX_SPILL
+            and spill <= max_spill
+            and float(weights @ np.minimum(contrasts, 255.0)) >= min_contrast
             and bool(np.all(np.array(recalls)[large] >= _MIN_RECALL))
         )
         return recall - spill / 2, passes

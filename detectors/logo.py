@@ -2,9 +2,9 @@
 
 Each instance's mask is the reference's silhouette warped by its homography, so a round logo
 gives a round mask under any perspective, not a box. References that are flat marks (a few
-solid colours) are searched by the flat-mark detector (``detectors.flat``) first: alone when
-they have too few SIFT features to be matched reliably (``_FLAT_ONLY_FEATURES``; SIFT then
-costs time and finds nothing), else with SIFT on keyframes where it finds no instance.
+solid colours) are searched by the flat-mark detector (``detectors.flat``) first, and by SIFT
+on every keyframe where the flat matcher finds no instance of them: neither search excludes
+the other (a flat badge with lettering can be missed by one and found by the other).
 """
 
 from __future__ import annotations
@@ -30,9 +30,6 @@ _RANSAC_ITERATIONS = 20000
 _RANSAC_SEED = 7
 _EXTRA_ATTEMPTS = 1
 _BORDER_STD_FOR_FULL_RECT = 24.0
-# A flat reference with fewer SIFT features than this (over all its views) is left to the
-# flat-mark matcher: solid shapes give features only at their corners, too few to rely on.
-_FLAT_ONLY_FEATURES = 200
 
 
 @dataclass(frozen=True)
@@ -78,8 +75,8 @@ def silhouette_of(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
     The alpha channel where there is one; else the pixels that differ from a uniform border
     colour (holes filled); else, on a busy border, the whole image.
     """
-    if alpha is not None:
-        return alpha > 127
+    if alpha is not None:  # half the most opaque pixel's alpha: a translucent bug keeps its shape
+        return alpha > max(int(alpha.max()) // 2, 1)
     height, width = rgb.shape[:2]
     border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]]).astype(np.float32)
     if border.std(axis=0).max() > _BORDER_STD_FOR_FULL_RECT:
@@ -226,12 +223,7 @@ class LogoDetector:
                 except ConfigError:
                     if sift_error is not None:
                         raise sift_error from None
-                    flat_ok = False
-                else:
-                    flat_ok = True
-                if sift_ref is not None and (
-                    not flat_ok or len(sift_ref.keypoints_xy) >= _FLAT_ONLY_FEATURES
-                ):
+                if sift_ref is not None:
                     self.references.append(sift_ref)
         self.flat = FlatMatcher(flat, self.config.max_instances)
 

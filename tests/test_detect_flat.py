@@ -85,9 +85,11 @@ def test_no_flat_mark_on_footage_without_it(real_media, mark_png):
         assert all(len(d.detect(frame)) == 0 for d in detectors)
 
 
-def test_logo_detector_falls_back_to_flat_marks(real_media, mark_png):
+def test_logo_detector_tries_the_flat_matcher_and_sift(real_media, mark_png):
     detector = LogoDetector([BrandCue("mark", "blur", (mark_png[3],))], DetectConfig())
-    assert not detector.references  # too few SIFT features: left to the flat matcher
+    # Both searches hold the reference: neither excludes the other.
+    assert [r.path for r in detector.references] == [mark_png[3]]
+    assert [r.path for r in detector.flat.references] == [mark_png[3]]
     scene, truth = composite(frame_of("bikes.mp4", 30), 3, placement(0.5, -0.4, (320, 140)))
     found = detector.detect(scene)
     assert found.source == ["flat"] and found.cue == [str(mark_png[3])]
