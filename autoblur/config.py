@@ -220,6 +220,11 @@ class PipelineConfig(_Strict):
     """Everything a run needs besides its inputs."""
 
     keyframe_interval: int = Field(12, ge=1)
+    change_keyframes: bool = Field(
+        True,
+        description="also take a keyframe where something new appears between two keyframes "
+        "(a brand on screen for less than keyframe_interval frames is seen)",
+    )
     scan_idle_keyframe_interval: int | None = Field(
         None,
         ge=1,

@@ -20,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from autoblur.change import ChangeTrigger
 from autoblur.errors import CheckpointError, ConfigError, VideoError
 from autoblur.io import VideoFrame, VideoReader
 from autoblur.io.format_plan import planned_format
@@ -434,7 +435,8 @@ class Pipeline:
     ) -> Iterator[tuple[VideoFrame, FrameMasks, bool]]:
         """Frames in order with their track masks and whether they follow a cut.
 
-        Keyframes come every N frames and at cuts.
+        Keyframes come every N frames, at cuts, and where something new appeared on the
+        picture (:class:`~autoblur.change.ChangeTrigger`, config ``change_keyframes``).
 
         A scan may space its keyframes out to ``scan_idle_keyframe_interval`` while no brand is
         on screen (off by default: an appearance shorter than that can be missed); the backward
@@ -443,18 +445,28 @@ class Pipeline:
         holds that many stretches of frames back.
         """
         scene = SceneCutDetector(self.config.scene_cut)
+        trigger = (
+            ChangeTrigger(max(2, self.config.keyframe_interval // 4))
+            if self.config.change_keyframes
+            else None
+        )
         scanning = self.job.output_path is None
         batch_size = self._keyframe_batch()
         stretches: list[tuple[list[VideoFrame], VideoFrame, bool]] = []
         pending: list[VideoFrame] = []
         last_key: int | None = None
         for frame in frames:
-            cut = scene.is_cut(frame.preview(ANALYSIS_WIDTH))
+            preview = frame.preview(ANALYSIS_WIDTH)
+            cut = scene.is_cut(preview)
+            since = 0 if last_key is None else frame.index - last_key
+            appeared = trigger is not None and trigger.wants_keyframe(preview, since)
             interval = self.config.keyframe_interval
             idle_interval = self.config.scan_idle_keyframe_interval
             if scanning and idle_interval and not self.manager.active:
                 interval = max(interval, idle_interval)
-            if last_key is None or cut or frame.index - last_key >= interval:
+            if last_key is None or cut or appeared or since >= interval:
+                if trigger is not None:
+                    trigger.keyframe()
                 stretches.append((pending, frame, cut))
                 pending, last_key = [], frame.index
                 if len(stretches) >= batch_size:

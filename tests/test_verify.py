@@ -218,8 +218,8 @@ def test_keyframe_windows_find_what_the_whole_frame_finds(tmp_path, real_media):
 
 
 def test_a_brand_between_keyframes_fails_the_verification(tmp_path, real_media):
-    # The logo is on screen on frames 13-22 only, between keyframes 12 and 24: the first pass
-    # never sees it. The whole-picture check on sampled frames (6, 16, 26, ... at 0.4 s) does,
+    # The logo is on screen on frames 13-22 only, between keyframes 12 and 24: without the
+    # change-triggered keyframes the first pass never sees it. The whole-picture check on sampled frames (6, 16, 26, ... at 0.4 s) does,
     # and the run must not end "verified clean" nor exit 0.
     clip = make_composite(
         tmp_path, "bikes.mp4", WINDOWS, 30, width_frac=0.3, speed_px=2, start_frame=13,
@@ -227,7 +227,9 @@ def test_a_brand_between_keyframes_fails_the_verification(tmp_path, real_media):
     )  # fmt: skip
     report_path, out = tmp_path / "r.json", tmp_path / "o.mp4"
     config = tmp_path / "c.yaml"
-    config.write_text("keyframe_interval: 12\nverify:\n  sample_seconds: 0.4\n")
+    config.write_text(
+        "keyframe_interval: 12\nchange_keyframes: false\nverify:\n  sample_seconds: 0.4\n"
+    )
     result = CliRunner().invoke(
         main,
         ["run", str(clip.path), "-o", str(out), "--logo", str(WINDOWS), "--mode", "blur",
@@ -244,7 +246,9 @@ def test_a_brand_between_keyframes_fails_the_verification(tmp_path, real_media):
     [box] = [r["box"] for r in verification["missed"]]
     assert box_iou(np.array(box), truth)[0, 0] > 0.7
     # Without the sampled check the same run says clean: the check is what catches it.
-    config.write_text("keyframe_interval: 12\nverify:\n  sample_seconds: null\n")
+    config.write_text(
+        "keyframe_interval: 12\nchange_keyframes: false\nverify:\n  sample_seconds: null\n"
+    )
     report = Pipeline(
         Job(clip.path, tmp_path / "o2.mp4", [BrandCue("windows", "blur", (WINDOWS,))],
             load_config(str(config)))
