@@ -55,8 +55,13 @@ _MIN_SCORE = 0.75  # area-weighted share of the mark's pixels shown in their own
 _FOLLOW_SCORE = 0.6  # the same, to follow a known mark (blurred, or its last pixels in frame)
 _MAX_CORNER_STEP = 0.35  # following: a corner's move from the prediction, x the mark's size
 _MAX_SPILL = 0.45  # area-weighted share of the pixels just outside shown in the same colour
-_MAX_SPILL_ONE_COLOUR = 0.2  # the same, to detect a one-colour mark
-_MIN_CONTRAST_ONE_COLOUR = 20.0  # and its mean Lab distance (uint8) from the pixels around it
+# To detect a one-colour mark: at most this share of the pixels just outside it may look like
+# the mark itself (within _SAME_COLOUR of its observed mean Lab, uint8 units).
+_MAX_SEEN_SPILL = 0.25
+_SAME_COLOUR = 14.0
+# and its own pixels must be flat: their median Lab distance from their mean at most this (a
+# patch of street or cloth that happens to match has texture).
+_MAX_INSIDE_SPREAD = 8.0
 _MIN_VISIBLE_ONE_COLOUR = 0.5  # and the share of it inside the frame
 _GROWN = 0.05  # the grown silhouette: this share of the reference's longest side around it
 _ACHROMATIC = 18.0  # chroma (uint8 Lab) below which a colour is told by lightness
@@ -385,8 +390,7 @@ class FlatMatcher:
         # One colour tells a mark from a patch of that colour by its outline alone.
         one = len(ref.lab_lo) == 1
         strict = {
-            "max_spill": _MAX_SPILL_ONE_COLOUR if one else _MAX_SPILL,
-            "min_contrast": _MIN_CONTRAST_ONE_COLOUR if one else 0.0,
+            "max_seen_spill": _MAX_SEEN_SPILL if one else None,
             "min_visible": _MIN_VISIBLE_ONE_COLOUR if one else _MIN_VISIBLE,
         }
         scored = sorted(
@@ -656,14 +660,17 @@ class FlatMatcher:
         homography: np.ndarray,
         min_visible: float = _MIN_VISIBLE,
         min_score: float = _MIN_SCORE,
-        max_spill: float = _MAX_SPILL,
-        min_contrast: float = 0.0,
+        max_seen_spill: float | None = None,
     ) -> tuple[float, bool]:
         """Agreement of the frame with the reference's colour layout under ``homography``.
 
         Only pixels inside the frame count. Recall is the area-weighted share of each
         colour's pixels that the frame shows in that colour; spill the share of the pixels
-        just outside each colour that show it too (a red wall is not a red ring).
+        just outside each colour that show it too (a red wall is not a red ring). With
+        ``max_seen_spill`` (one-colour marks, whose outline is all there is to go by) at most
+        that share of the pixels just outside may look like the mark's own pixels as the frame
+        shows them (a dark coat is not a black mark, green grass is not a green one unless
+        their shades agree), and the mark's own pixels must be flat (``_MAX_INSIDE_SPREAD``).
 
         Returns:
             (recall - spill / 2, for ranking; whether it passes as a hit: enough of the mark
@@ -682,7 +689,7 @@ class FlatMatcher:
         )
         valid = warped[:, :, 1] > 0  # OpenCV's 8-bit a* is never 0 for a real colour
         visible = (valid & ref.verify_silhouette).sum() / ref.verify_silhouette.sum()
-        counts, recalls, spills, contrasts = [], [], [], []
+        counts, recalls, spills, seen_spills = [], [], [], []
         for colour in range(len(ref.lab_lo)):
             own = ref.verify_labels[colour] & valid
             count = int(own.sum())
@@ -693,11 +700,14 @@ class FlatMatcher:
             counts.append(count)
             recalls.append((match & own).sum() / count)
             spills.append((match & ring).sum() / max(int(ring.sum()), 1))
-            if min_contrast and ring.any():
-                inside = warped[own].astype(np.float32).mean(axis=0)
-                contrasts.append(float(np.linalg.norm(inside - warped[ring].mean(axis=0))))
+            if max_seen_spill is not None and ring.any() and (own & match).any():
+                inside = warped[own & match].astype(np.float32).mean(axis=0)
+                near = np.linalg.norm(warped[ring].astype(np.float32) - inside, axis=1)
+                spread = np.linalg.norm(warped[own].astype(np.float32) - inside, axis=1)
+                flat = float(np.median(spread)) <= _MAX_INSIDE_SPREAD
+                seen_spills.append(float((near < _SAME_COLOUR).mean()) if flat else 1.0)
             else:
-                contrasts.append(np.inf)
+                seen_spills.append(0.0 if max_seen_spill is None or not own.any() else 1.0)
         if not counts:
             return 0.0, False
         weights = np.array(counts, np.float64) / sum(counts)
@@ -706,8 +716,8 @@ class FlatMatcher:
         passes = (
             visible >= min_visible
             and recall >= min_score
-            and spill <= max_spill
-            and float(weights @ np.minimum(contrasts, 255.0)) >= min_contrast
+            and spill <= _MAX_SPILL
+            and (max_seen_spill is None or float(weights @ seen_spills) <= max_seen_spill)
             and bool(np.all(np.array(recalls)[large] >= _MIN_RECALL))
         )
         return recall - spill / 2, passes
