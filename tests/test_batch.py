@@ -18,11 +18,30 @@ import pytest
 from click.testing import CliRunner
 
 from autoblur.cli import main
+from autoblur.config import EncodeConfig
+from autoblur.io import VideoReader, VideoWriter
 from tests.cdp import HEADLESS_FLAGS, chromium
 from tests.conftest import REPO, VIDEOS, write_tiny_video
 
 RULES = REPO / "brand_lists" / "kr.yaml"
 SAMPLE = REPO / "examples" / "sample.mp4"
+# The README sample's first frames: both of its logos (OpenCV from frame 0, Windows from frame
+# 15) at a fifth of the full sample's cost. The batch tests are about the batch, not detection;
+# the full sample runs end to end once, in test_cli.py::test_rule_file_run_on_the_bundled_sample.
+SHORT_FRAMES = 24
+
+
+@pytest.fixture(scope="session")
+def short_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first SHORT_FRAMES frames of the README sample, audio kept, cut with autoblur's I/O."""
+    path = tmp_path_factory.mktemp("short_sample") / "sample_short.mp4"
+    with VideoReader(SAMPLE) as reader:
+        with VideoWriter(path, reader.info, EncodeConfig(), reader.audio_streams) as writer:
+            for frame in reader.frames(writer.mux_audio):
+                if frame.index >= SHORT_FRAMES:
+                    break
+                writer.write(frame, None)
+    return path
 
 
 def invoke(*args: object) -> tuple[int, str]:
@@ -31,10 +50,10 @@ def invoke(*args: object) -> tuple[int, str]:
 
 
 @pytest.fixture
-def inputs(tmp_path: Path, real_media: Path) -> Path:
+def inputs(tmp_path: Path, real_media: Path, short_sample: Path) -> Path:
     folder = tmp_path / "in"
     (folder / "sub").mkdir(parents=True)
-    shutil.copy(SAMPLE, folder / "branded.mp4")
+    shutil.copy(short_sample, folder / "branded.mp4")
     write_tiny_video(folder / "sub" / "plain.mp4", frames=8)
     (folder / "broken.mp4").write_text("not a video\n" * 20)
     (folder / "notes.txt").write_text("ignored")
@@ -103,8 +122,8 @@ def test_rerun_skips_finished_items_and_retries_failed_ones(inputs, tmp_path):
     assert not third["branded.mp4"]["skipped"] and not third["sub/plain.mp4"]["skipped"]
 
 
-def test_manifest_rows_rules_countries_and_escapes(tmp_path, real_media):
-    shutil.copy(SAMPLE, tmp_path / "one.mp4")
+def test_manifest_rows_rules_countries_and_escapes(tmp_path, real_media, short_sample):
+    shutil.copy(short_sample, tmp_path / "one.mp4")
     manifest = tmp_path / "list.jsonl"
     manifest.write_text(
         "\n".join(
@@ -138,18 +157,32 @@ def test_bad_batch_sources(tmp_path):
 
 def test_interrupted_batch_keeps_finished_work_and_leaves_no_partials(inputs, tmp_path):
     out = tmp_path / "out"
-    for i in range(3):
-        shutil.copy(SAMPLE, inputs / f"more{i}.mp4")
+    shutil.copy(inputs / "branded.mp4", inputs / "more0.mp4")  # the one interrupted
+    for i in (1, 2):  # still to do when interrupted
+        write_tiny_video(inputs / f"more{i}.mp4", frames=8)
     command = batch_command(inputs, out)
     process = subprocess.Popen(command, start_new_session=True)
     deadline = time.time() + 120
-    while time.time() < deadline:  # wait until the first item is finished and recorded
+    writing = []
+    while time.time() < deadline and process.poll() is None:
+        # Wait until the first item is finished and recorded, and the next one is being
+        # written (its temporary output is there): the interruption lands mid-item.
         state = out / "batch_state.json"
         if state.exists() and json.loads(state.read_text())["items"]:
-            break
-        time.sleep(0.2)
-    os.killpg(process.pid, signal.SIGINT)
-    assert process.wait(timeout=60) == 130
+            writing = list(out.rglob(".*partial*"))
+            if writing:
+                break
+        time.sleep(0.1)
+    try:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGINT)
+        code = process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)  # it did not stop: no stray batch left
+            process.wait()
+    assert writing, "the batch was not interrupted while an item was being written"
+    assert code == 130
     recorded = json.loads((out / "batch_state.json").read_text())["items"]
     assert recorded and all(Path(r["output"]).exists() for r in recorded.values() if r["output"])
     assert not list(out.rglob(".*partial*"))
@@ -238,7 +271,10 @@ def test_html_renders_in_a_headless_browser(inputs, tmp_path):
     assert shot.exists() and shot.stat().st_size > 10_000
 
 
-@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray not installed")
+@pytest.mark.skipif(
+    importlib.util.find_spec("ray") is None,
+    reason="needs the cluster extra (Ray): pip install -e '.[test,cluster]'",
+)
 def test_ray_executor_gives_the_same_results(inputs, tmp_path):
     (inputs / "broken.mp4").unlink()
     local, remote = tmp_path / "local", tmp_path / "ray"
