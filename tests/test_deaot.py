@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip(
+    "torch", reason="needs the models extra: pip install -e '.[test,models]' -c constraints.txt"
+)
 
 from autoblur.cli import main  # noqa: E402
 from autoblur.config import load_config  # noqa: E402

@@ -14,7 +14,9 @@ import json
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip(
+    "torch", reason="needs the models extra: pip install -e '.[test,models]' -c constraints.txt"
+)
 
 from autoblur.config import load_config  # noqa: E402
 from autoblur.io import VideoReader  # noqa: E402

@@ -16,9 +16,17 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-pytest.importorskip("torch")
-pytest.importorskip("transformers")
-pytest.importorskip("segment_anything")
+pytest.importorskip(
+    "torch", reason="needs the models extra: pip install -e '.[test,models]' -c constraints.txt"
+)
+pytest.importorskip(
+    "transformers",
+    reason="needs the models extra: pip install -e '.[test,models]' -c constraints.txt",
+)
+pytest.importorskip(
+    "segment_anything",
+    reason="needs the models extra: pip install -e '.[test,models]' -c constraints.txt",
+)
 
 from autoblur.cli import main  # noqa: E402
 from autoblur.config import load_config  # noqa: E402

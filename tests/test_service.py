@@ -12,7 +12,9 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-pytest.importorskip("fastapi", reason="the service extra is not installed")
+pytest.importorskip(
+    "fastapi", reason="needs the service extra: pip install -e '.[test,service]' -c constraints.txt"
+)
 
 from autoblur.cli import main  # noqa: E402
 from autoblur.service.queue import JobQueue  # noqa: E402

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("fastapi", reason="the service extra is not installed")
+pytest.importorskip(
+    "fastapi", reason="needs the service extra: pip install -e '.[test,service]' -c constraints.txt"
+)
 
 from autoblur.service.executors import Cancelled, RayExecutor  # noqa: E402
 from autoblur.service.settings import ServiceSettings  # noqa: E402

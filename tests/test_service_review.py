@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("fastapi", reason="the service extra is not installed")
+pytest.importorskip(
+    "fastapi", reason="needs the service extra: pip install -e '.[test,service]' -c constraints.txt"
+)
 
 from autoblur.io import VideoReader  # noqa: E402
 from autoblur.synth import Composite, composite_logo, moving_placement  # noqa: E402
