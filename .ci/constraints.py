@@ -20,9 +20,10 @@ import json
 import subprocess
 import sys
 import tempfile
-import tomllib
 from importlib import metadata
 from pathlib import Path
+
+import tomllib
 
 try:
     from packaging.requirements import Requirement

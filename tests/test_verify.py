@@ -219,8 +219,9 @@ def test_keyframe_windows_find_what_the_whole_frame_finds(tmp_path, real_media):
 
 def test_a_brand_between_keyframes_fails_the_verification(tmp_path, real_media):
     # The logo is on screen on frames 13-22 only, between keyframes 12 and 24: without the
-    # change-triggered keyframes the first pass never sees it. The whole-picture check on sampled frames (6, 16, 26, ... at 0.4 s) does,
-    # and the run must not end "verified clean" nor exit 0.
+    # change-triggered keyframes the first pass never sees it. The whole-picture check on
+    # sampled frames (6, 16, 26, ... at 0.4 s) does, and the run must not end "verified clean"
+    # nor exit 0.
     clip = make_composite(
         tmp_path, "bikes.mp4", WINDOWS, 30, width_frac=0.3, speed_px=2, start_frame=13,
         end_frame=22,
