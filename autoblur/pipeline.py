@@ -192,6 +192,9 @@ class Pipeline:
         self.footprints = Footprints()
         self.saved: MaskWriter | None = None
         self.keyframe_indices: list[int] = []
+        # Keyframes taken because something appeared (off the schedule): not a missed keyframe
+        # for a track they do not find.
+        self._extra_keys: set[int] = set()
         # Frames whose pixels a remover changed (the others are the input's pictures).
         self.touched_frames: set[int] = set()
         # Per frame, the (4,) float boxes of every mask removed there and, on keyframes, of
@@ -467,6 +470,8 @@ class Pipeline:
             if last_key is None or cut or appeared or since >= interval:
                 if trigger is not None:
                     trigger.keyframe()
+                if appeared and not cut and since < interval:
+                    self._extra_keys.add(frame.index)
                 stretches.append((pending, frame, cut))
                 pending, last_key = [], frame.index
                 if len(stretches) >= batch_size:
@@ -500,7 +505,8 @@ class Pipeline:
         keys = [key for _, key, _ in stretches]
         self.keyframe_indices.extend(key.index for key in keys)
         for (between, key, cut), detections in zip(stretches, self._detect(keys), strict=True):
-            per_frame = self.manager.advance(between, key, detections, cut)
+            extra = key.index in self._extra_keys
+            per_frame = self.manager.advance(between, key, detections, cut, extra=extra)
             self._recover_lost(between, key, cut, per_frame)
             if self.job.thumbnails:
                 self._capture_thumbnails(key)

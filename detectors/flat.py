@@ -390,6 +390,7 @@ class FlatMatcher:
         # One colour tells a mark from a patch of that colour by its outline alone.
         one = len(ref.lab_lo) == 1
         strict = {
+            "outer_ring": True,
             "max_seen_spill": _MAX_SEEN_SPILL if one else None,
             "min_visible": _MIN_VISIBLE_ONE_COLOUR if one else _MIN_VISIBLE,
         }
@@ -661,6 +662,7 @@ class FlatMatcher:
         min_visible: float = _MIN_VISIBLE,
         min_score: float = _MIN_SCORE,
         max_seen_spill: float | None = None,
+        outer_ring: bool = False,
     ) -> tuple[float, bool]:
         """Agreement of the frame with the reference's colour layout under ``homography``.
 
@@ -671,6 +673,8 @@ class FlatMatcher:
         that share of the pixels just outside may look like the mark's own pixels as the frame
         shows them (a dark coat is not a black mark, green grass is not a green one unless
         their shades agree), and the mark's own pixels must be flat (``_MAX_INSIDE_SPREAD``).
+        With ``outer_ring`` (detection) the rings reach past the mark's rectangle (a square
+        badge has all its surroundings there); following a known mark keeps them inside it.
 
         Returns:
             (recall - spill / 2, for ranking; whether it passes as a hit: enough of the mark
@@ -697,6 +701,9 @@ class FlatMatcher:
                 continue
             match = cv2.inRange(warped, ref.lab_lo[colour], ref.lab_hi[colour]).astype(bool)
             ring = ref.verify_rings[colour] & valid
+            if not outer_ring and pad:
+                ring[:pad] = ring[-pad:] = False
+                ring[:, :pad] = ring[:, -pad:] = False
             counts.append(count)
             recalls.append((match & own).sum() / count)
             spills.append((match & ring).sum() / max(int(ring.sum()), 1))

@@ -109,7 +109,7 @@ def test_association_needs_the_same_brand(bunny_windows, brand):
 
 def tracked_masks(composite, detect_from, lookback):
     """Frame index to track masks from the pipeline, the logo detected from ``detect_from`` on."""
-    config = PipelineConfig()
+    config = PipelineConfig(change_keyframes=False)  # keyframes every 12 frames exactly
     config.track.lookback_keyframes = lookback
     pipeline = Pipeline(Job(composite.path, None, [BrandCue("W", "blur")], config))
     pipeline.manager = TrackManager(build_propagator(config, []), config.track, {"W": "blur"})
@@ -134,3 +134,16 @@ def test_first_detection_is_tracked_back_through_held_keyframe_stretches(bunny_w
     assert 20 <= covered[0] <= 22
     for index in range(covered[0], bunny_windows.frame_count):
         assert iou(out[index][1][1], bunny_windows.masks[index]) > 0.8
+
+
+@pytest.mark.parametrize("extra", [True, False])
+def test_a_keyframe_taken_off_schedule_is_no_missed_keyframe(bunny_windows, extra):
+    # Found on keyframe 24, not on 30 nor on 36. Keyframe 30 taken because something appeared
+    # (extra) does not count as a miss: the track lives on past 36 (one miss allowed).
+    frames = frames_of(bunny_windows)
+    config = PipelineConfig()
+    manager = TrackManager(build_propagator(config, []), config.track, {"W": "blur"})
+    manager.advance([], frames[24], detections_from([bunny_windows.masks[24]], "W"), False)
+    manager.advance(frames[25:30], frames[30], detections_from([], "W"), False, extra=extra)
+    manager.advance(frames[31:36], frames[36], detections_from([], "W"), False)
+    assert bool(manager.active) == extra

@@ -96,7 +96,12 @@ class TrackManager:
         return [self._by_id[track_id] for track_id in sorted(self._by_id)]
 
     def advance(
-        self, between: list[VideoFrame], key: VideoFrame, detections: Detections, cut: bool
+        self,
+        between: list[VideoFrame],
+        key: VideoFrame,
+        detections: Detections,
+        cut: bool,
+        extra: bool = False,
     ) -> list[FrameMasks]:
         """Masks for the frames after the last keyframe, up to and including ``key``.
 
@@ -105,6 +110,8 @@ class TrackManager:
             key: the new keyframe.
             detections: what the detectors found on ``key``.
             cut: ``key`` starts a new shot: tracks do not cross into it, nor backwards out of it.
+            extra: ``key`` was taken because something new appeared (not on the schedule): a
+                track it does not find, still followed to it, goes on without counting a miss.
 
         Returns:
             One dict per frame of ``between + [key]``: track id to mask.
@@ -119,7 +126,7 @@ class TrackManager:
         detections = _suppress_duplicates(detections)
         matched = self._associate(forward_key, detections, key)
         backward_starts = self._update_at_key(
-            forward_key, detections, matched, key, between, forward
+            forward_key, detections, matched, key, between, forward, extra
         )
         backward = self._backward(between, key, {} if cut else backward_starts)
         new_ids = {tid for tid, t in self.active.items() if t.first_frame == key.index}
@@ -221,6 +228,7 @@ class TrackManager:
         key: VideoFrame,
         between: list[VideoFrame],
         forward: list[FrameMasks],
+        extra: bool = False,
     ) -> FrameMasks:
         """Re-seed matched tracks, start new ones, age or end the rest; return backward starts."""
         frame_hw = key.rgb.shape[:2]
@@ -230,8 +238,8 @@ class TrackManager:
             if tid in joined:
                 continue
             track = self.active[tid]
-            if tid in forward_key and track.missed < self.config.max_missed_keyframes:
-                track.missed += 1
+            if tid in forward_key and (extra or track.missed < self.config.max_missed_keyframes):
+                track.missed += 0 if extra else 1
                 track.mask = forward_key[tid]
             else:
                 if tid in forward_key:  # still followed to this keyframe: it ends after it
