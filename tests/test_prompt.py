@@ -251,6 +251,7 @@ def test_keyframes_detected_in_batches_give_the_same_tracks(tmp_path, gd_folder,
             None,
             {
                 "keyframe_interval": 6,
+                "change_keyframes": False,  # the 6 scheduled keyframes, batched or not
                 "segment": {"backend": "none"},  # box masks: no GrabCut randomness
                 "detect": {
                     "keyframe_batch": batch,
