@@ -32,7 +32,6 @@ class ChangeTrigger:
         self._previous: np.ndarray | None = None
         self._changed: np.ndarray | None = None
         self._pending = False
-        self.fired = 0
 
     def wants_keyframe(self, preview_rgb: np.ndarray, since_keyframe: int) -> bool:
         """Whether this frame should be a keyframe because something new appeared.
@@ -52,7 +51,6 @@ class ChangeTrigger:
             self._pending = True
         if self._pending and since_keyframe >= self.min_gap:
             self._pending = False
-            self.fired += 1
             return True
         return False
 

@@ -506,6 +506,7 @@ class Pipeline:
         self.keyframe_indices.extend(key.index for key in keys)
         for (between, key, cut), detections in zip(stretches, self._detect(keys), strict=True):
             extra = key.index in self._extra_keys
+            self._extra_keys.discard(key.index)
             per_frame = self.manager.advance(between, key, detections, cut, extra=extra)
             self._recover_lost(between, key, cut, per_frame)
             if self.job.thumbnails:

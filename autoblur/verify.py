@@ -251,7 +251,7 @@ def sample_frames(
             from the keyframes the first pass searched as the schedule allows).
     """
     step = max(1, round(every_s * fps))
-    frames = set(range(min(offset, frame_count - 1), frame_count, step))
+    frames = set(range(min(offset, max(frame_count - 1, 0)), frame_count, step))
     for start in shot_starts:
         frames.update(f for f in (start - 1, start + offset) if 0 <= f < frame_count)
     return sorted(frames)
