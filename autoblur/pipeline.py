@@ -38,6 +38,7 @@ from autoblur.segment import build_segmenter
 from autoblur.timecode import source_clock
 from autoblur.track import TrackManager, build_propagator
 from autoblur.track.flat import follow_flat_marks
+from autoblur.track.held import hold_overlays
 from autoblur.track.manager import FrameMasks
 from autoblur.track.refine import MaskRefiner
 from autoblur.types import BrandCue, Detections, RegionMask, box_iou, union_mask
@@ -221,8 +222,9 @@ class Pipeline:
             boxes_expected = any(d.name in BOX_ONLY_DETECTORS for d in self.detectors)
             self.segmenter = build_segmenter(self.config, job.notices, boxes_expected)
             self.action_of = action_of = {cue.name: self._action(cue) for cue in job.cues}
-            self.propagator = propagator = follow_flat_marks(
-                build_propagator(self.config, job.notices), self.detectors
+            self.propagator = propagator = hold_overlays(
+                follow_flat_marks(build_propagator(self.config, job.notices), self.detectors),
+                self.detectors,
             )
             self.manager = TrackManager(propagator, self.config.track, action_of)
             removers = build_removers(self.config, set(action_of.values()))

@@ -18,7 +18,7 @@ import numpy as np
 
 from autoblur.config import DetectConfig, LogoDetectorConfig, PipelineConfig
 from autoblur.errors import ConfigError
-from autoblur.types import BrandCue, Detections, RegionMask
+from autoblur.types import BrandCue, Detections, RegionMask, box_iou
 from detectors.base import DETECTORS
 
 _REFERENCE_MIN_SIDE = 400
@@ -205,14 +205,19 @@ class LogoDetector:
 
     def __init__(self, cues: Sequence[BrandCue], config: DetectConfig) -> None:
         from detectors.flat import FlatMatcher, prepare_flat_reference  # imports this module
+        from detectors.overlay import OverlayMatcher, overlay_reference
 
         self.config = config.logo
         self._sift = cv2.SIFT_create()
         reference_sift = cv2.SIFT_create(contrastThreshold=0.02)
         self.references: list[LogoReference] = []
-        flat = []
+        flat, overlays = [], []
         for cue in cues:
             for path in cue.logos:
+                rgb, alpha = read_logo(path)
+                if alpha is None:
+                    alpha = silhouette_of(rgb, None).astype(np.uint8) * 255
+                overlays.append(overlay_reference(cue.name, path, rgb, alpha))
                 try:
                     sift_ref = prepare_reference(cue.name, path, reference_sift, self.config)
                     sift_error = None
@@ -226,6 +231,7 @@ class LogoDetector:
                 if sift_ref is not None:
                     self.references.append(sift_ref)
         self.flat = FlatMatcher(flat, self.config.max_instances)
+        self.overlay = OverlayMatcher(overlays)
 
     def detect(self, rgb: np.ndarray) -> Detections:
         """Instances of every reference on an (H, W, 3) uint8 RGB frame.
@@ -248,6 +254,8 @@ class LogoDetector:
         if todo:
             scale = self.working_scale(frame_hw)
             found = Detections.concat([found, self._sift_detect(rgb, todo, scale)])
+        if rgb.shape[:2] == tuple(frame_hw):  # a whole frame: overlays too
+            found = Detections.concat([found, _new_places(self.overlay.detect(rgb), found)])
         return found
 
     def working_scale(self, frame_hw: tuple[int, int]) -> float:
@@ -361,6 +369,21 @@ class LogoDetector:
             cue=[str(ref.path)],
             masks=[mask],
         )
+
+
+def _new_places(overlays: Detections, found: Detections) -> Detections:
+    """The overlay hits that no other matcher found the same brand at (box IoU under 0.3)."""
+    if not len(overlays) or not len(found):
+        return overlays
+    iou = box_iou(overlays.xyxy, found.xyxy)
+    keep = [
+        i
+        for i in range(len(overlays))
+        if not any(
+            iou[i, j] >= 0.3 and overlays.brand[i] == found.brand[j] for j in range(len(found))
+        )
+    ]
+    return overlays.select(keep)
 
 
 @DETECTORS.register("logo")
