@@ -4,7 +4,9 @@ Each instance's mask is the reference's silhouette warped by its homography, so 
 gives a round mask under any perspective, not a box. References that are flat marks (a few
 solid colours) are searched by the flat-mark detector (``detectors.flat``) first, and by SIFT
 on every keyframe where the flat matcher finds no instance of them: neither search excludes
-the other (a flat badge with lettering can be missed by one and found by the other).
+the other (a flat badge with lettering can be missed by one and found by the other). Every
+reference is also searched as a translucent overlay fixed in a corner (``detectors.overlay``)
+on whole frames; where that finds one, its fit replaces the others' fits there.
 """
 
 from __future__ import annotations
@@ -255,7 +257,7 @@ class LogoDetector:
             scale = self.working_scale(frame_hw)
             found = Detections.concat([found, self._sift_detect(rgb, todo, scale)])
         if rgb.shape[:2] == tuple(frame_hw):  # a whole frame: overlays too
-            found = Detections.concat([found, _new_places(self.overlay.detect(rgb), found)])
+            found = _overlays_first(self.overlay.detect(rgb), found)
         return found
 
     def working_scale(self, frame_hw: tuple[int, int]) -> float:
@@ -371,19 +373,24 @@ class LogoDetector:
         )
 
 
-def _new_places(overlays: Detections, found: Detections) -> Detections:
-    """The overlay hits that no other matcher found the same brand at (box IoU under 0.3)."""
+def _overlays_first(overlays: Detections, found: Detections) -> Detections:
+    """``found`` with the overlay hits in place of the other matchers' hits they overlap.
+
+    An overlay hit is a place fixed over three keyframes, fitted to the reference's outline;
+    SIFT's homography on a translucent mark, fitted to the few features that show through, is
+    the looser one.
+    """
     if not len(overlays) or not len(found):
-        return overlays
-    iou = box_iou(overlays.xyxy, found.xyxy)
+        return Detections.concat([found, overlays])
+    iou = box_iou(found.xyxy, overlays.xyxy)
     keep = [
         i
-        for i in range(len(overlays))
+        for i in range(len(found))
         if not any(
-            iou[i, j] >= 0.3 and overlays.brand[i] == found.brand[j] for j in range(len(found))
+            iou[i, j] >= 0.3 and found.brand[i] == overlays.brand[j] for j in range(len(overlays))
         )
     ]
-    return overlays.select(keep)
+    return Detections.concat([found.select(keep), overlays])
 
 
 @DETECTORS.register("logo")

@@ -41,19 +41,29 @@ _EDGE_CAP = 12.0  # gradient (grey levels per pixel) that counts as a full edge
 _FIELD_SIGMA = 1.2  # Gaussian blur of the edge fields, work pixels
 _MIN_WIDTH = 40  # the smallest overlay searched, work pixels (1/16 of the width)
 _MAX_SHARE = 0.35  # the largest, as a share of the frame width (and 0.45 of its height)
-_WIDTH_STEP = 1.08  # between searched widths (coarse)
+_WIDTH_STEP = 1.1  # between searched widths (coarse)
 _CANDIDATES = 4  # places per reference refined at the work size
-_REFINE_STEPS = (0.95, 0.975, 1.0, 1.025, 1.05)
+_REFINE_STEPS = (0.94, 0.97, 1.0, 1.03, 1.06)
+_FINE_STEPS = (0.985, 1.0, 1.015)
 _REFINE_PX = 4  # work pixels around a coarse place
-_MIN_SCORE = 0.35  # normalised correlation of the edge fields
+_MIN_SCORE = 0.35
 _MIN_OPACITY = 0.2
 _MAX_OPACITY = 1.05
 _MIN_EXPLAINED = 0.7
+_MIN_REACH = 0.1  # blurred share of ring pixels around a band pixel to judge it
+_MIN_CHANGE = 8.0  # RMS colour change (grey levels) across the outline to see one
+_OPACITY_SPREAD = 0.3
+_MIN_INSIDE_SHARE = 0.15  # of a reference's edge energy inside its outline, to check it
+_MIN_INSIDE_SCORE = (
+    0.3  # correlation of the edges inside the outline  # between the quarters of the outline
+)
 _BAND_PX = 2  # inside the outline: the band whose blend is checked
 _RING_PX = 5  # outside the outline: the ring the picture behind is taken from
 _BORDER = 3  # pixels around a template: the outline's edge lies inside it
-_GROW_PX = 2  # frame pixels the mask is grown by
+_GROW_PX = 2  # work pixels the mask is grown by (refinement is to a pixel or two there)
 _SAME_PLACE = 0.9
+_STEADY_PX = 1  # work pixels a fixed overlay's place may move between keyframes (refinement)
+_STEADY_KEYFRAMES = 3  # keyframes in a row that must show a place before it counts
 _REFERENCE_SIDE = 400  # IoU of two masks taken as the same hit
 
 
@@ -161,6 +171,12 @@ class OverlayMatcher:
         self._memory: deque[np.ndarray] = deque(maxlen=_MEMORY)
         # The hits of the last two keyframes: a track starts from the earlier one's.
         self._held: deque[list[RegionMask]] = deque(maxlen=2)
+        # Per reference, the places that passed on the last keyframes: an overlay is fixed, so
+        # a place counts once the keyframes before showed it too (a slow mover drifts away).
+        self._seen: list[deque[list[_Place]]] = self._no_places()
+
+    def _no_places(self) -> list[deque[list[_Place]]]:
+        return [deque(maxlen=_STEADY_KEYFRAMES - 1) for _ in self.references]
 
     def holds(self, mask: RegionMask) -> bool:
         """Whether ``mask`` is (nearly) a recent hit of this matcher: an overlay to hold still."""
@@ -181,12 +197,21 @@ class OverlayMatcher:
         here = edge_field([picture[..., c] for c in range(3)])
         if self._memory and self._memory[-1].shape != here.shape:
             self._memory.clear()
+            self._seen = self._no_places()
         self._memory.append(here)
         work = np.mean(self._memory, axis=0) if len(self._memory) > 1 else here
         coarse = cv2.resize(work, None, fx=_COARSE, fy=_COARSE, interpolation=cv2.INTER_AREA)
         found = []
-        for ref in self.references:
-            for place in self._places(ref, coarse, work, picture)[: self.max_instances]:
+        for k, ref in enumerate(self.references):
+            places = self._places(ref, coarse, work, picture)[: self.max_instances]
+            confirmed = [
+                p
+                for p in places
+                if len(self._seen[k]) == _STEADY_KEYFRAMES - 1
+                and all(any(_steady(p, q) for q in earlier) for earlier in self._seen[k])
+            ]
+            self._seen[k].append(places)
+            for place in confirmed:
                 mask = self._mask(ref, place, scale, (height, width))
                 if mask is not None:
                     found.append((ref, place, mask))
@@ -213,6 +238,8 @@ class OverlayMatcher:
                 continue
             if any(_overlap(ref, place, other) for other in kept):
                 continue
+            if not _inside_agrees(ref, work, place):
+                continue
             if blend_check(ref, picture, place.x, place.y, place.width):
                 kept.append(place)
         return sorted(kept, key=lambda p: -p.score)
@@ -232,7 +259,8 @@ class OverlayMatcher:
         if fx1 <= fx0 or fy1 <= fy0:
             return None
         canvas[fy0:fy1, fx0:fx1] = shape[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0]
-        grown = cv2.dilate(canvas.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=_GROW_PX)
+        grow = max(1, round(_GROW_PX / scale))
+        grown = cv2.dilate(canvas.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=grow)
         return RegionMask.from_dense(grown.astype(bool))
 
 
@@ -284,17 +312,30 @@ def _coarse_places(ref: OverlayReference, coarse: np.ndarray) -> list[_Place]:
 
 
 def _refine(ref: OverlayReference, work: np.ndarray, rough: _Place) -> _Place | None:
-    """The best place near ``rough`` on the work-size field (widths and shifts around it)."""
+    """The best place near ``rough`` on the work-size field.
+
+    Widths and shifts around it, then the widths a pixel or two either side of the best (a mask
+    one pixel off at the work size is two off on a 1280-wide frame).
+    """
+    near = _best_near(ref, work, rough, _REFINE_STEPS, _REFINE_PX)
+    if near is None:
+        return None
+    finer = _best_near(ref, work, near, _FINE_STEPS, 1)
+    return near if finer is None or finer.score < near.score else finer
+
+
+def _best_near(
+    ref: OverlayReference, work: np.ndarray, rough: _Place, steps: Sequence[float], shift: int
+) -> _Place | None:
     height, width = work.shape[:2]
     best: _Place | None = None
-    for step in _REFINE_STEPS:
-        w = round(rough.width * step)
+    for w in sorted({round(rough.width * step) for step in steps}):
         template = ref.edge_template(w, _FIELD_SIGMA)
         th, tw = template.shape[:2]
-        x0 = max(rough.x - _BORDER - _REFINE_PX, 0)
-        y0 = max(rough.y - _BORDER - _REFINE_PX, 0)
-        x1 = min(rough.x - _BORDER + _REFINE_PX + tw, width)
-        y1 = min(rough.y - _BORDER + _REFINE_PX + th, height)
+        x0 = max(rough.x - _BORDER - shift, 0)
+        y0 = max(rough.y - _BORDER - shift, 0)
+        x1 = min(rough.x - _BORDER + shift + tw, width)
+        y1 = min(rough.y - _BORDER + shift + th, height)
         if x1 - x0 < tw or y1 - y0 < th:
             continue
         response = cv2.matchTemplate(work[y0:y1, x0:x1], template, cv2.TM_CCORR_NORMED)
@@ -303,6 +344,32 @@ def _refine(ref: OverlayReference, work: np.ndarray, rough: _Place) -> _Place | 
         if best is None or score > best.score:
             best = _Place(score, x0 + x + _BORDER, y0 + y + _BORDER, w)
     return best
+
+
+def _inside_agrees(ref: OverlayReference, work: np.ndarray, place: _Place) -> bool:
+    """Whether the edges inside the outline match the reference's own inner edges.
+
+    Many marks share an outline (round badges, rounded squares); what is inside tells them
+    apart. A reference with little inside its outline passes.
+    """
+    template = ref.edge_template(place.width, _FIELD_SIGMA)
+    th, tw = template.shape[:2]
+    x0, y0 = place.x - _BORDER, place.y - _BORDER
+    if x0 < 0 or y0 < 0 or y0 + th > work.shape[0] or x0 + tw > work.shape[1]:
+        return True
+    _, alpha = ref.at_width(place.width)
+    inner = cv2.erode((alpha > 0.5).astype(np.uint8), np.ones((3, 3), np.uint8), iterations=4)
+    keep = np.zeros((th, tw), np.float32)
+    keep[_BORDER : _BORDER + alpha.shape[0], _BORDER : _BORDER + alpha.shape[1]] = inner
+    own = template * keep[..., None]
+    own_energy = float((own * own).sum())
+    if own_energy < _MIN_INSIDE_SHARE * float((template * template).sum()):
+        return True
+    seen = work[y0 : y0 + th, x0 : x0 + tw] * keep[..., None]
+    agreement = float((own * seen).sum()) / max(
+        np.sqrt(own_energy * float((seen * seen).sum())), 1e-6
+    )
+    return agreement >= _MIN_INSIDE_SCORE
 
 
 def blend_check(ref: OverlayReference, picture: np.ndarray, x: int, y: int, width: int) -> bool:
@@ -341,17 +408,35 @@ def blend_check(ref: OverlayReference, picture: np.ndarray, x: int, y: int, widt
     if band.sum() < 10 or ring.sum() < 10:
         return False
     weight = ring.astype(np.float32)
+    reach = cv2.GaussianBlur(weight, (0, 0), 3)
     behind = (
-        cv2.GaussianBlur(crop * weight[..., None], (0, 0), 3)
-        / np.maximum(cv2.GaussianBlur(weight, (0, 0), 3), 1e-3)[..., None]
+        cv2.GaussianBlur(crop * weight[..., None], (0, 0), 3) / np.maximum(reach, 1e-3)[..., None]
     )
+    band &= reach >= _MIN_REACH  # band pixels with picture just outside them (not deep holes)
+    if band.sum() < 10:
+        return False
     change = (crop - behind)[band]
     towards = (colours - behind)[band]
+    if np.sqrt(float((change * change).sum(axis=1).mean())) < _MIN_CHANGE:
+        return False  # no visible outline: a plain patch of picture fits any blend
     opacity = float((change * towards).sum() / max(float((towards * towards).sum()), 1e-6))
     explained = 1 - float(((change - opacity * towards) ** 2).sum()) / max(
         float((change * change).sum()), 1e-6
     )
-    return _MIN_OPACITY <= opacity <= _MAX_OPACITY and explained >= _MIN_EXPLAINED
+    if not (_MIN_OPACITY <= opacity <= _MAX_OPACITY and explained >= _MIN_EXPLAINED):
+        return False
+    # One overlay has one opacity all round: each quarter of the outline (by its angle from
+    # the middle) must blend at nearly the same one.
+    ys, xs = np.nonzero(band)
+    angle = np.arctan2(ys - ys.mean(), xs - xs.mean())
+    quarter = ((angle + np.pi) / (np.pi / 2)).astype(int) % 4
+    opacities = []
+    for q in range(4):
+        pick = quarter == q
+        weight = float((towards[pick] ** 2).sum())
+        if pick.sum() >= 10 and weight > 1e-6:
+            opacities.append(float((change[pick] * towards[pick]).sum()) / weight)
+    return len(opacities) < 2 or max(opacities) - min(opacities) <= _OPACITY_SPREAD
 
 
 def _overlap(ref: OverlayReference, a: _Place, b: _Place) -> bool:
@@ -359,6 +444,15 @@ def _overlap(ref: OverlayReference, a: _Place, b: _Place) -> bool:
     ix = min(a.x + a.width, b.x + b.width) - max(a.x, b.x)
     iy = min(a.y + ha, b.y + hb) - max(a.y, b.y)
     return ix > 0 and iy > 0 and ix * iy > 0.3 * min(a.width * ha, b.width * hb)
+
+
+def _steady(a: _Place, b: _Place) -> bool:
+    """Whether two places on successive keyframes are one fixed place (refinement jitter)."""
+    return (
+        abs(a.x - b.x) <= _STEADY_PX
+        and abs(a.y - b.y) <= _STEADY_PX
+        and abs(a.width / b.width - 1) <= 0.03
+    )
 
 
 def _same_place(a: RegionMask, b: RegionMask) -> bool:
