@@ -6,9 +6,9 @@ import importlib
 import importlib.util
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -49,6 +49,48 @@ class MaskPropagator(Protocol):
     def reset(self) -> None:
         """Forget any memory kept between calls (a scene cut)."""
         ...
+
+
+class PropagatorWrapper:
+    """A propagator that follows some objects itself and hands the others to ``inner``.
+
+    Subclasses implement ``propagate``; the inner backend's name, device and settings show
+    through, and a reset reaches it.
+    """
+
+    def __init__(self, inner: MaskPropagator) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)  # the inner backend's device and settings
+
+    def reset(self) -> None:
+        """Forget the inner propagator's memory (a scene cut)."""
+        self.inner.reset()
+
+
+def wrap_with_matcher(
+    propagator: MaskPropagator,
+    detectors: Sequence[object],
+    attribute: str,
+    kind: type,
+    wrapper: Callable[[MaskPropagator, Any], MaskPropagator],
+) -> MaskPropagator:
+    """``propagator`` wrapped by the matcher of the first detector that has one with references.
+
+    Args:
+        propagator: the propagator to wrap.
+        detectors: the run's detectors.
+        attribute: the detector attribute that holds the matcher.
+        kind: the matcher's class.
+        wrapper: builds the wrapper from (propagator, matcher).
+    """
+    for detector in detectors:
+        matcher = getattr(detector, attribute, None)
+        if isinstance(matcher, kind) and matcher.references:
+            return wrapper(propagator, matcher)
+    return propagator
 
 
 PROPAGATORS: Registry[MaskPropagator] = Registry("tracker")

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from autoblur.track.base import MaskPropagator
+from autoblur.track.base import MaskPropagator, PropagatorWrapper, wrap_with_matcher
 from autoblur.types import RegionMask, union_mask
 from detectors.base import Detector
 from detectors.flat import FlatMatcher, FlatReference, outline
@@ -69,7 +69,7 @@ class _Followed:
         return float(cv2.contourArea(quad)) * share
 
 
-class FlatFollower:
+class FlatFollower(PropagatorWrapper):
     """A propagator that follows flat marks itself and hands other objects to ``inner``.
 
     Args:
@@ -78,16 +78,12 @@ class FlatFollower:
     """
 
     def __init__(self, inner: MaskPropagator, matcher: FlatMatcher) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.matcher = matcher
-        self.name = inner.name
         # Per object, the last mask this follower gave and the state behind it: a call that
         # starts from that very mask (the manager's next stretch) goes on from the state,
         # even where the mark is too far out of the frame to be found again.
         self._last: dict[int, tuple[RegionMask, _Followed]] = {}
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.inner, name)  # the inner backend's device and settings
 
     def propagate(
         self,
@@ -194,13 +190,9 @@ class FlatFollower:
     def reset(self) -> None:
         """Forget the states kept between calls and the inner propagator's memory."""
         self._last.clear()
-        self.inner.reset()
+        super().reset()
 
 
 def follow_flat_marks(propagator: MaskPropagator, detectors: Sequence[Detector]) -> MaskPropagator:
     """``propagator``, wrapped to follow flat marks when a detector has flat references."""
-    for detector in detectors:
-        matcher = getattr(detector, "flat", None)
-        if isinstance(matcher, FlatMatcher) and matcher.references:
-            return FlatFollower(propagator, matcher)
-    return propagator
+    return wrap_with_matcher(propagator, detectors, "flat", FlatMatcher, FlatFollower)

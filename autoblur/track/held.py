@@ -13,13 +13,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from autoblur.track.base import MaskPropagator
+from autoblur.track.base import MaskPropagator, PropagatorWrapper, wrap_with_matcher
 from autoblur.types import RegionMask
 from detectors.base import Detector
 from detectors.overlay import OverlayMatcher
 
 
-class OverlayHolder:
+class OverlayHolder(PropagatorWrapper):
     """A propagator that holds overlays still and hands every other object to ``inner``.
 
     Args:
@@ -28,12 +28,8 @@ class OverlayHolder:
     """
 
     def __init__(self, inner: MaskPropagator, matcher: OverlayMatcher) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.matcher = matcher
-        self.name = inner.name
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.inner, name)  # the inner backend's device and settings
 
     def propagate(
         self,
@@ -49,15 +45,7 @@ class OverlayHolder:
             masks.update(held)
         return results
 
-    def reset(self) -> None:
-        """Forget the inner propagator's memory (a scene cut)."""
-        self.inner.reset()
-
 
 def hold_overlays(propagator: MaskPropagator, detectors: Sequence[Detector]) -> MaskPropagator:
     """``propagator``, wrapped to hold overlays still when a detector looks for them."""
-    for detector in detectors:
-        matcher = getattr(detector, "overlay", None)
-        if isinstance(matcher, OverlayMatcher) and matcher.references:
-            return OverlayHolder(propagator, matcher)
-    return propagator
+    return wrap_with_matcher(propagator, detectors, "overlay", OverlayMatcher, OverlayHolder)
