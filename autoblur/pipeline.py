@@ -35,6 +35,7 @@ from autoblur.report import build_report, write_json_atomic
 from autoblur.saved_detections import MaskWriter, file_sha256, masks_path_for
 from autoblur.scene import ANALYSIS_WIDTH, SceneCutDetector
 from autoblur.segment import build_segmenter
+from autoblur.stage_clock import StageClock
 from autoblur.timecode import source_clock
 from autoblur.track import TrackManager, build_propagator
 from autoblur.track.flat import follow_flat_marks
@@ -186,6 +187,8 @@ class Pipeline:
         self.config = job.config
         self.progress = progress or Silent()
         self.detect_seconds: dict[str, list[float]] = {}
+        self.clock = StageClock()  # wall and CPU seconds per stage, for the report
+        self.encode_seconds = (0.0, 0.0)  # the encoder thread's, where there is an output
         self.thumbnails: dict[int, bytes] = {}
         self.output_format: dict | None = None
         # Stretches of tracked frames not yet handed on, oldest first (see _keyframes).
@@ -236,6 +239,7 @@ class Pipeline:
             self._masks = masks
             verification = None
             try:
+                removers = [self.clock.timed(f"remove: {r.action}", r) for r in removers]
                 frames_done = self._stream(reader, removers, masks)
                 tracks = self.manager.all_tracks()
                 occurrences = build_occurrences(tracks, self.footprints, self.thumbnails)
@@ -261,6 +265,8 @@ class Pipeline:
                 tracks=self.manager.all_tracks(),
                 seconds=time.perf_counter() - started,
                 detect_seconds=self.detect_seconds,
+                stage_seconds=self.clock.to_json(),
+                encode_seconds=self.encode_seconds,
                 thumbnails=self.thumbnails,
                 output_format=self.output_format,
                 occurrences=[o.to_json(clock) for o in occurrences],
@@ -322,16 +328,17 @@ class Pipeline:
             for f in frames
             if f in self.search_boxes
         }
-        entry = verify_and_repair(
-            self.job.output_path,
-            self.detectors,
-            frames,
-            self.action_of,
-            self.config.remove.margin_px,
-            rerun,
-            self.config.detect.min_confidence,
-            windows=windows,
-        )
+        with self.clock.stage("verification: removed regions and repairs"):
+            entry = verify_and_repair(
+                self.job.output_path,
+                self.detectors,
+                frames,
+                self.action_of,
+                self.config.remove.margin_px,
+                rerun,
+                self.config.detect.min_confidence,
+                windows=windows,
+            )
         entry["unchanged_keyframes_not_checked"] = len(self.keyframe_indices) - len(keyframes)
         entry["frames_searched_in_windows"] = sum(w is not None for w in windows.values())
         every_s = self.config.verify.sample_seconds
@@ -341,13 +348,12 @@ class Pipeline:
                 self.config.keyframe_interval // 2,
             )  # fmt: skip
             kept = frozenset(b for b, a in self.action_of.items() if a == "keep")
-            add_missed(
-                entry,
-                *find_missed(
+            with self.clock.stage("verification: sampled whole frames"):
+                missed = find_missed(
                     self.job.output_path, self.detectors, sampled, self.search_boxes,
                     self.config.detect.min_confidence, kept,
-                ),
-            )  # fmt: skip
+                )  # fmt: skip
+            add_missed(entry, *missed)
         return entry
 
     def _repaired(self, item: MaskedFrame) -> None:
@@ -402,21 +408,23 @@ class Pipeline:
             written,
         )
         job.notices.extend(result.notices)
+        self.encode_seconds = result.encode_seconds
         self.output_format = result.output_format
         return result.frames
 
     def _masked_frames(self, frames: Iterator[VideoFrame]) -> Iterator[MaskedFrame]:
         self.refiner = MaskRefiner(self.config.remove.margin_px)
-        for frame, track_masks, cut in self._tracked(frames):
+        for frame, track_masks, cut in self._tracked(self.clock.stream("decode", frames)):
             # Refined masks (the picture's own logo pixels joined, the margin grown with the
             # speed) for every track: a scan saves them for render, where a reviewer may decide
             # to remove what the rule file keeps.
-            refined = {
-                track_id: self.refiner.refine_track(
-                    frame.rgb, frame.index, self.manager.track(track_id), mask
-                )
-                for track_id, mask in track_masks.items()
-            }
+            with self.clock.stage("refinement"):
+                refined = {
+                    track_id: self.refiner.refine_track(
+                        frame.rgb, frame.index, self.manager.track(track_id), mask
+                    )
+                    for track_id, mask in track_masks.items()
+                }
             self.footprints.add(frame.index, track_masks, cut)
             if self.saved is not None:
                 self.saved.add(frame.index, refined)
@@ -461,10 +469,12 @@ class Pipeline:
         pending: list[VideoFrame] = []
         last_key: int | None = None
         for frame in frames:
-            preview = frame.preview(ANALYSIS_WIDTH)
-            cut = scene.is_cut(preview)
+            with self.clock.stage("scene cuts"):
+                preview = frame.preview(ANALYSIS_WIDTH)
+                cut = scene.is_cut(preview)
             since = 0 if last_key is None else frame.index - last_key
-            appeared = trigger is not None and trigger.wants_keyframe(preview, since)
+            with self.clock.stage("change trigger"):
+                appeared = trigger is not None and trigger.wants_keyframe(preview, since)
             interval = self.config.keyframe_interval
             idle_interval = self.config.scan_idle_keyframe_interval
             if scanning and idle_interval and not self.manager.active:
@@ -509,8 +519,10 @@ class Pipeline:
         for (between, key, cut), detections in zip(stretches, self._detect(keys), strict=True):
             extra = key.index in self._extra_keys
             self._extra_keys.discard(key.index)
-            per_frame = self.manager.advance(between, key, detections, cut, extra=extra)
-            self._recover_lost(between, key, cut, per_frame)
+            with self.clock.stage("tracking"):
+                per_frame = self.manager.advance(between, key, detections, cut, extra=extra)
+            with self.clock.stage("tracking: lost tracks looked for again"):
+                self._recover_lost(between, key, cut, per_frame)
             if self.job.thumbnails:
                 self._capture_thumbnails(key)
             if cut:
@@ -518,7 +530,8 @@ class Pipeline:
                     yield from self._held.popleft()
             cuts = [False] * len(between) + [cut]  # a cut always makes its frame a keyframe
             stretch = list(zip([*between, key], per_frame, cuts, strict=True))
-            self._reach_back(stretch[0][0])
+            with self.clock.stage("tracking: look-back"):
+                self._reach_back(stretch[0][0])
             self._held.append(stretch)
             while len(self._held) > self.config.track.lookback_keyframes:
                 yield from self._held.popleft()
@@ -620,12 +633,14 @@ class Pipeline:
         for detector in self.detectors:
             started = time.perf_counter()
             if len(keys) > 1 and hasattr(detector, "detect_batch"):
-                found = detector.detect_batch([key.rgb for key in keys])
+                with self.clock.stage(f"detection: {detector.name}"):
+                    found = detector.detect_batch([key.rgb for key in keys])
                 times = [(time.perf_counter() - started) / len(keys)] * len(keys)
             else:
                 found, times = [], []
                 for key in keys:
-                    found.append(detector.detect(key.rgb))
+                    with self.clock.stage(f"detection: {detector.name}"):
+                        found.append(detector.detect(key.rgb))
                     times.append(time.perf_counter() - started)
                     started = time.perf_counter()
             self.detect_seconds.setdefault(detector.name, []).extend(times)
@@ -634,6 +649,7 @@ class Pipeline:
         for index, key in enumerate(keys):
             found = Detections.concat([parts[index] for parts in per_detector])
             keep = np.nonzero(found.confidence >= self.config.detect.min_confidence)[0]
-            results.append(self.segmenter.segment(key.rgb, found.select(keep)))
+            with self.clock.stage("segmentation"):
+                results.append(self.segmenter.segment(key.rgb, found.select(keep)))
             self.search_boxes[key.index] = [*found.xyxy[keep], *results[-1].xyxy]
         return results

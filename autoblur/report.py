@@ -47,8 +47,13 @@ def build_report(
     saved_detections: dict | None = None,
     verification: dict | None = None,
     track_extras: dict[int, dict] | None = None,
+    stage_seconds: dict[str, dict[str, float]] | None = None,
+    encode_seconds: tuple[float, float] = (0.0, 0.0),
 ) -> dict:
     """The report as a JSON-ready dict; ``detect_seconds`` holds each detector's times.
+
+    ``stage_seconds`` are the wall and CPU seconds per stage (:mod:`autoblur.stage_clock`),
+    ``encode_seconds`` the encoder thread's wall and CPU seconds.
 
     ``output_format`` is the output's plan (codec, profile, pixel format, container, frames
     copied and re-encoded, what happened to each stream), or the plan a run would follow.
@@ -103,6 +108,13 @@ def build_report(
             "keyframes": keyframes,
             "detect_ms_per_keyframe": round(sum(per_detector.values()), 1),
             "detect_ms_per_keyframe_by_detector": per_detector,
+            # Exclusive per stage on the pipeline's thread (see autoblur.stage_clock); the
+            # encoder thread runs beside it.
+            "stages": stage_seconds or {},
+            "encode_thread": {
+                "wall_s": round(encode_seconds[0], 3),
+                "cpu_s": round(encode_seconds[1], 3),
+            },
         },
         "verification": verification,
         "config": job.config.model_dump(mode="json"),

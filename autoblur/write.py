@@ -18,6 +18,7 @@ class Written(NamedTuple):
     frames: int
     output_format: dict
     notices: list[str]
+    encode_seconds: tuple[float, float] = (0.0, 0.0)  # the encoder thread's wall and CPU
 
 
 def write_removed(
@@ -56,4 +57,6 @@ def write_removed(
             progress.advance(1)
     for notice in reader.notices:
         progress.note(notice)
-    return Written(frames_done, writer.describe(), [*notices, *reader.notices])
+    return Written(
+        frames_done, writer.describe(), [*notices, *reader.notices], tuple(writer.thread_seconds)
+    )

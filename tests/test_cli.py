@@ -358,6 +358,14 @@ def test_text_word_on_a_moving_clip_is_removed(tmp_path, real_media):
     assert data["brands_found"] == {"Globex": 1}
     assert data["tracks"][0]["source"] == "text" and data["tracks"][0]["first_frame"] <= 4
     assert data["timing"]["detect_ms_per_keyframe_by_detector"]["text"] > 0
+    # Every stage's wall and CPU seconds, adding up to the run's time.
+    stages = data["timing"]["stages"]
+    for stage in ("decode", "detection: text", "tracking", "refinement", "remove: inpaint"):
+        assert stages[stage]["wall_s"] > 0, stage
+    assert any(name.startswith("verification") for name in stages)
+    total = sum(entry["wall_s"] for entry in stages.values())
+    assert abs(total - data["timing"]["seconds"]) < 0.05 * data["timing"]["seconds"]
+    assert data["timing"]["encode_thread"]["wall_s"] > 0
     reader = TextDetector([BrandCue("Globex", "blur", text=("GLOBEX",))], DetectConfig())
     before, _ = decode(clip.path)
     after, _ = decode(out)

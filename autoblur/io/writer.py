@@ -7,6 +7,7 @@ import os
 import queue
 import re
 import threading
+import time
 from pathlib import Path
 
 import av
@@ -94,6 +95,8 @@ class VideoWriter:
         )
         self._time_base = info.time_base
         self._worker: threading.Thread | None = None
+        # Wall and CPU seconds the encoder thread spent on its jobs (not waiting for them).
+        self.thread_seconds = [0.0, 0.0]
         self._splicer: GopSplicer | None = None
         self._encoder: VideoEncoder | None = None  # the output stream's, where not spliced
         self._placement: CountedPlacement | None = None  # AVI: times from the frame count
@@ -350,6 +353,7 @@ class VideoWriter:
         while (job := self._jobs.get()) is not None:
             if self._failure is not None:
                 continue  # keep draining, so that the caller never waits on a full queue
+            wall, cpu = time.perf_counter(), time.thread_time()
             try:
                 if isinstance(job[0], VideoFrame):
                     self._encode(*job)
@@ -358,6 +362,8 @@ class VideoWriter:
                     self._mux([self._in_order(packet, out)])
             except Exception as exc:  # raised to the caller by its next call
                 self._failure = exc
+            self.thread_seconds[0] += time.perf_counter() - wall
+            self.thread_seconds[1] += time.thread_time() - cpu
 
     def _in_order(self, packet: av.Packet, out: av.stream.Stream) -> av.Packet:
         """A copied packet for ``out``, its decode time after the last one's.
