@@ -39,6 +39,7 @@ def test_removers_are_told_which_frames_start_a_shot(real_media, tmp_path, monke
                 starts.append(item.frame.index)
             yield item
 
+    recording_remover.action = "blur"  # a Remover names its action (the report's stages)
     monkeypatch.setattr(pipeline_module, "build_removers", lambda *_: [recording_remover])
     job = pipeline_module.Job(
         VIDEOS / "bikes.mp4",
