@@ -186,7 +186,6 @@ class Pipeline:
         self.job = job
         self.config = job.config
         self.progress = progress or Silent()
-        self.detect_seconds: dict[str, list[float]] = {}
         self.clock = StageClock()  # wall and CPU seconds per stage, for the report
         self.encode_seconds = (0.0, 0.0)  # the encoder thread's, where there is an output
         self.thumbnails: dict[int, bytes] = {}
@@ -230,7 +229,10 @@ class Pipeline:
                 self.detectors,
             )
             self.manager = TrackManager(propagator, self.config.track, action_of)
-            removers = build_removers(self.config, set(action_of.values()))
+            removers = [
+                self.clock.timed(f"remove: {r.action}", r)
+                for r in build_removers(self.config, set(action_of.values()))
+            ]
             self._announce([*self.detectors, self.segmenter, propagator])
             self.progress.start(reader.info.frame_count_header)
             masks = _MaskFolder(job.masks_dir) if job.masks_dir is not None else None
@@ -239,7 +241,6 @@ class Pipeline:
             self._masks = masks
             verification = None
             try:
-                removers = [self.clock.timed(f"remove: {r.action}", r) for r in removers]
                 frames_done = self._stream(reader, removers, masks)
                 tracks = self.manager.all_tracks()
                 occurrences = build_occurrences(tracks, self.footprints, self.thumbnails)
@@ -264,7 +265,7 @@ class Pipeline:
                 frames_decoded=frames_done,
                 tracks=self.manager.all_tracks(),
                 seconds=time.perf_counter() - started,
-                detect_seconds=self.detect_seconds,
+                keyframes=len(self.keyframe_indices),
                 stage_seconds=self.clock.to_json(),
                 encode_seconds=self.encode_seconds,
                 thumbnails=self.thumbnails,
@@ -631,19 +632,11 @@ class Pipeline:
         """
         per_detector = []
         for detector in self.detectors:
-            started = time.perf_counter()
-            if len(keys) > 1 and hasattr(detector, "detect_batch"):
-                with self.clock.stage(f"detection: {detector.name}"):
+            with self.clock.stage(f"detection: {detector.name}"):
+                if len(keys) > 1 and hasattr(detector, "detect_batch"):
                     found = detector.detect_batch([key.rgb for key in keys])
-                times = [(time.perf_counter() - started) / len(keys)] * len(keys)
-            else:
-                found, times = [], []
-                for key in keys:
-                    with self.clock.stage(f"detection: {detector.name}"):
-                        found.append(detector.detect(key.rgb))
-                    times.append(time.perf_counter() - started)
-                    started = time.perf_counter()
-            self.detect_seconds.setdefault(detector.name, []).extend(times)
+                else:
+                    found = [detector.detect(key.rgb) for key in keys]
             per_detector.append(found)
         results = []
         for index, key in enumerate(keys):

@@ -33,13 +33,16 @@ def _track_entry(track: Track, thumbnail: bytes | None) -> dict:
     return entry
 
 
+_DETECTION = "detection: "  # the stage clock's name prefix of a detector's keyframe time
+
+
 def build_report(
     job: Job,
     info: VideoInfo,
     frames_decoded: int,
     tracks: list[Track],
     seconds: float,
-    detect_seconds: dict[str, list[float]],
+    keyframes: int,
     thumbnails: dict[int, bytes] | None = None,
     output_format: dict | None = None,
     occurrences: list[dict] | None = None,
@@ -50,10 +53,11 @@ def build_report(
     stage_seconds: dict[str, dict[str, float]] | None = None,
     encode_seconds: tuple[float, float] = (0.0, 0.0),
 ) -> dict:
-    """The report as a JSON-ready dict; ``detect_seconds`` holds each detector's times.
+    """The report as a JSON-ready dict.
 
-    ``stage_seconds`` are the wall and CPU seconds per stage (:mod:`autoblur.stage_clock`),
-    ``encode_seconds`` the encoder thread's wall and CPU seconds.
+    ``stage_seconds`` are the wall and CPU seconds per stage (:mod:`autoblur.stage_clock`);
+    each detector's time per keyframe is its ``detection: NAME`` stage over ``keyframes``.
+    ``encode_seconds`` are the encoder thread's wall and CPU seconds.
 
     ``output_format`` is the output's plan (codec, profile, pixel format, container, frames
     copied and re-encoded, what happened to each stream), or the plan a run would follow.
@@ -66,9 +70,11 @@ def build_report(
     rules = None
     if job.rules is not None:
         rules = {"path": str(job.rules.path), "country": job.rules.country}
-    keyframes = max((len(times) for times in detect_seconds.values()), default=0)
+    stage_seconds = stage_seconds or {}
     per_detector = {
-        name: round(1000 * sum(times) / len(times), 1) for name, times in detect_seconds.items()
+        name.removeprefix(_DETECTION): round(1000 * entry["wall_s"] / keyframes, 1)
+        for name, entry in stage_seconds.items()
+        if name.startswith(_DETECTION) and keyframes
     }
     return {
         "autoblur_version": __version__,
@@ -110,7 +116,7 @@ def build_report(
             "detect_ms_per_keyframe_by_detector": per_detector,
             # Exclusive per stage on the pipeline's thread (see autoblur.stage_clock); the
             # encoder thread runs beside it.
-            "stages": stage_seconds or {},
+            "stages": stage_seconds,
             "encode_thread": {
                 "wall_s": round(encode_seconds[0], 3),
                 "cpu_s": round(encode_seconds[1], 3),

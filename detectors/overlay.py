@@ -32,7 +32,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from autoblur.types import Detections, RegionMask
+from autoblur.types import Detections, RegionMask, box_iou
 
 _WORK_WIDTH = 640  # keyframes are looked at this wide (never enlarged)
 _COARSE = 0.5  # the first search: at this share of the work size
@@ -456,9 +456,4 @@ def _steady(a: _Place, b: _Place) -> bool:
 
 
 def _same_place(a: RegionMask, b: RegionMask) -> bool:
-    ax0, ay0, ax1, ay1 = a.xyxy
-    bx0, by0, bx1, by1 = b.xyxy
-    ix = max(0.0, min(ax1, bx1) - max(ax0, bx0))
-    iy = max(0.0, min(ay1, by1) - max(ay0, by0))
-    union = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - ix * iy
-    return union > 0 and ix * iy / union >= _SAME_PLACE
+    return bool(box_iou(a.xyxy[None], b.xyxy[None])[0, 0] >= _SAME_PLACE)
