@@ -32,6 +32,8 @@ import numpy as np
 from autoblur.config import DetectConfig, PipelineConfig
 from autoblur.errors import ConfigError
 from autoblur.types import BrandCue, Detections, RegionMask, box_iou
+from detectors._colour import colour_boxes, to_lch, within
+from detectors._groups import frame_groups, reference_groups
 from detectors.base import DETECTORS
 from detectors.logo import plausible_quad, read_logo, silhouette_of
 
@@ -47,7 +49,8 @@ _MIN_PART_SHARE = 0.04  # parts that seed hypotheses: this share of the silhouet
 _MIN_REGION_PX = 6
 _REGIONS_PER_COLOUR = 40
 _MAX_HYPOTHESES = 80
-_REFINED = 3  # best hypotheses refined with ECC
+_REFINED = 3  # best hypotheses refined with ECC (and two more per instance found)
+_FURTHER_SCORE = 0.6  # after the first instance, a hypothesis is refined from this score
 _MIN_MARK_PX = 24  # smallest mark (longest side, frame pixels) searched
 _MIN_VISIBLE = 0.15  # share of the silhouette inside the frame to accept a hit
 _MIN_RECALL = 0.6  # each large colour: share of its pixels the frame shows in that colour
@@ -62,9 +65,9 @@ _SAME_COLOUR = 14.0
 # and its own pixels must be flat: their median Lab distance from their mean at most this (a
 # patch of street or cloth that happens to match has texture).
 _MAX_INSIDE_SPREAD = 8.0
+_SPREAD_PER_CONTRAST = 0.15  # or this share of the median distance of the pixels around it
 _MIN_VISIBLE_ONE_COLOUR = 0.5  # and the share of it inside the frame
 _GROWN = 0.05  # the grown silhouette: this share of the reference's longest side around it
-_ACHROMATIC = 18.0  # chroma (uint8 Lab) below which a colour is told by lightness
 _SINGLE_PART_SHARE = 0.3  # parts that seed one-part hypotheses: this share at least
 _MAX_ELONGATION_GAP = 0.25  # a region's elongation within this of the part's
 _ROUND = 0.15  # elongation under which a part's principal axis is no guide to its turn
@@ -78,15 +81,20 @@ class FlatReference:
     Attributes:
         brand: the brand it belongs to.
         path: the image file.
-        lab_lo: (C, 3) uint8 lower Lab bounds (OpenCV 8-bit Lab) of each palette colour.
-        lab_hi: (C, 3) uint8 upper Lab bounds.
-        seed_lo: (C, 3) uint8 tighter lower bounds, for the regions that seed hypotheses.
-        seed_hi: (C, 3) uint8 tighter upper bounds.
+        box_lo: (C, 3) float32 lower LCh bounds of each palette colour (see
+            ``detectors._colour``: lightness, chroma, hue in degrees; a hue range whose
+            lower end is above its upper end wraps through 0).
+        box_hi: (C, 3) float32 upper LCh bounds.
+        seed_lo: (C, 3) float32 tighter lower bounds, for the regions that seed hypotheses.
+        seed_hi: (C, 3) float32 tighter upper bounds.
         work_onehot: (h, w, 3) float32 at work size, 1 where the pixel has colour k (of the
             three largest colours), for ECC.
         ecc_colours: the three largest palette colours (repeated when fewer).
         work_silhouette: (h, w) uint8 silhouette at work size (1 inside).
-        parts: (P, 4) float64 seed parts at work size: colour, area, centroid x, centroid y.
+        parts: (P, 6) float64 seed parts at work size: colour, area, centroid x, centroid y,
+            axis angle, elongation.
+        groups: (G, 6) float64 the same for the hull of each large colour's pixels (see
+            ``detectors._groups``).
         verify_labels: (C, hv, wv) bool, each colour's pixels at verify size, eroded by one.
         verify_rings: (C, hv, wv) bool, pixels outside the silhouette next to each colour.
         verify_silhouette: (hv, wv) bool silhouette at verify size.
@@ -99,14 +107,15 @@ class FlatReference:
 
     brand: str
     path: Path
-    lab_lo: np.ndarray
-    lab_hi: np.ndarray
+    box_lo: np.ndarray
+    box_hi: np.ndarray
     seed_lo: np.ndarray
     seed_hi: np.ndarray
     work_onehot: np.ndarray
     ecc_colours: tuple[int, ...]
     work_silhouette: np.ndarray
     parts: np.ndarray
+    groups: np.ndarray
     verify_labels: np.ndarray
     verify_rings: np.ndarray
     verify_silhouette: np.ndarray
@@ -144,26 +153,6 @@ def _palette(lab_pixels: np.ndarray) -> np.ndarray | None:
         if np.sqrt(np.mean(residual**2)) < _FLAT_RESIDUAL:
             return centres[shares >= _MIN_COLOUR_SHARE]
     return None
-
-
-def _colour_bounds(centres: np.ndarray, tight: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Lab boxes (lo, hi) of (C, 3) palette centres: wide in lightness, tighter in chroma.
-
-    Tight boxes seed hypotheses (a mark's part should not merge with a background of a
-    similar colour); loose ones verify them (shading, blur and compression shift colours).
-    """
-    chroma = np.hypot(centres[:, 1] - 128, centres[:, 2] - 128)
-    achromatic = chroma < _ACHROMATIC
-    if tight:
-        tol_l = np.where(achromatic, 30.0, 70.0)
-        tol_ab = np.where(achromatic, 7.0, 6.0 + 0.12 * chroma)
-    else:
-        tol_l = np.where(achromatic, 45.0, 85.0)
-        tol_ab = np.where(achromatic, 10.0, 10.0 + 0.3 * chroma)
-    tol = np.stack([tol_l, tol_ab, tol_ab], axis=1)
-    lo = np.clip(centres - tol, 0, 255).astype(np.uint8)
-    hi = np.clip(centres + tol, 0, 255).astype(np.uint8)
-    return lo, hi
 
 
 def _label_map(lab: np.ndarray, silhouette: np.ndarray, centres: np.ndarray) -> np.ndarray:
@@ -262,20 +251,21 @@ def prepare_flat_reference(brand: str, path: Path) -> FlatReference:
         verify_labels.append(cv2.erode(own, kernel).astype(bool))
         near = cv2.dilate(own, np.ones((7, 7), np.uint8)).astype(bool)
         verify_rings.append(near & outside & ~cv2.dilate(own, kernel).astype(bool))
-    lo, hi = _colour_bounds(centres, tight=False)
+    lo, hi = colour_boxes(centres, tight=False)
     ecc_colours = _ecc_colours(labels)
-    seed_lo, seed_hi = _colour_bounds(centres, tight=True)
+    seed_lo, seed_hi = colour_boxes(centres, tight=True)
     return FlatReference(
         brand=brand,
         path=path,
-        lab_lo=lo,
-        lab_hi=hi,
+        box_lo=lo,
+        box_hi=hi,
         seed_lo=seed_lo,
         seed_hi=seed_hi,
         work_onehot=np.stack([labels == c for c in ecc_colours], axis=2).astype(np.float32),
         ecc_colours=ecc_colours,
         work_silhouette=work_sil.astype(np.uint8),
         parts=parts,
+        groups=reference_groups(labels),
         verify_labels=np.stack(verify_labels),
         verify_rings=np.stack(verify_rings),
         verify_silhouette=verify_sil,
@@ -308,6 +298,9 @@ class _Regions:
     area: np.ndarray
     centre_xy: np.ndarray
     shape: np.ndarray
+
+
+_NO_REGIONS = _Regions(np.zeros(0), np.zeros((0, 2)), np.zeros((0, 2)))
 
 
 def _similarity(scale: float, angle: float, ref_xy: np.ndarray, frame_xy: np.ndarray) -> np.ndarray:
@@ -358,11 +351,12 @@ class FlatMatcher:
     def detect(self, rgb: np.ndarray, only: set[Path] | None = None) -> Detections:
         """Instances on an (H, W, 3) uint8 RGB frame of every reference (or those in ``only``)."""
         lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
+        lch = to_lch(lab)
         found = []
         for ref in self.references:
             if only is not None and ref.path not in only:
                 continue
-            for homography, score in self.instances(ref, lab):
+            for homography, score in self.instances(ref, lab, lch):
                 mask = self.mask_of(ref, homography, lab.shape[:2])
                 if mask is None:
                     continue
@@ -378,17 +372,27 @@ class FlatMatcher:
                 )
         return Detections.concat(found)
 
-    def instances(self, ref: FlatReference, lab: np.ndarray) -> list[tuple[np.ndarray, float]]:
+    def instances(
+        self, ref: FlatReference, lab: np.ndarray, lch: np.ndarray | None = None
+    ) -> list[tuple[np.ndarray, float]]:
         """(homography from work-size reference to frame, score) of each instance found.
 
         Args:
             ref: the reference.
             lab: (H, W, 3) uint8 OpenCV Lab frame.
+            lch: the same frame as ``detectors._colour.to_lch`` gives it (computed when None).
         """
-        regions = [self._regions(lab, ref, c) for c in range(len(ref.lab_lo))]
-        hypotheses = self._hypotheses(ref, regions, lab.shape[:2])
+        lch = to_lch(lab) if lch is None else lch
+        masks = [within(lch, ref.seed_lo[c], ref.seed_hi[c]) for c in range(len(ref.box_lo))]
+        regions = [self._regions(mask) for mask in masks]
+        grouped = {int(c) for c in ref.groups[:, 0]}
+        groups = [
+            _Regions(*frame_groups(mask)) if c in grouped else _NO_REGIONS
+            for c, mask in enumerate(masks)
+        ]
+        hypotheses = self._hypotheses(ref, regions, groups, lab.shape[:2])
         # One colour tells a mark from a patch of that colour by its outline alone.
-        one = len(ref.lab_lo) == 1
+        one = len(ref.box_lo) == 1
         strict = {
             "outer_ring": True,
             "max_seen_spill": _MAX_SEEN_SPILL if one else None,
@@ -401,12 +405,13 @@ class FlatMatcher:
         kept: list[tuple[np.ndarray, float]] = []
         refined = 0
         for homography, score, passes in scored:
-            if len(kept) >= self.max_instances or refined >= _REFINED + len(kept):
+            if len(kept) >= self.max_instances or refined >= _REFINED + 2 * len(kept):
                 break
             centre = self._centre(ref, homography)
             if any(self._inside(ref, h, centre) for h, _ in kept):
                 continue
-            if kept and not passes:  # further instances must pass before refinement
+            # Further instances must pass, or come close, before refinement.
+            if kept and not passes and score < _FURTHER_SCORE:
                 continue
             refined += 1
             better = self._refine(ref, lab, homography)
@@ -419,17 +424,19 @@ class FlatMatcher:
         return kept
 
     @staticmethod
-    def _regions(lab: np.ndarray, ref: FlatReference, colour: int) -> _Regions:
-        area, centre_xy, shape = _components(
-            cv2.inRange(lab, ref.seed_lo[colour], ref.seed_hi[colour])
-        )
+    def _regions(mask: np.ndarray) -> _Regions:
+        """The largest connected regions of an (H, W) uint8 colour mask (255 inside)."""
+        area, centre_xy, shape = _components(mask)
         keep = np.nonzero(area >= _MIN_REGION_PX)[0]
         keep = keep[np.argsort(-area[keep])[:_REGIONS_PER_COLOUR]]
         return _Regions(area[keep], centre_xy[keep], shape[keep])
 
     @staticmethod
     def _hypotheses(
-        ref: FlatReference, regions: list[_Regions], frame_hw: tuple[int, int]
+        ref: FlatReference,
+        regions: list[_Regions],
+        groups: list[_Regions],
+        frame_hw: tuple[int, int],
     ) -> list[np.ndarray]:
         """Similarities from pairs of frame regions that agree with pairs of reference parts.
 
@@ -478,12 +485,14 @@ class FlatMatcher:
                     )
                     candidates.append((error, homography))
         candidates.sort(key=lambda eh: eh[0])
-        single = FlatMatcher._single_part_hypotheses(ref, regions, min_scale, max_scale)
-        return [h for _, h in candidates[:_MAX_HYPOTHESES]] + single
+        large = ref.parts[ref.parts[:, 1] >= _SINGLE_PART_SHARE * float(ref.work_silhouette.sum())]
+        single = FlatMatcher._single_part_hypotheses(large, regions, min_scale, max_scale)
+        grouped = FlatMatcher._single_part_hypotheses(ref.groups, groups, min_scale, max_scale)
+        return [h for _, h in candidates[:_MAX_HYPOTHESES]] + single + grouped
 
     @staticmethod
     def _single_part_hypotheses(
-        ref: FlatReference, regions: list[_Regions], min_scale: float, max_scale: float
+        parts: np.ndarray, regions: list[_Regions], min_scale: float, max_scale: float
     ) -> list[np.ndarray]:
         """Similarities that lay one large reference part onto one frame region.
 
@@ -491,14 +500,17 @@ class FlatMatcher:
         part and nothing to pair it with. Its region in the frame gives the rest: the
         centroid the position, the area the scale, the principal axis the turn (both ways
         along it; every 45 degrees for a round or square part, whose axis says nothing).
-        Regions whose elongation differs from the part's are ranked last.
+        Regions whose elongation differs from the part's are ranked last. The same lays a
+        colour's hull (``detectors._groups``) onto a frame group's hull.
+
+        Args:
+            parts: (P, 6) colour, area, centroid x, y, axis angle, elongation of the parts.
+            regions: per palette colour, the frame's regions (or groups).
+            min_scale: smallest scale from work size to the frame.
+            max_scale: largest.
         """
-        parts = ref.parts
-        total = float(ref.work_silhouette.sum())
         candidates: list[tuple[float, np.ndarray]] = []
         for colour, area, x, y, angle, elongation in parts:
-            if area < _SINGLE_PART_SHARE * total:
-                continue
             found = regions[int(colour)]
             for r_area, r_xy, (r_angle, r_elongation) in zip(
                 found.area, found.centre_xy, found.shape, strict=True
@@ -607,12 +619,7 @@ class FlatMatcher:
         size = (max(8, round((x1 - x0) * scale)), max(8, round((y1 - y0) * scale)))
         rendered = cv2.warpPerspective(ref.work_onehot, to_small @ homography, size)
         crop = cv2.resize(lab[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA)
-        template = (
-            np.stack(
-                [cv2.inRange(crop, ref.lab_lo[c], ref.lab_hi[c]) for c in ref.ecc_colours], axis=2
-            ).astype(np.float32)
-            / 255
-        )
+        template = _membership(ref, crop)
         criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-4)
         try:
             _, warp = cv2.findTransformECC(
@@ -640,10 +647,11 @@ class FlatMatcher:
         """
         x0, y0, x1, y1 = (int(v) for v in mask.xyxy)
         crop = lab[y0:y1, x0:x1]
-        inside = np.zeros(crop.shape[:2], bool)
-        for lo, hi in zip(ref.lab_lo, ref.lab_hi, strict=True):
-            inside |= cv2.inRange(crop, lo, hi).astype(bool)
-        return float(inside[mask.bitmap].mean())
+        lch = to_lch(crop)
+        shown = np.zeros(crop.shape[:2], bool)
+        for lo, hi in zip(ref.box_lo, ref.box_hi, strict=True):
+            shown |= within(lch, lo, hi).astype(bool)
+        return float(shown[mask.bitmap].mean())
 
     @staticmethod
     def mask_of(
@@ -692,14 +700,15 @@ class FlatMatcher:
             borderValue=(0, 0, 0),
         )
         valid = warped[:, :, 1] > 0  # OpenCV's 8-bit a* is never 0 for a real colour
+        warped_lch = to_lch(warped)
         visible = (valid & ref.verify_silhouette).sum() / ref.verify_silhouette.sum()
         counts, recalls, spills, seen_spills = [], [], [], []
-        for colour in range(len(ref.lab_lo)):
+        for colour in range(len(ref.box_lo)):
             own = ref.verify_labels[colour] & valid
             count = int(own.sum())
             if count < 4:
                 continue
-            match = cv2.inRange(warped, ref.lab_lo[colour], ref.lab_hi[colour]).astype(bool)
+            match = within(warped_lch, ref.box_lo[colour], ref.box_hi[colour]).astype(bool)
             ring = ref.verify_rings[colour] & valid
             if not outer_ring and pad:
                 ring[:pad] = ring[-pad:] = False
@@ -711,7 +720,10 @@ class FlatMatcher:
                 inside = warped[own & match].astype(np.float32).mean(axis=0)
                 near = np.linalg.norm(warped[ring].astype(np.float32) - inside, axis=1)
                 spread = np.linalg.norm(warped[own].astype(np.float32) - inside, axis=1)
-                flat = float(np.median(spread)) <= _MAX_INSIDE_SPREAD
+                # A mark far from its surroundings' colours may vary more inside (the blend
+                # at its edges, larger on a small mark) and still stand apart as one shape.
+                allowed = max(_MAX_INSIDE_SPREAD, _SPREAD_PER_CONTRAST * float(np.median(near)))
+                flat = float(np.median(spread)) <= allowed
                 seen_spills.append(float((near < _SAME_COLOUR).mean()) if flat else 1.0)
             else:
                 seen_spills.append(0.0 if max_seen_spill is None or not own.any() else 1.0)
@@ -719,7 +731,7 @@ class FlatMatcher:
             return 0.0, False
         weights = np.array(counts, np.float64) / sum(counts)
         recall, spill = float(weights @ recalls), float(weights @ spills)
-        large = weights * len(ref.lab_lo) >= 0.3
+        large = weights * len(ref.box_lo) >= 0.3
         passes = (
             visible >= min_visible
             and recall >= min_score
@@ -765,12 +777,7 @@ class FlatMatcher:
         scale = _ECC_SIDE / max(x1 - x0, y1 - y0)
         size = (max(8, round((x1 - x0) * scale)), max(8, round((y1 - y0) * scale)))
         crop = cv2.resize(lab[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA)
-        template = (
-            np.stack(
-                [cv2.inRange(crop, ref.lab_lo[c], ref.lab_hi[c]) for c in ref.ecc_colours], axis=2
-            ).astype(np.float32)
-            / 255
-        )
+        template = _membership(ref, crop)
         to_template = np.array([[scale, 0, -x0 * scale], [0, scale, -y0 * scale], [0, 0, 1]])
         warp = np.linalg.inv(homography) @ np.linalg.inv(to_template)
         try:
@@ -787,6 +794,21 @@ class FlatMatcher:
             return None
         refined = np.linalg.inv(warp.astype(np.float64) @ to_template)
         return refined / refined[2, 2]
+
+
+def _membership(ref: FlatReference, crop_lab: np.ndarray) -> np.ndarray:
+    """ECC channels of an (h, w, 3) uint8 Lab crop.
+
+    Returns:
+        (h, w, 3) float32: 1 where a pixel shows each of ``ref.ecc_colours`` (loose boxes).
+    """
+    lch = to_lch(crop_lab)
+    return (
+        np.stack(
+            [within(lch, ref.box_lo[c], ref.box_hi[c]) for c in ref.ecc_colours], axis=2
+        ).astype(np.float32)
+        / 255
+    )
 
 
 def prepare_flat_references(cues: Sequence[BrandCue]) -> list[FlatReference]:

@@ -1,0 +1,81 @@
+"""Palette colours as boxes in lightness, chroma and hue, and the frame pixels inside them.
+
+A mark's colour on screen keeps its hue far better than its chroma: a thin stroke a few pixels
+wide shares its chroma with the background under 4:2:0 subsampling and blur, a dimmed or hazy
+picture pales it, and both leave the hue where it was. A box in Lab around the reference's
+colour, narrow in chroma, loses those strokes (a 40 px orange ring keeps half its chroma on a
+dark car). So a chromatic colour is told by its hue within an angle and its chroma from a
+fraction to a multiple of the reference's; an achromatic one (grey, black, white) by its
+lightness and a low chroma.
+
+Frames are converted once to LCh (float32: lightness 0-255 as OpenCV's 8-bit Lab gives it,
+chroma in the same units, hue in degrees 0-360) and tested with ``cv2.inRange``.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+ACHROMATIC = 18.0  # chroma (uint8 Lab units) below which a colour is told by lightness
+
+# (lightness tolerance, chroma floor share, chroma ceiling share, chroma margin, hue
+# half-angle at least): tight boxes seed hypotheses, loose ones verify them.
+_TIGHT = (70.0, 0.45, 1.3, 6.0, 15.0)
+_LOOSE = (85.0, 0.35, 1.5, 10.0, 22.0)
+_MIN_CHROMA = 6.0  # below this a pixel's hue is noise: never a chromatic colour's pixel
+_GREY_L_TOL = (30.0, 45.0)  # achromatic colours: lightness tolerance, tight and loose
+_GREY_C_TOL = (8.0, 12.0)  # and chroma above the colour's own
+
+
+def colour_boxes(centres_lab: np.ndarray, tight: bool) -> tuple[np.ndarray, np.ndarray]:
+    """LCh boxes (lo, hi), each (C, 3) float32, of (C, 3) Lab palette centres.
+
+    A box whose hue ``lo`` is above its hue ``hi`` wraps through 0 degrees.
+    Tight boxes seed hypotheses (a mark's part should not merge with a background of a
+    similar colour); loose ones verify them (shading, blur and compression shift colours).
+    """
+    centres = np.asarray(centres_lab, np.float64).reshape(-1, 3)
+    a, b = centres[:, 1] - 128, centres[:, 2] - 128
+    chroma = np.hypot(a, b)
+    hue = np.degrees(np.arctan2(b, a)) % 360
+    l_tol, floor, ceiling, margin, min_angle = _TIGHT if tight else _LOOSE
+    ab_tol = 6.0 + 0.12 * chroma if tight else 10.0 + 0.3 * chroma
+    angle = np.maximum(min_angle, np.degrees(np.arctan2(ab_tol, np.maximum(chroma, 1e-6))))
+    lo = np.stack(
+        [centres[:, 0] - l_tol, np.maximum(_MIN_CHROMA, floor * chroma), (hue - angle) % 360],
+        axis=1,
+    )
+    hi = np.stack([centres[:, 0] + l_tol, ceiling * chroma + margin, (hue + angle) % 360], axis=1)
+    grey = chroma < ACHROMATIC
+    index = 0 if tight else 1
+    lo[grey] = np.stack(
+        [centres[grey, 0] - _GREY_L_TOL[index], np.zeros(grey.sum()), np.zeros(grey.sum())], axis=1
+    )
+    hi[grey] = np.stack(
+        [
+            centres[grey, 0] + _GREY_L_TOL[index],
+            chroma[grey] + _GREY_C_TOL[index],
+            np.full(grey.sum(), 360.0),
+        ],
+        axis=1,
+    )
+    lo[:, 0] = np.clip(lo[:, 0], 0, 255)
+    hi[:, 0] = np.clip(hi[:, 0], 0, 255)
+    return lo.astype(np.float32), hi.astype(np.float32)
+
+
+def to_lch(lab: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float32 lightness, chroma, hue (degrees) of an (H, W, 3) uint8 OpenCV Lab image."""
+    planes = cv2.split(lab.astype(np.float32))
+    chroma, hue = cv2.cartToPolar(planes[1] - 128, planes[2] - 128, angleInDegrees=True)
+    return cv2.merge([planes[0], chroma, hue])
+
+
+def within(lch: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """(H, W) uint8 mask (255 inside) of the pixels of an LCh image within one box (lo, hi)."""
+    if lo[2] <= hi[2]:
+        return cv2.inRange(lch, lo, hi)
+    upper = cv2.inRange(lch, lo, np.float32([hi[0], hi[1], 360.0]))
+    lower = cv2.inRange(lch, np.float32([lo[0], lo[1], 0.0]), hi)
+    return cv2.bitwise_or(upper, lower)
