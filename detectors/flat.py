@@ -397,6 +397,9 @@ class FlatMatcher:
             "outer_ring": True,
             "max_seen_spill": _MAX_SEEN_SPILL if one else None,
             "min_visible": _MIN_VISIBLE_ONE_COLOUR if one else _MIN_VISIBLE,
+            # A sliver of one colour of a many-coloured mark is no evidence of it (a huge
+            # mark's green ring over a meadow).
+            "min_colours": min(2, len(ref.box_lo)),
         }
         scored = sorted(
             ((h, *self._score(ref, lab, h, **strict)) for h in hypotheses),
@@ -671,6 +674,7 @@ class FlatMatcher:
         min_score: float = _MIN_SCORE,
         max_seen_spill: float | None = None,
         outer_ring: bool = False,
+        min_colours: int = 1,
     ) -> tuple[float, bool]:
         """Agreement of the frame with the reference's colour layout under ``homography``.
 
@@ -683,6 +687,7 @@ class FlatMatcher:
         their shades agree), and the mark's own pixels must be flat (``_MAX_INSIDE_SPREAD``).
         With ``outer_ring`` (detection) the rings reach past the mark's rectangle (a square
         badge has all its surroundings there); following a known mark keeps them inside it.
+        ``min_colours``: palette colours that must be in frame (at least 4 verify pixels).
 
         Returns:
             (recall - spill / 2, for ranking; whether it passes as a hit: enough of the mark
@@ -734,6 +739,7 @@ class FlatMatcher:
         large = weights * len(ref.box_lo) >= 0.3
         passes = (
             visible >= min_visible
+            and len(counts) >= min_colours
             and recall >= min_score
             and spill <= _MAX_SPILL
             and (max_seen_spill is None or float(weights @ seen_spills) <= max_seen_spill)
