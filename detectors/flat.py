@@ -51,6 +51,7 @@ _REGIONS_PER_COLOUR = 40
 _MAX_HYPOTHESES = 80
 _REFINED = 3  # best hypotheses refined with ECC (and two more per instance found)
 _FURTHER_SCORE = 0.6  # after the first instance, a hypothesis is refined from this score
+_SAME_PLACE_IOU = 0.15  # a further instance overlapping a kept one this much is a refit of it
 _MIN_MARK_PX = 24  # smallest mark (longest side, frame pixels) searched
 _MIN_VISIBLE = 0.15  # share of the silhouette inside the frame to accept a hit
 _MIN_RECALL = 0.6  # each large colour: share of its pixels the frame shows in that colour
@@ -300,6 +301,13 @@ class _Regions:
     shape: np.ndarray
 
 
+def _overlap(ref: FlatReference, homography: np.ndarray, other: np.ndarray) -> bool:
+    """Whether two instances' outlines' boxes overlap by IoU ``_SAME_PLACE_IOU`` or more."""
+    boxes = [outline(ref, h) for h in (homography, other)]
+    xyxy = np.array([[*q.min(axis=0), *q.max(axis=0)] for q in boxes])
+    return float(box_iou(xyxy[:1], xyxy[1:])[0, 0]) >= _SAME_PLACE_IOU
+
+
 _NO_REGIONS = _Regions(np.zeros(0), np.zeros((0, 2)), np.zeros((0, 2)))
 
 
@@ -422,7 +430,7 @@ class FlatMatcher:
                 better_score, better_passes = self._score(ref, lab, better, **strict)
                 if better_passes and (better_score >= score - 0.02 or not passes):
                     homography, score, passes = better, better_score, True
-            if passes:
+            if passes and not any(_overlap(ref, homography, h) for h, _ in kept):
                 kept.append((homography, min(1.0, max(score, 0.0))))
         return kept
 
