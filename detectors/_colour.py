@@ -79,3 +79,8 @@ def within(lch: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     upper = cv2.inRange(lch, lo, np.float32([hi[0], hi[1], 360.0]))
     lower = cv2.inRange(lch, np.float32([lo[0], lo[1], 0.0]), hi)
     return cv2.bitwise_or(upper, lower)
+
+
+def chromatic(lo: np.ndarray, hi: np.ndarray) -> bool:
+    """Whether a box (lo, hi) is a chromatic colour's (told by hue) rather than a grey's."""
+    return not (lo[2] == 0.0 and hi[2] == 360.0)

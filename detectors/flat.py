@@ -32,7 +32,7 @@ import numpy as np
 from autoblur.config import DetectConfig, PipelineConfig
 from autoblur.errors import ConfigError
 from autoblur.types import BrandCue, Detections, RegionMask, box_iou
-from detectors._colour import colour_boxes, to_lch, within
+from detectors._colour import chromatic, colour_boxes, to_lch, within
 from detectors._groups import frame_groups, reference_groups
 from detectors.base import DETECTORS
 from detectors.logo import plausible_quad, read_logo, silhouette_of
@@ -53,7 +53,11 @@ _REFINED = 3  # best hypotheses refined with ECC (and two more per instance foun
 _FURTHER_SCORE = 0.6  # after the first instance, a hypothesis is refined from this score
 _SAME_PLACE_IOU = 0.15  # a further instance overlapping a kept one this much is a refit of it
 _MIN_MARK_PX = 24  # smallest mark (longest side, frame pixels) searched
+# and its shortest side found at least (a wordmark 8 px tall shows no letters to check: a
+# pole at the frame's edge passes for one)
+_MIN_HIT_SIDE_PX = 12.0
 _MIN_VISIBLE = 0.15  # share of the silhouette inside the frame to accept a hit
+_MIN_SHOWN = 0.25  # detection: a colour counts as shown from this share of its pixels
 _MIN_RECALL = 0.6  # each large colour: share of its pixels the frame shows in that colour
 _MIN_SCORE = 0.75  # area-weighted share of the mark's pixels shown in their own colour
 _FOLLOW_SCORE = 0.6  # the same, to follow a known mark (blurred, or its last pixels in frame)
@@ -66,13 +70,15 @@ _SAME_COLOUR = 14.0
 # and its own pixels must be flat: their median Lab distance from their mean at most this (a
 # patch of street or cloth that happens to match has texture).
 _MAX_INSIDE_SPREAD = 8.0
-_SPREAD_PER_CONTRAST = 0.15  # or this share of the median distance of the pixels around it
+_SPREAD_PER_CONTRAST = 0.2  # or this share of the median distance of the pixels around it
+_CLEAN_SPILL = 0.15  # (where at most this share of them show the colour)
 _MIN_VISIBLE_ONE_COLOUR = 0.5  # and the share of it inside the frame
 _GROWN = 0.05  # the grown silhouette: this share of the reference's longest side around it
 _SINGLE_PART_SHARE = 0.3  # parts that seed one-part hypotheses: this share at least
 _MAX_ELONGATION_GAP = 0.25  # a region's elongation within this of the part's
 _ROUND = 0.15  # elongation under which a part's principal axis is no guide to its turn
 _MAX_SINGLE_HYPOTHESES = 64
+_MAX_GROUP_TURN = np.radians(45)  # hull hypotheses: turns from upright at most
 
 
 @dataclass(frozen=True)
@@ -405,8 +411,8 @@ class FlatMatcher:
             "outer_ring": True,
             "max_seen_spill": _MAX_SEEN_SPILL if one else None,
             "min_visible": _MIN_VISIBLE_ONE_COLOUR if one else _MIN_VISIBLE,
-            # A sliver of one colour of a many-coloured mark is no evidence of it (a huge
-            # mark's green ring over a meadow).
+            # One colour of a many-coloured mark is no evidence of it (a huge mark's green
+            # ring over a meadow, a white badge's white without its small purple emblem).
             "min_colours": min(2, len(ref.box_lo)),
         }
         scored = sorted(
@@ -430,7 +436,11 @@ class FlatMatcher:
                 better_score, better_passes = self._score(ref, lab, better, **strict)
                 if better_passes and (better_score >= score - 0.02 or not passes):
                     homography, score, passes = better, better_score, True
-            if passes and not any(_overlap(ref, homography, h) for h, _ in kept):
+            if (
+                passes
+                and plausible_quad(outline(ref, homography), min_side_px=_MIN_HIT_SIDE_PX)
+                and not any(_overlap(ref, homography, h) for h, _ in kept)
+            ):
                 kept.append((homography, min(1.0, max(score, 0.0))))
         return kept
 
@@ -498,12 +508,20 @@ class FlatMatcher:
         candidates.sort(key=lambda eh: eh[0])
         large = ref.parts[ref.parts[:, 1] >= _SINGLE_PART_SHARE * float(ref.work_silhouette.sum())]
         single = FlatMatcher._single_part_hypotheses(large, regions, min_scale, max_scale)
-        grouped = FlatMatcher._single_part_hypotheses(ref.groups, groups, min_scale, max_scale)
+        # A hull's axis tells a turn up to a half turn, and a mark drawn in pieces is seldom
+        # on its side: near upright only (a wordmark on end is a pole, a lamp a wordmark).
+        grouped = FlatMatcher._single_part_hypotheses(
+            ref.groups, groups, min_scale, max_scale, max_turn=_MAX_GROUP_TURN
+        )
         return [h for _, h in candidates[:_MAX_HYPOTHESES]] + single + grouped
 
     @staticmethod
     def _single_part_hypotheses(
-        parts: np.ndarray, regions: list[_Regions], min_scale: float, max_scale: float
+        parts: np.ndarray,
+        regions: list[_Regions],
+        min_scale: float,
+        max_scale: float,
+        max_turn: float = np.pi,
     ) -> list[np.ndarray]:
         """Similarities that lay one large reference part onto one frame region.
 
@@ -519,6 +537,7 @@ class FlatMatcher:
             regions: per palette colour, the frame's regions (or groups).
             min_scale: smallest scale from work size to the frame.
             max_scale: largest.
+            max_turn: turns (radians either way from upright) tried at most.
         """
         candidates: list[tuple[float, np.ndarray]] = []
         for colour, area, x, y, angle, elongation in parts:
@@ -532,10 +551,13 @@ class FlatMatcher:
                 error = abs(r_elongation - elongation)
                 if error > _MAX_ELONGATION_GAP:
                     continue
-                if max(elongation, r_elongation) < _ROUND:
+                if max(elongation, r_elongation) < _ROUND and max_turn < np.pi:
+                    turns = np.linspace(-max_turn, max_turn, 5)  # a round hull: any turn
+                elif max(elongation, r_elongation) < _ROUND:
                     turns = np.arange(8) * np.pi / 4
                 else:
                     turns = r_angle - angle + np.array([0.0, np.pi])
+                turns = turns[np.abs((turns + np.pi) % (2 * np.pi) - np.pi) <= max_turn + 1e-9]
                 candidates += [
                     (error, _similarity(scale, float(t), np.array([x, y]), r_xy)) for t in turns
                 ]
@@ -695,7 +717,8 @@ class FlatMatcher:
         their shades agree), and the mark's own pixels must be flat (``_MAX_INSIDE_SPREAD``).
         With ``outer_ring`` (detection) the rings reach past the mark's rectangle (a square
         badge has all its surroundings there); following a known mark keeps them inside it.
-        ``min_colours``: palette colours that must be in frame (at least 4 verify pixels).
+        ``min_colours``: palette colours the frame must show (``_MIN_SHOWN`` of their pixels
+        in frame in their colour, at least 4 verify pixels).
 
         Returns:
             (recall - spill / 2, for ranking; whether it passes as a hit: enough of the mark
@@ -735,7 +758,12 @@ class FlatMatcher:
                 spread = np.linalg.norm(warped[own].astype(np.float32) - inside, axis=1)
                 # A mark far from its surroundings' colours may vary more inside (the blend
                 # at its edges, larger on a small mark) and still stand apart as one shape.
-                allowed = max(_MAX_INSIDE_SPREAD, _SPREAD_PER_CONTRAST * float(np.median(near)))
+                # Only a chromatic colour with a clean outline: black, white and grey shapes
+                # are everywhere (a dark jacket on grey asphalt is a black shield but for its
+                # texture), and a red lamp's glow spills past a wordmark's letters.
+                allowed = _MAX_INSIDE_SPREAD
+                if spills[-1] <= _CLEAN_SPILL and chromatic(ref.box_lo[colour], ref.box_hi[colour]):
+                    allowed = max(allowed, _SPREAD_PER_CONTRAST * float(np.median(near)))
                 flat = float(np.median(spread)) <= allowed
                 seen_spills.append(float((near < _SAME_COLOUR).mean()) if flat else 1.0)
             else:
@@ -747,7 +775,7 @@ class FlatMatcher:
         large = weights * len(ref.box_lo) >= 0.3
         passes = (
             visible >= min_visible
-            and len(counts) >= min_colours
+            and sum(r >= _MIN_SHOWN for r in recalls) >= min_colours
             and recall >= min_score
             and spill <= _MAX_SPILL
             and (max_seen_spill is None or float(weights @ seen_spills) <= max_seen_spill)

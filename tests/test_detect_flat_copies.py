@@ -1,0 +1,144 @@
+"""Several copies of a one-colour mark made of pieces, pale thin strokes, and colours by hue."""
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from autoblur.types import box_iou
+from detectors._colour import colour_boxes, to_lch, within
+from detectors._groups import frame_groups, hull_shape
+from detectors.flat import FlatMatcher, prepare_flat_reference
+from tests.test_detect_flat import frame_of
+
+ORANGE = (240, 120, 20)
+
+
+def pieces_mark(size: int = 240) -> tuple[np.ndarray, np.ndarray]:
+    """An RGBA-style mark: a ring broken into four arcs round a keyhole, three dots on it.
+
+    Returns:
+        (size, size, 3) uint8 RGB and (size, size) uint8 alpha.
+    """
+    alpha = np.zeros((size, size), np.uint8)
+    c, r = size // 2, int(size * 0.4)
+    for start in (10, 100, 190, 280):
+        cv2.ellipse(alpha, (c, c), (r, r), 0, start, start + 70, 255, max(2, size // 24))
+    for angle in (55, 145, 325):
+        x, y = c + r * np.cos(np.radians(angle)), c + r * np.sin(np.radians(angle))
+        cv2.circle(alpha, (int(x), int(y)), size // 20, 255, -1)
+    cv2.circle(alpha, (c, c - size // 14), size // 10, 255, -1)
+    cv2.fillConvexPoly(
+        alpha,
+        np.int32(
+            [
+                [c - size // 24, c],
+                [c + size // 24, c],
+                [c + size // 14, c + size // 6],
+                [c - size // 14, c + size // 6],
+            ]
+        ),  # fmt: skip
+        255,
+    )
+    rgb = np.zeros((size, size, 3), np.uint8)
+    rgb[alpha > 0] = ORANGE
+    return rgb, alpha
+
+
+@pytest.fixture(scope="module")
+def pieces_png(tmp_path_factory) -> Path:
+    rgb, alpha = pieces_mark()
+    path = tmp_path_factory.mktemp("marks") / "pieces.png"
+    cv2.imwrite(str(path), np.dstack([rgb[..., ::-1], alpha]))
+    return path
+
+
+def subsample_chroma(rgb: np.ndarray) -> np.ndarray:
+    """The frame as a 4:2:0 encoder leaves it: chroma at half size, brought back up."""
+    ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
+    h, w = ycc.shape[:2]
+    for channel in (1, 2):
+        half = cv2.resize(ycc[..., channel], (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+        ycc[..., channel] = cv2.resize(half, (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB)
+
+
+def paste(scene: np.ndarray, width: int, centre_xy: tuple[int, int], turn_deg: float):
+    """The scene with the pieces mark ``width`` px wide at ``centre_xy``, and its true box."""
+    rgb, alpha = pieces_mark()
+    scale = width / rgb.shape[1]
+    matrix = cv2.getRotationMatrix2D((120.0, 120.0), turn_deg, scale)
+    matrix[:, 2] += np.array(centre_xy) - 120.0
+    size = scene.shape[1::-1]
+    weight = cv2.warpAffine(alpha.astype(np.float32) / 255, matrix, size)[..., None]
+    art = cv2.warpAffine(rgb, matrix, size).astype(np.float32)
+    out = np.clip(weight * art + (1 - weight) * scene + 0.5, 0, 255).astype(np.uint8)
+    ys, xs = np.nonzero(weight[..., 0] > 0.5)
+    return out, np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32)
+
+
+def test_every_copy_of_a_mark_made_of_pieces_is_found_small_ones_too(pieces_png):
+    """Three copies, 110, 60 and 42 px wide, on a real frame, blurred and chroma-subsampled.
+
+    The small copies' thin strokes lose half their chroma to the dark picture around them, and
+    their pieces merge or break: no pair of parts agrees with the reference's, and a Lab box
+    around the reference's orange misses them. All three must be found, each where it is.
+    """
+    scene = frame_of("bikes.mp4", 40)
+    truths = []
+    for width, centre, turn in ((110, (470, 100), 10.0), (60, (150, 80), -15.0),
+                                (42, (560, 215), 5.0)):  # fmt: skip
+        scene, box = paste(scene, width, centre, turn)
+        truths.append(box)
+    frame = subsample_chroma(cv2.GaussianBlur(scene, (0, 0), 0.7))
+    found = FlatMatcher([prepare_flat_reference("m", pieces_png)]).detect(frame)
+    assert len(found) == 3, f"expected 3 copies, got {len(found)}: {found.xyxy.tolist()}"
+    iou = box_iou(np.stack(truths), found.xyxy)
+    assert (iou.max(axis=1) >= 0.7).all(), iou.round(2).tolist()
+
+
+def test_a_mark_is_not_found_where_it_is_not(pieces_png):
+    """The same frames without the mark: nothing (the looser colours must not invent one)."""
+    matcher = FlatMatcher([prepare_flat_reference("m", pieces_png)])
+    for video, index in (("bikes.mp4", 40), ("bigbuckbunny.mp4", 12), ("vtest.avi", 20)):
+        found = matcher.detect(frame_of(video, index))
+        assert len(found) == 0, (video, found.xyxy.tolist())
+
+
+def test_colour_boxes_go_by_hue_and_keep_pale_shades():
+    """A chromatic colour keeps its half-chroma shade and loses another hue; grey by lightness."""
+    centres = cv2.cvtColor(np.uint8([[ORANGE, (128, 128, 128), (220, 20, 40)]]), cv2.COLOR_RGB2LAB)
+    lo, hi = colour_boxes(centres[0].astype(np.float32), tight=True)
+
+    def shown(rgb, colour):
+        lab = cv2.cvtColor(np.uint8([[rgb]]), cv2.COLOR_RGB2LAB)
+        return bool(within(to_lch(lab), lo[colour], hi[colour])[0, 0])
+
+    half_chroma = tuple(int(v) for v in (np.float32(ORANGE) + np.float32((128, 128, 128))) / 2)
+    assert shown(ORANGE, 0) and shown(half_chroma, 0)
+    assert not shown((40, 200, 60), 0) and not shown((120, 120, 120), 0)  # green, grey
+    assert shown((135, 135, 135), 1) and not shown(ORANGE, 1) and not shown((30, 30, 30), 1)
+    # A red near 0 degrees of hue (its box wraps) keeps a slightly bluer and a slightly
+    # yellower red, and loses blue.
+    assert shown((220, 20, 40), 2) and shown((220, 20, 70), 2) and shown((220, 50, 30), 2)
+    assert not shown((40, 40, 220), 2)
+
+
+def test_a_colours_hull_does_not_change_when_its_pieces_merge_or_break():
+    """The hull of a broken ring is the hull of the whole ring; the closing groups its pieces."""
+    _, alpha = pieces_mark()
+    whole = np.zeros_like(alpha)
+    cv2.circle(whole, (120, 120), 96, 255, 10)
+    broken, full = hull_shape(cv2.findNonZero(alpha)), hull_shape(cv2.findNonZero(whole))
+    assert broken is not None and full is not None
+    assert abs(broken[0] / full[0] - 1) < 0.1  # area
+    assert np.hypot(broken[1] - full[1], broken[2] - full[2]) < 4  # centroid
+    frame = np.zeros((300, 400), np.uint8)
+    small = cv2.resize(alpha, (48, 48), interpolation=cv2.INTER_AREA)
+    frame[100:148, 200:248] = np.where(small > 100, 255, 0)
+    areas, centres, _ = frame_groups(frame)
+    grouped = np.hypot(*(centres - (224, 124)).T) < 4
+    assert grouped.any(), centres.tolist()
+    expected = hull_shape(cv2.findNonZero(frame))[0]
+    assert abs(areas[grouped].max() / expected - 1) < 0.1
