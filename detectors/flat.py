@@ -40,6 +40,8 @@ from detectors.logo import plausible_quad, read_logo, silhouette_of
 _WORK_SIDE = 160  # reference parts and ECC input: longest side in pixels
 _MASK_SIDE = 800  # silhouette warped into frames: longest side at most
 _VERIFY_SIDE = 72  # colour-layout check: the reference rendered at this longest side
+_VERIFY_SIDES = (_VERIFY_SIDE, 108)  # or larger, for marks of thin strokes
+_MIN_CORE_SHARE = 0.3  # (until an erosion by one pixel keeps this share of the mark)
 _VERIFY_PAD = 3  # and this many pixels around it
 _ECC_SIDE = 128  # ECC template: the frame crop resized to this longest side
 _MAX_COLOURS = 4
@@ -246,9 +248,7 @@ def prepare_flat_reference(brand: str, path: Path) -> FlatReference:
         raise ConfigError(f"{path}: logo image of brand {brand!r} has no shape to match")
     # Padded, so that the rings reach past the mark's own rectangle (a square badge has all
     # its surroundings there).
-    verify_labels_map = np.pad(
-        _resized(labels, _VERIFY_SIDE, nearest=True), _VERIFY_PAD, constant_values=-1
-    )
+    verify_labels_map = np.pad(_verify_labels(labels), _VERIFY_PAD, constant_values=-1)
     verify_sil = verify_labels_map >= 0
     kernel = np.ones((3, 3), np.uint8)
     outside = ~verify_sil
@@ -281,6 +281,22 @@ def prepare_flat_reference(brand: str, path: Path) -> FlatReference:
         work_to_mask=mask_bitmap.shape[1] / work_sil.shape[1],
         work_to_verify=(verify_sil.shape[1] - 2 * _VERIFY_PAD) / work_sil.shape[1],
     )
+
+
+def _verify_labels(labels: np.ndarray) -> np.ndarray:
+    """The label map at the verify size: ``_VERIFY_SIDE``, or larger for a mark of thin strokes.
+
+    The check counts each colour's pixels eroded by one; a wordmark of thin letters at 72 px
+    keeps a few dozen, which any patch of its colour matches. The size grows until the
+    erosion keeps ``_MIN_CORE_SHARE`` of them (at most the work size).
+    """
+    kernel = np.ones((3, 3), np.uint8)
+    for side in (*_VERIFY_SIDES, max(labels.shape)):
+        resized = _resized(labels, side, nearest=True)
+        own = (resized >= 0).astype(np.uint8)
+        if cv2.erode(own, kernel).sum() >= _MIN_CORE_SHARE * own.sum():
+            break
+    return resized
 
 
 def _grown(bitmap: np.ndarray) -> RegionMask:
