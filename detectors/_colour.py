@@ -24,7 +24,7 @@ ACHROMATIC = 18.0  # chroma (uint8 Lab units) below which a colour is told by li
 _TIGHT = (70.0, 0.45, 1.3, 6.0, 15.0)
 _LOOSE = (85.0, 0.35, 1.5, 10.0, 22.0)
 _MIN_CHROMA = 6.0  # below this a pixel's hue is noise: never a chromatic colour's pixel
-_GREY_L_TOL = (30.0, 45.0)  # achromatic colours: lightness tolerance, tight and loose
+_GREY_L_TOL = (40.0, 60.0)  # achromatic colours: lightness tolerance, tight and loose
 _GREY_C_TOL = (8.0, 12.0)  # and chroma above the colour's own
 
 

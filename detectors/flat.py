@@ -60,6 +60,7 @@ _MIN_MARK_PX = 24  # smallest mark (longest side, frame pixels) searched
 _MIN_HIT_SIDE_PX = 12.0
 _MIN_VISIBLE = 0.15  # share of the silhouette inside the frame to accept a hit
 _MIN_SHOWN = 0.25  # detection: a colour counts as shown from this share of its pixels
+_MAIN_COLOUR = 0.05  # and as one of the mark's main colours from this share of the mark
 _MIN_RECALL = 0.6  # each large colour: share of its pixels the frame shows in that colour
 _MIN_SCORE = 0.75  # area-weighted share of the mark's pixels shown in their own colour
 _FOLLOW_SCORE = 0.6  # the same, to follow a known mark (blurred, or its last pixels in frame)
@@ -733,8 +734,9 @@ class FlatMatcher:
         their shades agree), and the mark's own pixels must be flat (``_MAX_INSIDE_SPREAD``).
         With ``outer_ring`` (detection) the rings reach past the mark's rectangle (a square
         badge has all its surroundings there); following a known mark keeps them inside it.
-        ``min_colours``: palette colours the frame must show (``_MIN_SHOWN`` of their pixels
-        in frame in their colour, at least 4 verify pixels).
+        ``min_colours``: main palette colours (``_MAIN_COLOUR`` of the mark's pixels at
+        least) the frame must show (``_MIN_SHOWN`` of their pixels in their colour; a colour
+        outside the frame is not shown), at most as many as the mark has.
 
         Returns:
             (recall - spill / 2, for ranking; whether it passes as a hit: enough of the mark
@@ -755,6 +757,8 @@ class FlatMatcher:
         warped_lch = to_lch(warped)
         visible = (valid & ref.verify_silhouette).sum() / ref.verify_silhouette.sum()
         counts, recalls, spills, seen_spills = [], [], [], []
+        shown = 0  # the reference's main colours the frame shows
+        main = ref.verify_labels.sum(axis=(1, 2)) >= _MAIN_COLOUR * ref.verify_labels.sum()
         for colour in range(len(ref.box_lo)):
             own = ref.verify_labels[colour] & valid
             count = int(own.sum())
@@ -767,6 +771,7 @@ class FlatMatcher:
                 ring[:, :pad] = ring[:, -pad:] = False
             counts.append(count)
             recalls.append((match & own).sum() / count)
+            shown += bool(main[colour] and recalls[-1] >= _MIN_SHOWN)
             spills.append((match & ring).sum() / max(int(ring.sum()), 1))
             if max_seen_spill is not None and ring.any() and (own & match).any():
                 inside = warped[own & match].astype(np.float32).mean(axis=0)
@@ -791,7 +796,7 @@ class FlatMatcher:
         large = weights * len(ref.box_lo) >= 0.3
         passes = (
             visible >= min_visible
-            and sum(r >= _MIN_SHOWN for r in recalls) >= min_colours
+            and shown >= min(min_colours, int(main.sum()))
             and recall >= min_score
             and spill <= _MAX_SPILL
             and (max_seen_spill is None or float(weights @ seen_spills) <= max_seen_spill)
