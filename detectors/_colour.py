@@ -24,7 +24,10 @@ ACHROMATIC = 18.0  # chroma (uint8 Lab units) below which a colour is told by li
 _TIGHT = (70.0, 0.45, 1.3, 6.0, 15.0)
 _LOOSE = (85.0, 0.35, 1.5, 10.0, 22.0)
 _MIN_CHROMA = 6.0  # below this a pixel's hue is noise: never a chromatic colour's pixel
-_GREY_L_TOL = (40.0, 60.0)  # achromatic colours: lightness tolerance, tight and loose
+# Achromatic colours: lightness tolerance below (a white dimmed by the picture's exposure is
+# grey) and above (a black lit up stays dark), tight and loose.
+_GREY_L_BELOW = (40.0, 60.0)
+_GREY_L_ABOVE = (30.0, 45.0)
 _GREY_C_TOL = (8.0, 12.0)  # and chroma above the colour's own
 
 
@@ -50,11 +53,12 @@ def colour_boxes(centres_lab: np.ndarray, tight: bool) -> tuple[np.ndarray, np.n
     grey = chroma < ACHROMATIC
     index = 0 if tight else 1
     lo[grey] = np.stack(
-        [centres[grey, 0] - _GREY_L_TOL[index], np.zeros(grey.sum()), np.zeros(grey.sum())], axis=1
+        [centres[grey, 0] - _GREY_L_BELOW[index], np.zeros(grey.sum()), np.zeros(grey.sum())],
+        axis=1,
     )
     hi[grey] = np.stack(
         [
-            centres[grey, 0] + _GREY_L_TOL[index],
+            centres[grey, 0] + _GREY_L_ABOVE[index],
             chroma[grey] + _GREY_C_TOL[index],
             np.full(grey.sum(), 360.0),
         ],

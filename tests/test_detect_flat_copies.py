@@ -142,3 +142,40 @@ def test_a_colours_hull_does_not_change_when_its_pieces_merge_or_break():
     assert grouped.any(), centres.tolist()
     expected = hull_shape(cv2.findNonZero(frame))[0]
     assert abs(areas[grouped].max() / expected - 1) < 0.1
+
+
+def test_a_badge_without_its_emblem_is_not_the_badge(tmp_path, monkeypatch):
+    """A white badge whose small purple emblem is its brand: a plain white card is not it.
+
+    The emblem is under a tenth of the badge, too little to fail the colour layout on its own;
+    two of a mark's main colours must show. With that rule off (every colour a minor one)
+    the card is found, so the frame does test the rule; the badge itself is found either way.
+    """
+    import detectors.flat as flat
+
+    badge = np.full((200, 200, 3), 255, np.uint8)
+    cv2.circle(badge, (100, 100), 34, (120, 80, 200), 20)  # the emblem: a purple ring
+    alpha = np.zeros((200, 200), np.uint8)
+    cv2.rectangle(alpha, (30, 0), (170, 200), 255, -1)  # a rounded square, alpha outside
+    cv2.rectangle(alpha, (0, 30), (200, 170), 255, -1)
+    for x, y in ((30, 30), (170, 30), (30, 170), (170, 170)):
+        cv2.circle(alpha, (x, y), 30, 255, -1)
+    path = tmp_path / "badge.png"
+    cv2.imwrite(str(path), np.dstack([badge[..., ::-1], alpha]))
+    matcher = FlatMatcher([prepare_flat_reference("badge", path)])
+    scene = frame_of("vtest.avi", 20)
+    card = scene.copy()
+    inside = cv2.resize(alpha, (120, 120), interpolation=cv2.INTER_AREA)[..., None] / 255
+    card[200:320, 300:420] = (inside * 250 + (1 - inside) * scene[200:320, 300:420]).astype(
+        np.uint8
+    )
+    with_badge = scene.copy()
+    small = cv2.resize(badge, (120, 120), interpolation=cv2.INTER_AREA)
+    inside = cv2.resize(alpha, (120, 120), interpolation=cv2.INTER_AREA)[..., None] / 255
+    with_badge[200:320, 300:420] = (inside * small + (1 - inside) * scene[200:320, 300:420]).astype(
+        np.uint8
+    )
+    assert len(matcher.detect(with_badge)) == 1
+    assert len(matcher.detect(card)) == 0
+    monkeypatch.setattr(flat, "_MAIN_COLOUR", 2.0)
+    assert len(matcher.detect(card)) > 0
