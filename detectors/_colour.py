@@ -21,8 +21,9 @@ ACHROMATIC = 18.0  # chroma (uint8 Lab units) below which a colour is told by li
 
 # (lightness tolerance, chroma floor share, chroma ceiling share, chroma margin, hue
 # half-angle at least): tight boxes seed hypotheses, loose ones verify them.
-_TIGHT = (70.0, 0.45, 1.3, 6.0, 15.0)
+_TIGHT = (70.0, 0.7, 1.3, 6.0, 15.0)
 _LOOSE = (85.0, 0.35, 1.5, 10.0, 22.0)
+PALE = 0.45  # chroma floor (share of the colour's) of the boxes that group a mark's pieces
 _MIN_CHROMA = 6.0  # below this a pixel's hue is noise: never a chromatic colour's pixel
 # Achromatic colours: lightness tolerance below (a white dimmed by the picture's exposure is
 # grey) and above (a black lit up stays dark), tight and loose.
@@ -31,18 +32,23 @@ _GREY_L_ABOVE = (30.0, 45.0)
 _GREY_C_TOL = (8.0, 12.0)  # and chroma above the colour's own
 
 
-def colour_boxes(centres_lab: np.ndarray, tight: bool) -> tuple[np.ndarray, np.ndarray]:
+def colour_boxes(
+    centres_lab: np.ndarray, tight: bool, chroma_floor: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """LCh boxes (lo, hi), each (C, 3) float32, of (C, 3) Lab palette centres.
 
     A box whose hue ``lo`` is above its hue ``hi`` wraps through 0 degrees.
     Tight boxes seed hypotheses (a mark's part should not merge with a background of a
     similar colour); loose ones verify them (shading, blur and compression shift colours).
+    ``chroma_floor`` (a share of the colour's chroma) replaces the box's own: a lower one
+    keeps the pale thin strokes of a small mark, and lets a lawn in with a green mark.
     """
     centres = np.asarray(centres_lab, np.float64).reshape(-1, 3)
     a, b = centres[:, 1] - 128, centres[:, 2] - 128
     chroma = np.hypot(a, b)
     hue = np.degrees(np.arctan2(b, a)) % 360
     l_tol, floor, ceiling, margin, min_angle = _TIGHT if tight else _LOOSE
+    floor = floor if chroma_floor is None else chroma_floor
     ab_tol = 6.0 + 0.12 * chroma if tight else 10.0 + 0.3 * chroma
     angle = np.maximum(min_angle, np.degrees(np.arctan2(ab_tol, np.maximum(chroma, 1e-6))))
     lo = np.stack(

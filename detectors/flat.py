@@ -32,7 +32,7 @@ import numpy as np
 from autoblur.config import DetectConfig, PipelineConfig
 from autoblur.errors import ConfigError
 from autoblur.types import BrandCue, Detections, RegionMask, box_iou
-from detectors._colour import chromatic, colour_boxes, to_lch, within
+from detectors._colour import PALE, chromatic, colour_boxes, to_lch, within
 from detectors._groups import frame_groups, reference_groups
 from detectors.base import DETECTORS
 from detectors.logo import plausible_quad, read_logo, silhouette_of
@@ -97,6 +97,8 @@ class FlatReference:
         box_hi: (C, 3) float32 upper LCh bounds.
         seed_lo: (C, 3) float32 tighter lower bounds, for the regions that seed hypotheses.
         seed_hi: (C, 3) float32 tighter upper bounds.
+        pale_lo: (C, 3) float32 the same down to a paler chroma, for the groups of pieces.
+        pale_hi: (C, 3) float32 their upper bounds.
         work_onehot: (h, w, 3) float32 at work size, 1 where the pixel has colour k (of the
             three largest colours), for ECC.
         ecc_colours: the three largest palette colours (repeated when fewer).
@@ -121,6 +123,8 @@ class FlatReference:
     box_hi: np.ndarray
     seed_lo: np.ndarray
     seed_hi: np.ndarray
+    pale_lo: np.ndarray
+    pale_hi: np.ndarray
     work_onehot: np.ndarray
     ecc_colours: tuple[int, ...]
     work_silhouette: np.ndarray
@@ -262,6 +266,7 @@ def prepare_flat_reference(brand: str, path: Path) -> FlatReference:
     lo, hi = colour_boxes(centres, tight=False)
     ecc_colours = _ecc_colours(labels)
     seed_lo, seed_hi = colour_boxes(centres, tight=True)
+    pale_lo, pale_hi = colour_boxes(centres, tight=True, chroma_floor=PALE)
     return FlatReference(
         brand=brand,
         path=path,
@@ -269,6 +274,8 @@ def prepare_flat_reference(brand: str, path: Path) -> FlatReference:
         box_hi=hi,
         seed_lo=seed_lo,
         seed_hi=seed_hi,
+        pale_lo=pale_lo,
+        pale_hi=pale_hi,
         work_onehot=np.stack([labels == c for c in ecc_colours], axis=2).astype(np.float32),
         ecc_colours=ecc_colours,
         work_silhouette=work_sil.astype(np.uint8),
@@ -416,10 +423,15 @@ class FlatMatcher:
         lch = to_lch(lab) if lch is None else lch
         masks = [within(lch, ref.seed_lo[c], ref.seed_hi[c]) for c in range(len(ref.box_lo))]
         regions = [self._regions(mask) for mask in masks]
+        # Pieces are grouped from their paler shades too: a small mark's thin strokes keep
+        # half their chroma (a lawn merging with a green mark's region does less harm here
+        # than to the parts, since every group is tried as a whole).
         grouped = {int(c) for c in ref.groups[:, 0]}
         groups = [
-            _Regions(*frame_groups(mask)) if c in grouped else _NO_REGIONS
-            for c, mask in enumerate(masks)
+            _Regions(*frame_groups(within(lch, ref.pale_lo[c], ref.pale_hi[c])))
+            if c in grouped
+            else _NO_REGIONS
+            for c in range(len(ref.box_lo))
         ]
         hypotheses = self._hypotheses(ref, regions, groups, lab.shape[:2])
         # One colour tells a mark from a patch of that colour by its outline alone.

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from autoblur.types import box_iou
-from detectors._colour import colour_boxes, to_lch, within
+from detectors._colour import PALE, colour_boxes, to_lch, within
 from detectors._groups import frame_groups, hull_shape
 from detectors.flat import FlatMatcher, prepare_flat_reference
 from tests.test_detect_flat import frame_of
@@ -107,7 +107,7 @@ def test_a_mark_is_not_found_where_it_is_not(pieces_png):
 
 
 def test_colour_boxes_go_by_hue_and_keep_pale_shades():
-    """A chromatic colour keeps its half-chroma shade and loses another hue; grey by lightness."""
+    """A chromatic colour keeps its half-chroma shade (pale boxes) and loses another hue."""
     centres = cv2.cvtColor(np.uint8([[ORANGE, (128, 128, 128), (220, 20, 40)]]), cv2.COLOR_RGB2LAB)
     lo, hi = colour_boxes(centres[0].astype(np.float32), tight=True)
 
@@ -116,7 +116,12 @@ def test_colour_boxes_go_by_hue_and_keep_pale_shades():
         return bool(within(to_lch(lab), lo[colour], hi[colour])[0, 0])
 
     half_chroma = tuple(int(v) for v in (np.float32(ORANGE) + np.float32((128, 128, 128))) / 2)
-    assert shown(ORANGE, 0) and shown(half_chroma, 0)
+    assert shown(ORANGE, 0) and not shown(half_chroma, 0)  # seeds: no lawn for a green mark
+    pale_lo, pale_hi = colour_boxes(centres[0].astype(np.float32), tight=True, chroma_floor=PALE)
+    lab = cv2.cvtColor(np.uint8([[half_chroma]]), cv2.COLOR_RGB2LAB)
+    assert within(to_lch(lab), pale_lo[0], pale_hi[0])[0, 0]  # the pale boxes keep it
+    loose_lo, loose_hi = colour_boxes(centres[0].astype(np.float32), tight=False)
+    assert within(to_lch(lab), loose_lo[0], loose_hi[0])[0, 0]  # and so does the check
     assert not shown((40, 200, 60), 0) and not shown((120, 120, 120), 0)  # green, grey
     assert shown((135, 135, 135), 1) and not shown(ORANGE, 1) and not shown((30, 30, 30), 1)
     # A red near 0 degrees of hue (its box wraps) keeps a slightly bluer and a slightly
