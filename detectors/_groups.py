@@ -70,7 +70,9 @@ def frame_groups(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
     Returns:
         As ``detectors.flat._components`` returns regions: the hull of each group's own
-        pixels (not of the closing's), at every closing size, repeats dropped.
+        pixels (not of the closing's), at every closing size, repeats dropped. A group that
+        the frame's edge cuts is left out: its hull is a part's, and would put a smaller mark
+        inside the one leaving the frame (the pairs of parts find that one).
     """
     areas, centres, shapes = [], [], []
     seen: set[tuple[int, int, int, int]] = set()
@@ -78,10 +80,15 @@ def frame_groups(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
         closed = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
         count, labels, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
+        height, width = mask.shape
+        x0, y0 = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+        x1, y1 = x0 + stats[:, cv2.CC_STAT_WIDTH], y0 + stats[:, cv2.CC_STAT_HEIGHT]
+        cut = (x0 == 0) | (y0 == 0) | (x1 == width) | (y1 == height)
         large = [
             i
             for i in range(1, count)
             if max(stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT]) >= _MIN_SIDE_PX
+            and not cut[i]
         ]
         large.sort(key=lambda i: -stats[i, cv2.CC_STAT_AREA])
         for i in large[:_PER_SIZE]:
