@@ -165,11 +165,13 @@ def test_interrupted_batch_keeps_finished_work_and_leaves_no_partials(inputs, tm
     deadline = time.time() + 120
     writing = []
     while time.time() < deadline and process.poll() is None:
-        # Wait until the first item is finished and recorded, and the next one is being
-        # written (its temporary output is there): the interruption lands mid-item.
+        # Wait until the first item is finished and recorded, and the long one is being
+        # written (its temporary output is there): the interruption lands mid-item. (Any
+        # partial would do on an idle machine; on a loaded one a tiny item's partial can be
+        # seen just before the batch ends, and the interruption comes too late.)
         state = out / "batch_state.json"
         if state.exists() and json.loads(state.read_text())["items"]:
-            writing = list(out.rglob(".*partial*"))
+            writing = list(out.rglob(".more0*partial*"))
             if writing:
                 break
         time.sleep(0.1)
