@@ -161,7 +161,13 @@ def test_interrupted_batch_keeps_finished_work_and_leaves_no_partials(inputs, tm
     for i in (1, 2):  # still to do when interrupted
         write_tiny_video(inputs / f"more{i}.mp4", frames=8)
     command = batch_command(inputs, out)
-    process = subprocess.Popen(command, start_new_session=True)
+    # Ctrl-C as a terminal sends it, whatever this test's parent did with SIGINT (a shell's
+    # background job starts with it ignored, and a child inherits that).
+    process = subprocess.Popen(
+        command,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
+    )
     deadline = time.time() + 120
     writing = []
     while time.time() < deadline and process.poll() is None:
