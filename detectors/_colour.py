@@ -29,7 +29,9 @@ _MIN_CHROMA = 6.0  # below this a pixel's hue is noise: never a chromatic colour
 # grey) and above (a black lit up stays dark), tight and loose.
 _GREY_L_BELOW = (40.0, 60.0)
 _GREY_L_ABOVE = (30.0, 45.0)
-_GREY_C_TOL = (8.0, 12.0)  # and chroma above the colour's own
+# and chroma above the colour's own: a dark colour's chroma is small and so is its noise (a
+# black mark's box must not take in a shadow on grass), a white's grows with the light's tint.
+_GREY_C_TOL = ((4.0, 4.0), (12.0, 0.0))  # (at black, more at white), tight and loose
 
 
 def colour_boxes(
@@ -65,7 +67,7 @@ def colour_boxes(
     hi[grey] = np.stack(
         [
             centres[grey, 0] + _GREY_L_ABOVE[index],
-            chroma[grey] + _GREY_C_TOL[index],
+            chroma[grey] + _GREY_C_TOL[index][0] + _GREY_C_TOL[index][1] * centres[grey, 0] / 255,
             np.full(grey.sum(), 360.0),
         ],
         axis=1,
