@@ -184,3 +184,37 @@ def test_a_badge_without_its_emblem_is_not_the_badge(tmp_path, monkeypatch):
     assert len(matcher.detect(card)) == 0
     monkeypatch.setattr(flat, "_MAIN_COLOUR", 2.0)
     assert len(matcher.detect(card)) > 0
+
+
+def app_icon(size: int = 240) -> np.ndarray:
+    """An app icon of eight flat colours: a white plate, four colour bars, a two-shade square.
+
+    Like a calendar or a mascot badge: no seventh colour is noise, each is a drawn part.
+    """
+    rgb = np.full((size, size, 3), 255, np.uint8)
+    u = size // 12
+    bars = ((66, 133, 244), (52, 168, 83), (251, 188, 4), (234, 67, 53))
+    for k, colour in enumerate(bars):
+        cv2.rectangle(rgb, (2 * u, (2 + 2 * k) * u), (5 * u, (3 + 2 * k) * u), colour, -1)
+    cv2.rectangle(rgb, (6 * u, 2 * u), (10 * u, 6 * u), (25, 103, 210), -1)
+    cv2.rectangle(rgb, (6 * u, 7 * u), (10 * u, 10 * u), (24, 128, 56), -1)
+    cv2.circle(rgb, (8 * u, 4 * u), u, (60, 64, 67), -1)
+    return rgb
+
+
+def test_a_mark_of_eight_flat_colours_is_a_flat_mark_and_found_small(tmp_path):
+    """Eight colours (an app icon): a flat reference, found 52 px wide on a real frame.
+
+    With six colours at most it was not a flat mark, and SIFT alone has no features at 52 px.
+    """
+    path = tmp_path / "icon.png"
+    cv2.imwrite(str(path), np.dstack([app_icon()[..., ::-1], np.full((240, 240), 255, np.uint8)]))
+    matcher = FlatMatcher([prepare_flat_reference("icon", path)])
+    scene = frame_of("bikes.mp4", 40)
+    icon = cv2.resize(app_icon(), (52, 52), interpolation=cv2.INTER_AREA)
+    frame = scene.copy()
+    frame[90:142, 200:252] = icon
+    found = matcher.detect(subsample_chroma(cv2.GaussianBlur(frame, (0, 0), 0.6)))
+    assert len(found) == 1, found.xyxy.tolist()
+    assert box_iou(np.float32([[200, 90, 252, 142]]), found.xyxy)[0, 0] >= 0.7
+    assert len(matcher.detect(scene)) == 0
