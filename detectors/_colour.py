@@ -32,6 +32,14 @@ _GREY_L_ABOVE = (30.0, 45.0)
 # and chroma above the colour's own: a dark colour's chroma is small and so is its noise (a
 # black mark's box must not take in a shadow on grass), a white's grows with the light's tint.
 _GREY_C_TOL = ((4.0, 4.0), (12.0, 0.0))  # (at black, more at white), tight and loose
+# A tinted grey (a slate blue, a warm dark grey) keeps a grey's lightness tolerances, but its
+# boxes also keep its hue within a half-angle, and chroma down to a share of its own (and a
+# few units at least), seeds and check: told by lightness alone, a slate mark takes in every
+# dark patch around it, and a grey wall passes for its surroundings' spill.
+TINTED = 8.0
+_TINT_ANGLE = (30.0, 45.0)
+_TINT_FLOOR = (0.5, 0.35)
+_TINT_MIN_CHROMA = (5.0, 4.0)
 
 
 def colour_boxes(
@@ -72,6 +80,15 @@ def colour_boxes(
         ],
         axis=1,
     )
+    tinted = grey & (chroma >= TINTED)
+    if tinted.any():
+        floor_share = _TINT_FLOOR[index]
+        if chroma_floor is not None:
+            floor_share = min(floor_share, chroma_floor)
+        angle = np.maximum(_TINT_ANGLE[index], np.degrees(np.arctan2(ab_tol, chroma)))[tinted]
+        lo[tinted, 1] = np.maximum(_TINT_MIN_CHROMA[index], floor_share * chroma[tinted])
+        lo[tinted, 2] = (hue[tinted] - angle) % 360
+        hi[tinted, 2] = (hue[tinted] + angle) % 360
     lo[:, 0] = np.clip(lo[:, 0], 0, 255)
     hi[:, 0] = np.clip(hi[:, 0], 0, 255)
     return lo.astype(np.float32), hi.astype(np.float32)

@@ -20,16 +20,29 @@ _MIN_SIDE_PX = 12  # frame groups: the longest side of their box at least
 _PER_SIZE = 24  # frame groups kept per closing size, the largest first
 
 
-def hull_shape(points_xy: np.ndarray) -> tuple[float, float, float, float, float] | None:
-    """(area, centroid x, centroid y, axis angle, elongation) of the hull of (N, 1, 2) points.
+def square_angle(points_xy: np.ndarray) -> float:
+    """The turn (radians, 0 to pi/2) of the smallest rectangle round (N, 1, 2) points.
+
+    A square's or a round part's principal axis says nothing of its turn; its bounding
+    rectangle's does, up to quarter turns.
+    """
+    return float(np.radians(cv2.minAreaRect(points_xy)[2]) % (np.pi / 2))
+
+
+def hull_shape(
+    points_xy: np.ndarray,
+) -> tuple[float, float, float, float, float, float] | None:
+    """(area, centroid x, y, axis angle, elongation, square angle) of the hull of (N, 1, 2) points.
 
     The angle (radians) and elongation (0 for a disc or a square, towards 1 for a line) come
     from the hull's second-order central moments, as ``detectors.flat._components`` gives
-    them for a part's outline. None for fewer than three points or a flat hull.
+    them for a part's outline, and the square angle from :func:`square_angle`. None for fewer
+    than three points or a flat hull.
     """
     if points_xy is None or len(points_xy) < 3:
         return None
-    moments = cv2.moments(cv2.convexHull(points_xy))
+    hull = cv2.convexHull(points_xy)
+    moments = cv2.moments(hull)
     if moments["m00"] <= 0:
         return None
     mu20, mu02, mu11 = moments["mu20"], moments["mu02"], moments["mu11"]
@@ -40,6 +53,7 @@ def hull_shape(points_xy: np.ndarray) -> tuple[float, float, float, float, float
         moments["m01"] / moments["m00"],
         0.5 * np.arctan2(2 * mu11, mu20 - mu02),
         elongation,
+        square_angle(hull),
     )
 
 
@@ -47,7 +61,8 @@ def reference_groups(labels: np.ndarray) -> np.ndarray:
     """The hull shape of each large colour of a (h, w) int16 label map (-1 outside).
 
     Returns:
-        (G, 6) float64 colour, hull area, centroid x, y, axis angle, elongation of each colour
+        (G, 7) float64 colour, hull area, centroid x, y, axis angle, elongation, square angle
+        of each colour
         that covers at least ``MIN_SHARE`` of the map's labelled pixels.
     """
     total = max(int((labels >= 0).sum()), 1)
@@ -59,11 +74,11 @@ def reference_groups(labels: np.ndarray) -> np.ndarray:
         shape = hull_shape(cv2.findNonZero(own))
         if shape is not None:
             groups.append((colour, *shape))
-    return np.array(groups, np.float64).reshape(-1, 6)
+    return np.array(groups, np.float64).reshape(-1, 7)
 
 
 def frame_groups(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Hull areas (N,), centroids (N, 2) and shapes (N, 2) of the groups of a colour's pieces.
+    """Hull areas (N,), centroids (N, 2) and shapes (N, 3) of the groups of a colour's pieces.
 
     Args:
         mask: (H, W) uint8 frame mask of one colour (255 where a pixel shows it).
@@ -103,12 +118,12 @@ def frame_groups(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             shape = hull_shape(cv2.findNonZero(own))
             if shape is None:
                 continue
-            area, cx, cy, angle, elongation = shape
+            area, cx, cy, *rest = shape
             areas.append(area)
             centres.append((cx + x, cy + y))
-            shapes.append((angle, elongation))
+            shapes.append(rest)
     return (
         np.array(areas, np.float64),
         np.array(centres, np.float64).reshape(-1, 2),
-        np.array(shapes, np.float64).reshape(-1, 2),
+        np.array(shapes, np.float64).reshape(-1, 3),
     )

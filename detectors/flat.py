@@ -33,7 +33,7 @@ from autoblur.config import DetectConfig, PipelineConfig
 from autoblur.errors import ConfigError
 from autoblur.types import BrandCue, Detections, RegionMask, box_iou
 from detectors._colour import PALE, chromatic, colour_boxes, to_lch, within
-from detectors._groups import frame_groups, reference_groups
+from detectors._groups import frame_groups, reference_groups, square_angle
 from detectors.base import DETECTORS
 from detectors.logo import plausible_quad, read_logo, silhouette_of
 
@@ -103,9 +103,9 @@ class FlatReference:
             three largest colours), for ECC.
         ecc_colours: the three largest palette colours (repeated when fewer).
         work_silhouette: (h, w) uint8 silhouette at work size (1 inside).
-        parts: (P, 6) float64 seed parts at work size: colour, area, centroid x, centroid y,
-            axis angle, elongation.
-        groups: (G, 6) float64 the same for the hull of each large colour's pixels (see
+        parts: (P, 7) float64 seed parts at work size: colour, area, centroid x, centroid y,
+            axis angle, elongation, square angle (see ``detectors._groups.square_angle``).
+        groups: (G, 7) float64 the same for the hull of each large colour's pixels (see
             ``detectors._groups``).
         verify_labels: (C, hv, wv) bool, each colour's pixels at verify size, eroded by one.
         verify_rings: (C, hv, wv) bool, pixels outside the silhouette next to each colour.
@@ -184,25 +184,26 @@ def _ecc_colours(labels: np.ndarray) -> tuple[int, ...]:
 
 
 def _seed_parts(labels: np.ndarray) -> np.ndarray:
-    """(P, 6) colour, area, centroid x, y, axis angle, elongation of the parts that seed."""
+    """(P, 7) colour, area, centroid x, y, axis angle, elongation, square angle of seed parts."""
     total = max(int((labels >= 0).sum()), 1)
     parts = []
     for colour in range(int(labels.max()) + 1):
         area, centre_xy, shape = _components((labels == colour).astype(np.uint8))
-        for a, (x, y), (angle, elongation) in zip(area, centre_xy, shape, strict=True):
+        for a, (x, y), (angle, elongation, square) in zip(area, centre_xy, shape, strict=True):
             if a >= _MIN_PART_SHARE * total:
-                parts.append((colour, a, x, y, angle, elongation))
-    return np.array(parts, np.float64).reshape(-1, 6)
+                parts.append((colour, a, x, y, angle, elongation, square))
+    return np.array(parts, np.float64).reshape(-1, 7)
 
 
 def _components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Areas (N,), centroids (N, 2) and shapes (N, 2) of the outer contours of a uint8 mask.
+    """Areas (N,), centroids (N, 2) and shapes (N, 3) of the outer contours of a uint8 mask.
 
     Contours are far faster than connected-component labelling on a whole frame. Areas count
     the pixels the outline encloses (polygon area plus half its perimeter), holes included,
     the same way for the reference and the frame. A shape is the angle (radians) of the
     outline's principal axis and its elongation (0 for a disc or a square, towards 1 for a
-    line), from the second-order central moments.
+    line), from the second-order central moments, and its square angle (the turn of its
+    smallest rectangle: ``detectors._groups.square_angle``).
     """
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     areas, centres, shapes = [], [], []
@@ -213,15 +214,21 @@ def _components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             centres.append((moments["m10"] / moments["m00"], moments["m01"] / moments["m00"]))
             mu20, mu02, mu11 = moments["mu20"], moments["mu02"], moments["mu11"]
             spread = np.hypot(mu20 - mu02, 2 * mu11)
-            shapes.append((0.5 * np.arctan2(2 * mu11, mu20 - mu02), spread / (mu20 + mu02)))
+            shapes.append(
+                (
+                    0.5 * np.arctan2(2 * mu11, mu20 - mu02),
+                    spread / (mu20 + mu02),
+                    square_angle(contour),
+                )
+            )
         else:
             centres.append(tuple(contour.reshape(-1, 2).mean(axis=0)))
-            shapes.append((0.0, 1.0))
+            shapes.append((0.0, 1.0, 0.0))
         areas.append(area)
     return (
         np.array(areas, np.float64),
         np.array(centres, np.float64).reshape(-1, 2),
-        np.array(shapes, np.float64).reshape(-1, 2),
+        np.array(shapes, np.float64).reshape(-1, 3),
     )
 
 
@@ -323,7 +330,7 @@ class _Regions:
     Attributes:
         area: (N,) areas.
         centre_xy: (N, 2) centroids.
-        shape: (N, 2) principal-axis angle and elongation (see :func:`_components`).
+        shape: (N, 3) principal-axis angle, elongation and square angle (see :func:`_components`).
     """
 
     area: np.ndarray
@@ -557,21 +564,22 @@ class FlatMatcher:
         A one-colour silhouette (most brand marks drawn in a single colour) has one large
         part and nothing to pair it with. Its region in the frame gives the rest: the
         centroid the position, the area the scale, the principal axis the turn (both ways
-        along it; every 45 degrees for a round or square part, whose axis says nothing).
+        along it; for a round or square part, whose axis says nothing, every 45 degrees from
+        the turn of its smallest rectangle).
         Regions whose elongation differs from the part's are ranked last. The same lays a
         colour's hull (``detectors._groups``) onto a frame group's hull.
 
         Args:
-            parts: (P, 6) colour, area, centroid x, y, axis angle, elongation of the parts.
+            parts: (P, 7) colour, area, centroid x, y, axis angle, elongation, square angle.
             regions: per palette colour, the frame's regions (or groups).
             min_scale: smallest scale from work size to the frame.
             max_scale: largest.
             max_turn: turns (radians either way from upright) tried at most.
         """
         candidates: list[tuple[float, np.ndarray]] = []
-        for colour, area, x, y, angle, elongation in parts:
+        for colour, area, x, y, angle, elongation, square in parts:
             found = regions[int(colour)]
-            for r_area, r_xy, (r_angle, r_elongation) in zip(
+            for r_area, r_xy, (r_angle, r_elongation, r_square) in zip(
                 found.area, found.centre_xy, found.shape, strict=True
             ):
                 scale = float(np.sqrt(r_area / area))
@@ -582,8 +590,8 @@ class FlatMatcher:
                     continue
                 if max(elongation, r_elongation) < _ROUND and max_turn < np.pi:
                     turns = np.linspace(-max_turn, max_turn, 5)  # a round hull: any turn
-                elif max(elongation, r_elongation) < _ROUND:
-                    turns = np.arange(8) * np.pi / 4
+                elif max(elongation, r_elongation) < _ROUND:  # a square's turn, or any
+                    turns = r_square - square + np.arange(8) * np.pi / 4
                 else:
                     turns = r_angle - angle + np.array([0.0, np.pi])
                 turns = turns[np.abs((turns + np.pi) % (2 * np.pi) - np.pi) <= max_turn + 1e-9]
@@ -798,7 +806,9 @@ class FlatMatcher:
                 if spills[-1] <= _CLEAN_SPILL and chromatic(ref.box_lo[colour], ref.box_hi[colour]):
                     allowed = max(allowed, _SPREAD_PER_CONTRAST * float(np.median(near)))
                 flat = float(np.median(spread)) <= allowed
-                seen_spills.append(float((near < _SAME_COLOUR).mean()) if flat else 1.0)
+                # (and are the colour: a slate mark on a grey wall is near it in Lab, not in hue)
+                seen = (near < _SAME_COLOUR) & match[ring]
+                seen_spills.append(float(seen.mean()) if flat else 1.0)
             else:
                 seen_spills.append(0.0 if max_seen_spill is None or not own.any() else 1.0)
         if not counts:
@@ -880,7 +890,7 @@ def _membership(ref: FlatReference, crop_lab: np.ndarray) -> np.ndarray:
     lch = to_lch(crop_lab)
     return (
         np.stack(
-            [within(lch, ref.box_lo[c], ref.box_hi[c]) for c in ref.ecc_colours], axis=2
+            [within(lch, ref.pale_lo[c], ref.pale_hi[c]) for c in ref.ecc_colours], axis=2
         ).astype(np.float32)
         / 255
     )
