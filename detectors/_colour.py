@@ -33,9 +33,10 @@ _GREY_L_ABOVE = (30.0, 45.0)
 # black mark's box must not take in a shadow on grass), a white's grows with the light's tint.
 _GREY_C_TOL = ((4.0, 4.0), (12.0, 0.0))  # (at black, more at white), tight and loose
 # A tinted grey (a slate blue, a warm dark grey) keeps a grey's lightness tolerances, but its
-# boxes also keep its hue within a half-angle, and chroma down to a share of its own (and a
-# few units at least), seeds and check: told by lightness alone, a slate mark takes in every
-# dark patch around it, and a grey wall passes for its surroundings' spill.
+# seeds keep its hue within a half-angle, and chroma down to a share of its own (and a few
+# units at least): told by lightness alone, a slate mark takes in every dark patch around it.
+# Its check's spill does too (a grey wall round a slate mark is not the mark's colour spilling
+# over); its recall does not (a pale tint, often an edge's blend, fades in a small copy).
 TINTED = 8.0
 _TINT_ANGLE = (30.0, 45.0)
 _TINT_FLOOR = (0.5, 0.35)
@@ -43,7 +44,7 @@ _TINT_MIN_CHROMA = (5.0, 4.0)
 
 
 def colour_boxes(
-    centres_lab: np.ndarray, tight: bool, chroma_floor: float | None = None
+    centres_lab: np.ndarray, tight: bool, chroma_floor: float | None = None, by_hue: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
     """LCh boxes (lo, hi), each (C, 3) float32, of (C, 3) Lab palette centres.
 
@@ -52,6 +53,7 @@ def colour_boxes(
     similar colour); loose ones verify them (shading, blur and compression shift colours).
     ``chroma_floor`` (a share of the colour's chroma) replaces the box's own: a lower one
     keeps the pale thin strokes of a small mark, and lets a lawn in with a green mark.
+    ``by_hue`` False leaves a tinted grey's box a plain grey's (lightness and chroma only).
     """
     centres = np.asarray(centres_lab, np.float64).reshape(-1, 3)
     a, b = centres[:, 1] - 128, centres[:, 2] - 128
@@ -80,7 +82,7 @@ def colour_boxes(
         ],
         axis=1,
     )
-    tinted = grey & (chroma >= TINTED)
+    tinted = grey & (chroma >= TINTED) & by_hue
     if tinted.any():
         floor_share = _TINT_FLOOR[index]
         if chroma_floor is not None:

@@ -95,6 +95,9 @@ class FlatReference:
             ``detectors._colour``: lightness, chroma, hue in degrees; a hue range whose
             lower end is above its upper end wraps through 0).
         box_hi: (C, 3) float32 upper LCh bounds.
+        spill_lo: (C, 3) float32 the same, a tinted grey's kept to its hue: pixels just
+            outside the mark that show its colour (``box_*`` for the mark's own pixels).
+        spill_hi: (C, 3) float32 their upper bounds.
         seed_lo: (C, 3) float32 tighter lower bounds, for the regions that seed hypotheses.
         seed_hi: (C, 3) float32 tighter upper bounds.
         pale_lo: (C, 3) float32 the same down to a paler chroma, for the groups of pieces.
@@ -121,6 +124,8 @@ class FlatReference:
     path: Path
     box_lo: np.ndarray
     box_hi: np.ndarray
+    spill_lo: np.ndarray
+    spill_hi: np.ndarray
     seed_lo: np.ndarray
     seed_hi: np.ndarray
     pale_lo: np.ndarray
@@ -270,7 +275,8 @@ def prepare_flat_reference(brand: str, path: Path) -> FlatReference:
         verify_labels.append(cv2.erode(own, kernel).astype(bool))
         near = cv2.dilate(own, np.ones((7, 7), np.uint8)).astype(bool)
         verify_rings.append(near & outside & ~cv2.dilate(own, kernel).astype(bool))
-    lo, hi = colour_boxes(centres, tight=False)
+    lo, hi = colour_boxes(centres, tight=False, by_hue=False)
+    spill_lo, spill_hi = colour_boxes(centres, tight=False)
     ecc_colours = _ecc_colours(labels)
     seed_lo, seed_hi = colour_boxes(centres, tight=True)
     pale_lo, pale_hi = colour_boxes(centres, tight=True, chroma_floor=PALE)
@@ -279,6 +285,8 @@ def prepare_flat_reference(brand: str, path: Path) -> FlatReference:
         path=path,
         box_lo=lo,
         box_hi=hi,
+        spill_lo=spill_lo,
+        spill_hi=spill_hi,
         seed_lo=seed_lo,
         seed_hi=seed_hi,
         pale_lo=pale_lo,
@@ -785,6 +793,11 @@ class FlatMatcher:
             if count < 4:
                 continue
             match = within(warped_lch, ref.box_lo[colour], ref.box_hi[colour]).astype(bool)
+            # A tinted grey's spill is told by its hue too (see ``detectors._colour``).
+            by_hue = not np.array_equal(ref.spill_lo[colour], ref.box_lo[colour])
+            spilt = match
+            if by_hue:
+                spilt = within(warped_lch, ref.spill_lo[colour], ref.spill_hi[colour]) > 0
             ring = ref.verify_rings[colour] & valid
             if not outer_ring and pad:
                 ring[:pad] = ring[-pad:] = False
@@ -792,7 +805,7 @@ class FlatMatcher:
             counts.append(count)
             recalls.append((match & own).sum() / count)
             shown += bool(main[colour] and recalls[-1] >= _MIN_SHOWN)
-            spills.append((match & ring).sum() / max(int(ring.sum()), 1))
+            spills.append((spilt & ring).sum() / max(int(ring.sum()), 1))
             if max_seen_spill is not None and ring.any() and (own & match).any():
                 inside = warped[own & match].astype(np.float32).mean(axis=0)
                 near = np.linalg.norm(warped[ring].astype(np.float32) - inside, axis=1)
@@ -806,8 +819,9 @@ class FlatMatcher:
                 if spills[-1] <= _CLEAN_SPILL and chromatic(ref.box_lo[colour], ref.box_hi[colour]):
                     allowed = max(allowed, _SPREAD_PER_CONTRAST * float(np.median(near)))
                 flat = float(np.median(spread)) <= allowed
-                # (and are the colour: a slate mark on a grey wall is near it in Lab, not in hue)
-                seen = (near < _SAME_COLOUR) & match[ring]
+                # (a tinted grey's: and are its colour; a grey wall is near a slate in Lab, not
+                # in hue)
+                seen = (near < _SAME_COLOUR) & (spilt[ring] if by_hue else True)
                 seen_spills.append(float(seen.mean()) if flat else 1.0)
             else:
                 seen_spills.append(0.0 if max_seen_spill is None or not own.any() else 1.0)
@@ -885,12 +899,13 @@ def _membership(ref: FlatReference, crop_lab: np.ndarray) -> np.ndarray:
     """ECC channels of an (h, w, 3) uint8 Lab crop.
 
     Returns:
-        (h, w, 3) float32: 1 where a pixel shows each of ``ref.ecc_colours`` (loose boxes).
+        (h, w, 3) float32: 1 where a pixel shows each of ``ref.ecc_colours`` (the spill
+        boxes: loose, a tinted grey's kept to its hue).
     """
     lch = to_lch(crop_lab)
     return (
         np.stack(
-            [within(lch, ref.pale_lo[c], ref.pale_hi[c]) for c in ref.ecc_colours], axis=2
+            [within(lch, ref.spill_lo[c], ref.spill_hi[c]) for c in ref.ecc_colours], axis=2
         ).astype(np.float32)
         / 255
     )
