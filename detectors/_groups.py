@@ -18,15 +18,20 @@ MIN_SHARE = 0.3  # a colour with at least this share of the silhouette's pixels 
 _CLOSE_PX = (3, 7, 15)  # closing diameters that group a colour's pieces in the frame
 _MIN_SIDE_PX = 12  # frame groups: the longest side of their box at least
 _PER_SIZE = 24  # frame groups kept per closing size, the largest first
+_SQUARE_FILL = 0.88  # a square's (or rectangle's) hull fills its smallest rectangle (a disc 0.79)
 
 
 def square_angle(points_xy: np.ndarray) -> float:
     """The turn (radians, 0 to pi/2) of the smallest rectangle round (N, 1, 2) points.
 
-    A square's or a round part's principal axis says nothing of its turn; its bounding
-    rectangle's does, up to quarter turns.
+    A square part's principal axis says nothing of its turn; its bounding rectangle's does,
+    up to quarter turns. NaN unless the points' hull fills ``_SQUARE_FILL`` of that rectangle
+    (a disc's rectangle turns at random).
     """
-    return float(np.radians(cv2.minAreaRect(points_xy)[2]) % (np.pi / 2))
+    (_, _), (w, h), angle = cv2.minAreaRect(points_xy)
+    if cv2.contourArea(cv2.convexHull(points_xy)) < _SQUARE_FILL * w * h:
+        return float("nan")
+    return float(np.radians(angle) % (np.pi / 2))
 
 
 def hull_shape(

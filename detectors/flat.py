@@ -228,7 +228,7 @@ def _components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             )
         else:
             centres.append(tuple(contour.reshape(-1, 2).mean(axis=0)))
-            shapes.append((0.0, 1.0, 0.0))
+            shapes.append((0.0, 1.0, float("nan")))
         areas.append(area)
     return (
         np.array(areas, np.float64),
@@ -573,7 +573,7 @@ class FlatMatcher:
         part and nothing to pair it with. Its region in the frame gives the rest: the
         centroid the position, the area the scale, the principal axis the turn (both ways
         along it; for a round or square part, whose axis says nothing, every 45 degrees from
-        the turn of its smallest rectangle).
+        upright, or from the turn of its smallest rectangle for a square one).
         Regions whose elongation differs from the part's are ranked last. The same lays a
         colour's hull (``detectors._groups``) onto a frame group's hull.
 
@@ -598,8 +598,10 @@ class FlatMatcher:
                     continue
                 if max(elongation, r_elongation) < _ROUND and max_turn < np.pi:
                     turns = np.linspace(-max_turn, max_turn, 5)  # a round hull: any turn
-                elif max(elongation, r_elongation) < _ROUND:  # a square's turn, or any
-                    turns = r_square - square + np.arange(8) * np.pi / 4
+                elif max(elongation, r_elongation) < _ROUND:  # a square's turn, or upright
+                    turns = np.arange(8) * np.pi / 4
+                    if np.isfinite(square) and np.isfinite(r_square):
+                        turns = turns + r_square - square
                 else:
                     turns = r_angle - angle + np.array([0.0, np.pi])
                 turns = turns[np.abs((turns + np.pi) % (2 * np.pi) - np.pi) <= max_turn + 1e-9]
