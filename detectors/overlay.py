@@ -15,7 +15,11 @@ place, while the picture behind changes. This matcher:
 3. refines the best places at the work size and keeps a place only when the picture just inside
    the outline is the one just outside it mixed with the reference's colours at one opacity
    (``_MIN_OPACITY`` to ``_MAX_OPACITY``), which must explain ``_MIN_EXPLAINED`` of the change
-   across the outline: another shape's edges or a darker patch of the picture do not blend so.
+   across the outline: another shape's edges or a darker patch of the picture do not blend so;
+   or, where the outline shows little (a white plate over a white sky), when the picture's
+   colour gradients inside the mark are the reference's own scaled by one such opacity
+   (``_MIN_INNER_EXPLAINED`` of them; a place of picture that merely has edges there scores
+   under 0.1).
 
 A hit's mask is the reference's silhouette at the place, at frame resolution, grown by
 ``_GROW_PX``. The matcher remembers its hits (:meth:`OverlayMatcher.holds`), so that a tracker
@@ -57,6 +61,9 @@ _MIN_INSIDE_SHARE = 0.15  # of a reference's edge energy inside its outline, to 
 _MIN_INSIDE_SCORE = (
     0.3  # correlation of the edges inside the outline  # between the quarters of the outline
 )
+_MIN_INNER_EXPLAINED = 0.5
+_INNER_STRONG = 0.3  # inner check: reference gradients from this share of its strongest
+_MIN_INNER_PIXELS = 20
 _BAND_PX = 2  # inside the outline: the band whose blend is checked
 _RING_PX = 5  # outside the outline: the ring the picture behind is taken from
 _BORDER = 3  # pixels around a template: the outline's edge lies inside it
@@ -240,7 +247,9 @@ class OverlayMatcher:
                 continue
             if not _inside_agrees(ref, work, place):
                 continue
-            if blend_check(ref, picture, place.x, place.y, place.width):
+            if blend_check(ref, picture, place.x, place.y, place.width) or inner_blend_check(
+                ref, picture, place.x, place.y, place.width
+            ):
                 kept.append(place)
         return sorted(kept, key=lambda p: -p.score)
 
@@ -437,6 +446,48 @@ def blend_check(ref: OverlayReference, picture: np.ndarray, x: int, y: int, widt
         if pick.sum() >= 10 and weight > 1e-6:
             opacities.append(float((change[pick] * towards[pick]).sum()) / weight)
     return len(opacities) < 2 or max(opacities) - min(opacities) <= _OPACITY_SPREAD
+
+
+def _gradients(rgb: np.ndarray) -> np.ndarray:
+    """(h, w, 6) float32 x and y Sobel gradients of each channel of an (h, w, 3) float32 image."""
+    return np.dstack(
+        [
+            cv2.Sobel(rgb[..., c], cv2.CV_32F, dx, dy)
+            for c in range(3)
+            for dx, dy in ((1, 0), (0, 1))
+        ]
+    )
+
+
+def inner_blend_check(
+    ref: OverlayReference, picture: np.ndarray, x: int, y: int, width: int
+) -> bool:
+    """Whether the colour gradients inside the reference's outline at (x, y, width) are its own.
+
+    A translucent mark over a smooth picture shows its own inner edges scaled by its opacity:
+    where the reference's gradients are strong (``_INNER_STRONG`` of its strongest), one
+    opacity in [_MIN_OPACITY, _MAX_OPACITY] must explain ``_MIN_INNER_EXPLAINED`` of the
+    picture's gradients, in every colour channel and both directions at once.
+    """
+    rgb, alpha = ref.at_width(width)
+    h, w = alpha.shape
+    if x < 0 or y < 0 or y + h > picture.shape[0] or x + w > picture.shape[1]:
+        return False
+    region = cv2.erode((alpha > 0.9).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    if not region.any():
+        return False
+    own = _gradients(rgb)
+    seen = _gradients(picture[y : y + h, x : x + w])
+    strength = np.sqrt((own * own).sum(axis=2))
+    strong = region & (strength >= _INNER_STRONG * float(strength[region].max()))
+    if strong.sum() < _MIN_INNER_PIXELS:
+        return False
+    own, seen = own[strong], seen[strong]
+    opacity = float((own * seen).sum() / max(float((own * own).sum()), 1e-6))
+    explained = 1 - float(((seen - opacity * own) ** 2).sum()) / max(
+        float((seen * seen).sum()), 1e-6
+    )
+    return _MIN_OPACITY <= opacity <= _MAX_OPACITY and explained >= _MIN_INNER_EXPLAINED
 
 
 def _overlap(ref: OverlayReference, a: _Place, b: _Place) -> bool:

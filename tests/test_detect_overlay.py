@@ -9,9 +9,15 @@ from autoblur.io import VideoReader
 from autoblur.pipeline import Job, Pipeline
 from autoblur.synth import composite_logo
 from autoblur.track.held import OverlayHolder
-from autoblur.types import BrandCue, RegionMask
+from autoblur.types import BrandCue, RegionMask, box_iou
 from detectors.logo import LogoDetector, read_logo
-from detectors.overlay import OverlayMatcher, blend_check, edge_field, overlay_reference
+from detectors.overlay import (
+    OverlayMatcher,
+    blend_check,
+    edge_field,
+    inner_blend_check,
+    overlay_reference,
+)
 from tests.conftest import IMAGES, VIDEOS
 
 LOGO = IMAGES / "opencv-logo.png"
@@ -181,3 +187,48 @@ def test_a_run_removes_a_translucent_bug_on_every_frame(tmp_path, real_media):
             np.zeros((*removal.shape, 3), np.uint8), 1.0, bug_placement(removal.shape)
         )
         assert removal[truth].mean() >= 0.97, index
+
+
+def plate_mark(size: int = 200) -> np.ndarray:
+    """A white square plate with an orange letter E on it (RGB; the plate fills the image)."""
+    rgb = np.full((size, size, 3), 255, np.uint8)
+    u = size // 10
+    orange = (242, 90, 30)
+    cv2.rectangle(rgb, (3 * u, 2 * u), (4 * u, 8 * u), orange, -1)
+    for top, right in ((2 * u, 7 * u), (int(4.5 * u), 6 * u), (7 * u, 7 * u)):
+        cv2.rectangle(rgb, (3 * u, top), (right, top + u), orange, -1)
+    return rgb
+
+
+def test_a_white_plate_over_a_white_sky_is_found_by_its_inner_edges(tmp_path, real_media):
+    """A translucent white plate in the sky shows no outline, only its letter's edges.
+
+    The outline check cannot see it (white over white), the inner check does (the letter's
+    gradients at the plate's opacity); neither passes on the bare sky or beside the mark, and
+    the matcher finds the plate from the third keyframe.
+    """
+    path = tmp_path / "plate.png"
+    cv2.imwrite(str(path), np.dstack([plate_mark()[..., ::-1], np.full((200, 200), 255, np.uint8)]))
+    rgb, alpha = read_logo(path)
+    ref = overlay_reference("plate", path, rgb, alpha)
+    matcher = OverlayMatcher([ref])
+    frames = keyframes("tree.avi")
+    fh, fw = frames[0].shape[:2]
+    width = round(0.15 * fw)
+    x, y = round(fw - 0.04 * fw - width), round(0.05 * fh)
+    layer = cv2.resize(plate_mark(), (width, width), interpolation=cv2.INTER_AREA).astype(float)
+    for k, frame in enumerate(frames):
+        composite = frame.copy()
+        patch = composite[y : y + width, x : x + width].astype(float)
+        composite[y : y + width, x : x + width] = (0.5 * layer + 0.5 * patch + 0.5).astype(np.uint8)
+        picture = composite.astype(np.float32)  # tree.avi is under 640 wide: the work size
+        if k == 0:
+            assert not blend_check(ref, picture, x, y, width)  # no outline to see
+            assert inner_blend_check(ref, picture, x, y, width)
+            assert not inner_blend_check(ref, picture, x - 15, y + 12, width)
+            assert not inner_blend_check(ref, frame.astype(np.float32), x, y, width)
+        found = matcher.detect(composite)
+        if k < 2:
+            continue
+        assert len(found) == 1, k
+        assert box_iou(np.float32([[x, y, x + width, y + width]]), found.xyxy)[0, 0] >= 0.8
