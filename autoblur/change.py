@@ -16,7 +16,7 @@ import numpy as np
 _DIFF_LEVEL = 28  # grey-level change (0-255) that counts
 _MIN_SHARE = 0.0015  # a new changed region covers at least this share of the preview
 _MAX_SHARE = 0.3  # more of the picture changed: a camera move or a light change, not an object
-_NEW_OVERLAP = 0.3  # a region is new when at most this share of it changed on the last frame
+_NEW_OVERLAP = 0.4  # a region is new when at most this share of it changed on the last frame
 
 
 class ChangeTrigger:

@@ -50,6 +50,7 @@ _MIN_COLOUR_SHARE = 0.02
 _MIN_PART_SHARE = 0.04  # parts that seed hypotheses: this share of the silhouette at least
 _MIN_REGION_PX = 6
 _REGIONS_PER_COLOUR = 40
+_OPEN_PX = (5, 9)  # the colour masks are also opened at these diameters (merged regions)
 _MAX_HYPOTHESES = 80
 _REFINED = 3  # best hypotheses refined with ECC (and two more per instance found)
 _FURTHER_SCORE = 0.6  # after the first instance, a hypothesis is refined from this score
@@ -353,7 +354,7 @@ def _overlap(ref: FlatReference, homography: np.ndarray, other: np.ndarray) -> b
     return float(box_iou(xyxy[:1], xyxy[1:])[0, 0]) >= _SAME_PLACE_IOU
 
 
-_NO_REGIONS = _Regions(np.zeros(0), np.zeros((0, 2)), np.zeros((0, 2)))
+_NO_REGIONS = _Regions(np.zeros(0), np.zeros((0, 2)), np.zeros((0, 3)))
 
 
 def _similarity(scale: float, angle: float, ref_xy: np.ndarray, frame_xy: np.ndarray) -> np.ndarray:
@@ -490,11 +491,32 @@ class FlatMatcher:
 
     @staticmethod
     def _regions(mask: np.ndarray) -> _Regions:
-        """The largest connected regions of an (H, W) uint8 colour mask (255 inside)."""
-        area, centre_xy, shape = _components(mask)
-        keep = np.nonzero(area >= _MIN_REGION_PX)[0]
-        keep = keep[np.argsort(-area[keep])[:_REGIONS_PER_COLOUR]]
-        return _Regions(area[keep], centre_xy[keep], shape[keep])
+        """The largest connected regions of an (H, W) uint8 colour mask (255 inside).
+
+        Also those of the mask opened at ``_OPEN_PX`` (a mark merged with a patch of its
+        colour by a few thin bridges or a textured fringe comes apart), repeats dropped.
+        """
+        areas, centres, shapes = [], [], []
+        for size in (0, *_OPEN_PX):
+            opened = mask
+            if size:
+                kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+                opened = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
+            area, centre_xy, shape = _components(opened)
+            keep = np.nonzero(area >= _MIN_REGION_PX)[0]
+            keep = keep[np.argsort(-area[keep])[:_REGIONS_PER_COLOUR]]
+            for a, xy, sh in zip(area[keep], centre_xy[keep], shape[keep], strict=True):
+                seen = zip(areas, centres, strict=True)
+                if size and any(abs(a / b - 1) < 0.1 and np.hypot(*(xy - c)) < 2 for b, c in seen):
+                    continue
+                areas.append(a)
+                centres.append(xy)
+                shapes.append(sh)
+        return _Regions(
+            np.array(areas, np.float64),
+            np.array(centres, np.float64).reshape(-1, 2),
+            np.array(shapes, np.float64).reshape(-1, 3),
+        )
 
     @staticmethod
     def _hypotheses(
