@@ -254,3 +254,43 @@ def test_a_tinted_grey_square_turned_on_a_grey_wall_is_found(tmp_path):
     assert len(found) == 1, found.xyxy.tolist()
     assert box_iou(truth, found.xyxy)[0, 0] >= 0.7
     assert len(matcher.detect(scene)) == 0
+
+
+def disc_mark(size: int = 240) -> tuple[np.ndarray, np.ndarray]:
+    """A near-black disc with a letter-like notch cut out of it (RGB, alpha)."""
+    alpha = np.zeros((size, size), np.uint8)
+    cv2.circle(alpha, (size // 2, size // 2), size // 2 - 2, 255, -1)
+    cv2.rectangle(alpha, (size // 2 - 12, size // 5), (size // 2 + 12, 4 * size // 5), 0, -1)
+    cv2.circle(alpha, (size // 2 + 20, size // 3), 30, 0, 14)
+    rgb = np.zeros((size, size, 3), np.uint8)
+    rgb[alpha > 0] = (28, 28, 36)
+    return rgb, alpha
+
+
+def test_a_dark_mark_bridged_to_a_dark_patch_is_found(tmp_path, monkeypatch):
+    """A black disc 90 px wide joined by three thin dark strands to a dark patch beside it.
+
+    The disc's colour region runs into the patch's (one region, neither the disc's area nor
+    its centre); opened at a few pixels, the strands let go and the disc is found.
+    """
+    import detectors.flat as flat
+
+    rgb, alpha = disc_mark()
+    path = tmp_path / "disc.png"
+    cv2.imwrite(str(path), np.dstack([rgb[..., ::-1], alpha]))
+    matcher = FlatMatcher([prepare_flat_reference("disc", path)])
+    scene = frame_of("tree.avi", 20).copy()
+    x, y, w = 40, 60, 90
+    dark = (35, 34, 40)
+    cv2.rectangle(scene, (x + w + 8, y - 10), (x + 2 * w, y + w + 10), dark, -1)
+    for k in range(1, 4):  # wires or twigs
+        cv2.line(scene, (x + w // 2, y + k * w // 4), (x + w + 10, y + k * w // 4), dark, 2)
+    small = cv2.resize(alpha, (w, w), interpolation=cv2.INTER_AREA)[..., None] / 255
+    patch = scene[y : y + w, x : x + w].astype(float)
+    scene[y : y + w, x : x + w] = (small * (28, 28, 36) + (1 - small) * patch).astype(np.uint8)
+    frame = subsample_chroma(cv2.GaussianBlur(scene, (0, 0), 0.6))
+    found = matcher.detect(frame)
+    assert len(found) == 1, found.xyxy.tolist()
+    assert box_iou(np.float32([[x, y, x + w, y + w]]), found.xyxy)[0, 0] >= 0.8
+    monkeypatch.setattr(flat, "_OPEN_PX", ())  # the frame does test the opening:
+    assert len(matcher.detect(frame)) == 0  # without it the disc is lost in the patch
