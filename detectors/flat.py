@@ -44,7 +44,8 @@ _VERIFY_SIDES = (_VERIFY_SIDE, 108)  # or larger, for marks of thin strokes
 _MIN_CORE_SHARE = 0.3  # (until an erosion by one pixel keeps this share of the mark)
 _VERIFY_PAD = 3  # and this many pixels around it
 _ECC_SIDE = 128  # ECC template: the frame crop resized to this longest side
-_MAX_COLOURS = 10
+_MAX_COLOURS = 10  # k-means colours tried at most
+_MAX_KEPT_COLOURS = 6  # and colours of _MIN_COLOUR_SHARE or more kept at most
 _FLAT_RESIDUAL = 7.0  # RMS Lab distance (uint8 units) of pixels to their palette colour
 _MIN_COLOUR_SHARE = 0.02
 _MIN_PART_SHARE = 0.04  # parts that seed hypotheses: this share of the silhouette at least
@@ -171,7 +172,10 @@ def _palette(lab_pixels: np.ndarray) -> np.ndarray | None:
         inliers = shares[labels.ravel()] >= _MIN_COLOUR_SHARE
         residual = np.linalg.norm(lab_pixels - centres[labels.ravel()], axis=1)[inliers]
         if np.sqrt(np.mean(residual**2)) < _FLAT_RESIDUAL:
-            return centres[shares >= _MIN_COLOUR_SHARE]
+            kept = centres[shares >= _MIN_COLOUR_SHARE]
+            # An icon's extra colours are small details; a photograph (a greyscale box)
+            # needs many large ones, and is no flat mark.
+            return kept if len(kept) <= _MAX_KEPT_COLOURS else None
     return None
 
 
