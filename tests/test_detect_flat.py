@@ -101,6 +101,9 @@ def test_textured_reference_is_not_flat(real_media):
 
     with pytest.raises(ConfigError, match="not a flat mark"):
         prepare_flat_reference("w", Path(VIDEOS.parent / "images/WindowsLogo.jpg"))
+    # A greyscale photograph fits nine grey levels: many large colours, a picture, not a mark.
+    with pytest.raises(ConfigError, match="not a flat mark"):
+        prepare_flat_reference("b", Path(VIDEOS.parent / "images/box.png"))
 
 
 def test_flat_detector_is_registered(real_media, mark_png):
