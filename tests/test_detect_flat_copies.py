@@ -187,9 +187,11 @@ def test_a_badge_without_its_emblem_is_not_the_badge(tmp_path, monkeypatch):
 
 
 def app_icon(size: int = 240) -> np.ndarray:
-    """An app icon of eight flat colours: a white plate, four colour bars, a two-shade square.
+    """An app icon of eight flat colours: a white plate, four colour bars, a blue square, and
+    two small details (a green corner and a grey eye, under 2 % each).
 
-    Like a calendar or a mascot badge: no seventh colour is noise, each is a drawn part.
+    Like a calendar or a mascot badge: six large colours and details of their own colours,
+    which k-means must give clusters of their own for the large ones to fit.
     """
     rgb = np.full((size, size, 3), 255, np.uint8)
     u = size // 12
@@ -197,15 +199,16 @@ def app_icon(size: int = 240) -> np.ndarray:
     for k, colour in enumerate(bars):
         cv2.rectangle(rgb, (2 * u, (2 + 2 * k) * u), (5 * u, (3 + 2 * k) * u), colour, -1)
     cv2.rectangle(rgb, (6 * u, 2 * u), (10 * u, 6 * u), (25, 103, 210), -1)
-    cv2.rectangle(rgb, (6 * u, 7 * u), (10 * u, 10 * u), (24, 128, 56), -1)
-    cv2.circle(rgb, (8 * u, 4 * u), u, (60, 64, 67), -1)
+    cv2.rectangle(rgb, (9 * u, 9 * u), (10 * u, 10 * u), (24, 128, 56), -1)
+    cv2.circle(rgb, (8 * u, 4 * u), u // 2, (60, 64, 67), -1)
     return rgb
 
 
 def test_a_mark_of_eight_flat_colours_is_a_flat_mark_and_found_small(tmp_path):
     """Eight colours (an app icon): a flat reference, found 52 px wide on a real frame.
 
-    With six colours at most it was not a flat mark, and SIFT alone has no features at 52 px.
+    With six k-means colours at most it was not a flat mark, and SIFT alone has no features
+    at 52 px.
     """
     path = tmp_path / "icon.png"
     cv2.imwrite(str(path), np.dstack([app_icon()[..., ::-1], np.full((240, 240), 255, np.uint8)]))
