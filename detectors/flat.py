@@ -228,7 +228,8 @@ def _components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                 (
                     0.5 * np.arctan2(2 * mu11, mu20 - mu02),
                     spread / (mu20 + mu02),
-                    square_angle(contour),
+                    # (only for regions kept: a frame mask has thousands of specks)
+                    square_angle(contour) if moments["m00"] >= _MIN_REGION_PX else np.nan,
                 )
             )
         else:
@@ -509,18 +510,15 @@ class FlatMatcher:
             area, centre_xy, shape = _components(opened)
             keep = np.nonzero(area >= _MIN_REGION_PX)[0]
             keep = keep[np.argsort(-area[keep])[:_REGIONS_PER_COLOUR]]
-            for a, xy, sh in zip(area[keep], centre_xy[keep], shape[keep], strict=True):
-                seen = zip(areas, centres, strict=True)
-                if size and any(abs(a / b - 1) < 0.1 and np.hypot(*(xy - c)) < 2 for b, c in seen):
-                    continue
-                areas.append(a)
-                centres.append(xy)
-                shapes.append(sh)
-        return _Regions(
-            np.array(areas, np.float64),
-            np.array(centres, np.float64).reshape(-1, 2),
-            np.array(shapes, np.float64).reshape(-1, 3),
-        )
+            if size and areas:  # repeats of a region already found
+                known_area, known_xy = np.concatenate(areas), np.concatenate(centres)
+                near = np.hypot(*(centre_xy[keep, None] - known_xy[None]).transpose(2, 0, 1)) < 2
+                alike = np.abs(area[keep, None] / known_area[None] - 1) < 0.1
+                keep = keep[~(near & alike).any(axis=1)]
+            areas.append(area[keep])
+            centres.append(centre_xy[keep])
+            shapes.append(shape[keep])
+        return _Regions(np.concatenate(areas), np.concatenate(centres), np.concatenate(shapes))
 
     @staticmethod
     def _hypotheses(
