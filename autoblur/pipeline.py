@@ -47,6 +47,7 @@ from autoblur.verify import (
     Repairs,
     add_missed,
     detect_in_windows,
+    detector_windows,
     find_missed,
     frames_to_check,
     sample_frames,
@@ -61,6 +62,8 @@ from detectors import (
     DETECTORS,
     Detector,
     available_detectors,
+    detector_brands,
+    detector_sources,
     load_detector,
 )
 
@@ -200,9 +203,10 @@ class Pipeline:
         self._extra_keys: set[int] = set()
         # Frames whose pixels a remover changed (the others are the input's pictures).
         self.touched_frames: set[int] = set()
-        # Per frame, the (4,) float boxes of every mask removed there and, on keyframes, of
-        # what the detectors found: where the verification looks for residual on it.
-        self.search_boxes: dict[int, list[np.ndarray]] = {}
+        # Per frame, (sources, (4,) float box) of every mask removed there and, on keyframes,
+        # of what the detectors found (the detections' sources behind it): where the
+        # verification looks for residual on it, and with which detectors.
+        self.search_boxes: dict[int, list[tuple[frozenset[str], np.ndarray]]] = {}
         self.worst: WorstFrames | None = None  # while writing an output
         self._masks: _MaskFolder | None = None  # the --masks folder being written
 
@@ -324,8 +328,9 @@ class Pipeline:
             shot_starts = set(self.footprints.shot_starts)
             repair_output(self.job.output_path, repairs, self.config, shot_starts, self._repaired)
 
+        sources_of = {d.name: detector_sources(d) for d in self.detectors}
         windows = {
-            f: search_windows(self.search_boxes[f], frame_hw)
+            f: detector_windows(self.search_boxes[f], frame_hw, sources_of)
             for f in frames
             if f in self.search_boxes
         }
@@ -341,7 +346,9 @@ class Pipeline:
                 windows=windows,
             )
         entry["unchanged_keyframes_not_checked"] = len(self.keyframe_indices) - len(keyframes)
-        entry["frames_searched_in_windows"] = sum(w is not None for w in windows.values())
+        entry["frames_searched_in_windows"] = sum(
+            all(w is not None for w in by_detector.values()) for by_detector in windows.values()
+        )
         every_s = self.config.verify.sample_seconds
         if every_s:
             sampled = sample_frames(
@@ -351,7 +358,8 @@ class Pipeline:
             kept = frozenset(b for b, a in self.action_of.items() if a == "keep")
             with self.clock.stage("verification: sampled whole frames"):
                 missed = find_missed(
-                    self.job.output_path, self.detectors, sampled, self.search_boxes,
+                    self.job.output_path, self.detectors, sampled,
+                    {f: [box for _, box in boxes] for f, boxes in self.search_boxes.items()},
                     self.config.detect.min_confidence, kept,
                 )  # fmt: skip
             add_missed(entry, *missed)
@@ -438,11 +446,17 @@ class Pipeline:
                     removed[track_id] = (action, mask)
             if self.worst is not None and removed:  # no picture to convert on other frames
                 self.worst.before(frame.index, frame.rgb, removed)
-            removed_boxes = [m.xyxy for ms in by_action.values() for m in ms]
-            if removed_boxes:
-                self.search_boxes.setdefault(frame.index, []).extend(removed_boxes)
+            if removed:
+                self.search_boxes.setdefault(frame.index, []).extend(
+                    (self._sources(track_id), mask.xyxy) for track_id, (_, mask) in removed.items()
+                )
             masks = {a: union_mask(m) for a, m in by_action.items()}
             yield MaskedFrame(frame, masks, starts_shot=cut)
+
+    def _sources(self, track_id: int) -> frozenset[str]:
+        """The detector sources that found a track (the verification's detectors for it)."""
+        track = self.manager.track(track_id)
+        return frozenset(track.sources | {track.source})
 
     def _tracked(
         self, frames: Iterator[VideoFrame]
@@ -584,7 +598,9 @@ class Pipeline:
         The detectors look only in a window around ``last`` (as the verification does).
         """
         window = search_windows([last.xyxy], frame.rgb.shape[:2])
-        found = detect_in_windows(self.detectors, frame.rgb, window)
+        brands_of = detector_brands(self.detectors, self.job.cues)
+        finders = [d for d in self.detectors if brand in brands_of[d.name]]
+        found = detect_in_windows(finders, frame.rgb, window)
         keep = [
             i
             for i in range(len(found))
@@ -644,5 +660,10 @@ class Pipeline:
             keep = np.nonzero(found.confidence >= self.config.detect.min_confidence)[0]
             with self.clock.stage("segmentation"):
                 results.append(self.segmenter.segment(key.rgb, found.select(keep)))
-            self.search_boxes[key.index] = [*found.xyxy[keep], *results[-1].xyxy]
+            self.search_boxes[key.index] = [
+                *((frozenset([found.source[i]]), found.xyxy[i]) for i in keep),
+                *((frozenset([source]), box) for source, box in zip(
+                    results[-1].source, results[-1].xyxy, strict=True
+                )),
+            ]  # fmt: skip
         return results

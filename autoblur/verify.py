@@ -24,6 +24,9 @@ from detectors import Detector, detect_crop
 Repairs = dict[int, dict[str, list[RegionMask]]]
 # (x0, y0, x1, y1) integer pixel box, x1 and y1 exclusive.
 Window = tuple[int, int, int, int]
+# Where one frame is searched: windows for every detector (None: the whole frame), or per
+# detector name (a detector left out of the mapping does not search that frame).
+FrameWindows = Sequence[Window] | None | Mapping[str, Sequence[Window] | None]
 
 _WIDEN_SHARE = 0.1  # a repair mask grows by this x its box's larger side, plus the margin
 # A search window reaches this x the larger side of what it surrounds beyond it on every side
@@ -31,7 +34,7 @@ _WIDEN_SHARE = 0.1  # a repair mask grows by this x its box's larger side, plus 
 _CONTEXT_SHARE = 0.5
 _CONTEXT_MIN_PX = 32
 # Windows covering more than this share of the frame are dropped for the whole frame.
-_WHOLE_FRAME_SHARE = 0.5
+_WHOLE_FRAME_SHARE = 0.8
 
 
 @dataclass
@@ -105,6 +108,36 @@ def search_windows(boxes: Sequence[np.ndarray], frame_hw: tuple[int, int]) -> li
     return [(x0, y0, x1, y1) for x0, y0, x1, y1 in windows if x1 > x0 and y1 > y0]
 
 
+def detector_windows(
+    boxes: Sequence[tuple[frozenset[str], np.ndarray]],
+    frame_hw: tuple[int, int],
+    sources_of: Mapping[str, Sequence[str]],
+) -> dict[str, list[Window] | None]:
+    """Per detector, the windows around what it found (or what was followed from its finds).
+
+    Each detector judges the removal of its own finds: the output differs from the input only
+    where something was removed, and what a detector sees again there is what it found before
+    (or a remainder of it). A word detector need not read the pixels around an emblem the
+    logo search found and removed (on a keyframe it found no word there in the input, and the
+    fill adds none); reading text costs several times a logo search. A track found by several
+    detectors is judged by each of them.
+
+    Args:
+        boxes: (sources, (4,) float xyxy box) of what was removed or found on the frame,
+            ``sources`` being the detections' ``source`` names behind it.
+        frame_hw: the frame's (height, width).
+        sources_of: per detector name, the ``source`` names of its detections.
+
+    Returns:
+        Per detector name, its windows (:func:`search_windows`; an empty list where nothing
+        on the frame came from it, None for the whole frame).
+    """
+    return {
+        name: search_windows([box for found_by, box in boxes if found_by & set(own)], frame_hw)
+        for name, own in sources_of.items()
+    }
+
+
 def _merge_overlapping(windows: list[list[int]]) -> list[list[int]]:
     """Join overlapping [x0, y0, x1, y1] windows into their bounding boxes until none overlap."""
     done: list[list[int]] = []
@@ -129,21 +162,29 @@ def _merge_overlapping(windows: list[list[int]]) -> list[list[int]]:
 
 
 def detect_in_windows(
-    detectors: Sequence[Detector], rgb: np.ndarray, windows: Sequence[Window] | None
+    detectors: Sequence[Detector], rgb: np.ndarray, windows: FrameWindows
 ) -> Detections:
     """What ``detectors`` find on an (H, W, 3) uint8 RGB frame, in frame coordinates.
 
     Args:
         detectors: the detectors to run.
         rgb: the frame.
-        windows: the crops to search, or None for the whole frame.
+        windows: the crops to search, or None for the whole frame; or, per detector name,
+            that detector's crops (None: the whole frame; a detector not named: none).
     """
-    if windows is None:
-        return Detections.concat([detector.detect(rgb) for detector in detectors])
     found = []
-    for x0, y0, x1, y1 in windows:
-        crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
-        for detector in detectors:
+    for detector in detectors:
+        if isinstance(windows, Mapping):
+            if detector.name not in windows:
+                continue
+            crops = windows[detector.name]
+        else:
+            crops = windows
+        if crops is None:
+            found.append(detector.detect(rgb))
+            continue
+        for x0, y0, x1, y1 in crops:
+            crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
             in_crop = detect_crop(detector, crop, rgb.shape[:2])
             found.append(in_crop.shifted(x0, y0, rgb.shape[:2]))
     return Detections.concat(found)
@@ -155,7 +196,7 @@ def find_residual(
     frames: Iterable[int],
     min_confidence: float = 0.0,
     kept_brands: frozenset[str] = frozenset(),
-    windows: Mapping[int, Sequence[Window] | None] | None = None,
+    windows: Mapping[int, FrameWindows] | None = None,
 ) -> tuple[list[int], list[Residual]]:
     """Run ``detectors`` on the given frames of ``output_path``.
 
@@ -165,8 +206,8 @@ def find_residual(
         frames: frame indices to check (those past the end are skipped).
         min_confidence: detections below this score are ignored, as in the run.
         kept_brands: brands whose action is ``keep``: their finds are not residual.
-        windows: per frame, the only places to search (:func:`search_windows`); frames not
-            in it are searched whole.
+        windows: per frame, the only places to search (:func:`search_windows`), for every
+            detector or per detector name; frames not in it are searched whole.
 
     Returns:
         The frames checked, and one :class:`Residual` per frame where something was found.
@@ -216,7 +257,7 @@ def verify_output(
     frames: Iterable[int],
     min_confidence: float = 0.0,
     kept_brands: frozenset[str] = frozenset(),
-    windows: Mapping[int, Sequence[Window] | None] | None = None,
+    windows: Mapping[int, FrameWindows] | None = None,
 ) -> dict:
     """Check an output video: the ``verification`` dict of the report.
 
@@ -350,7 +391,7 @@ def verify_and_repair(
     rerun: Callable[[Repairs], None],
     min_confidence: float = 0.0,
     not_residual: Callable[[list[Residual]], list[Residual]] = list,
-    windows: Mapping[int, Sequence[Window] | None] | None = None,
+    windows: Mapping[int, FrameWindows] | None = None,
 ) -> dict:
     """Check an output; remove what is found again and check those frames again.
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import importlib
 
-from detectors.base import BOX_ONLY_DETECTORS, CUE_FIELDS, DETECTORS, Detector, detect_crop
+from detectors.base import (
+    BOX_ONLY_DETECTORS,
+    CUE_FIELDS,
+    DETECTORS,
+    Detector,
+    detect_crop,
+    detector_brands,
+    detector_sources,
+)
 
 # Modules whose import registers a detector; a module that fails to import (a missing optional
 # dependency) leaves its detector unavailable.
@@ -41,5 +49,7 @@ __all__ = [
     "Detector",
     "available_detectors",
     "detect_crop",
+    "detector_brands",
+    "detector_sources",
     "load_detector",
 ]

@@ -49,3 +49,20 @@ DETECTORS: Registry[Detector] = Registry("detector")
 BOX_ONLY_DETECTORS = frozenset({"grounding_dino"})
 # The cue field of a brand that each detector reads, in the order the pipeline runs them.
 CUE_FIELDS: dict[str, str] = {"logo": "logos", "text": "text", "grounding_dino": "prompts"}
+
+
+def detector_sources(detector: Detector) -> tuple[str, ...]:
+    """The ``source`` names ``detector`` gives its detections (its name, unless it says more)."""
+    return tuple(getattr(detector, "sources", (detector.name,)))
+
+
+def detector_brands(
+    detectors: Sequence[Detector], cues: Sequence[BrandCue]
+) -> dict[str, frozenset[str]]:
+    """Per detector name, the brands it was given cues for (all, where its cue kind is unknown)."""
+    return {
+        d.name: frozenset(
+            c.name for c in cues if d.name not in CUE_FIELDS or getattr(c, CUE_FIELDS[d.name])
+        )
+        for d in detectors
+    }

@@ -204,6 +204,8 @@ class LogoDetector:
     """
 
     name = "logo"
+    # The sources of its detections: SIFT, the flat-colour matcher (overlays say "logo").
+    sources = ("logo", "flat")
 
     def __init__(self, cues: Sequence[BrandCue], config: DetectConfig) -> None:
         from detectors.flat import FlatMatcher, prepare_flat_reference  # imports this module

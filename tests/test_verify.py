@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+import autoblur.pipeline as pipeline_module
 from autoblur.batch.runner import exit_code
 from autoblur.cli import main
 from autoblur.config import load_config
@@ -14,8 +15,14 @@ from autoblur.html import write_video_html
 from autoblur.job import Job
 from autoblur.pipeline import Pipeline
 from autoblur.track.refine import MaskRefiner
-from autoblur.types import BrandCue, RegionMask, box_iou
-from autoblur.verify import sample_frames, search_windows, verify_output
+from autoblur.types import BrandCue, Detections, RegionMask, box_iou
+from autoblur.verify import (
+    detect_in_windows,
+    detector_windows,
+    sample_frames,
+    search_windows,
+    verify_output,
+)
 from detectors.logo import LogoDetector
 from tests.conftest import IMAGES, make_composite
 
@@ -24,9 +31,9 @@ WINDOWS = IMAGES / "WindowsLogo.jpg"
 
 @pytest.fixture(scope="module")
 def short_clip(tmp_path_factory, real_media):
-    """Bikes (640x272), 25 frames, the Windows logo moving over all of them."""
+    """Bikes (640x272), 25 frames, the Windows logo (45 % of the width) moving over all of them."""
     return make_composite(
-        tmp_path_factory.mktemp("verify"), "bikes.mp4", WINDOWS, 25, width_frac=0.3, speed_px=4
+        tmp_path_factory.mktemp("verify"), "bikes.mp4", WINDOWS, 25, width_frac=0.45, speed_px=4
     )
 
 
@@ -207,6 +214,79 @@ def test_search_windows_surround_the_boxes_and_join_when_they_overlap():
             w[0] < box[0] and w[1] < box[1] and w[2] > box[2] and w[3] > box[3] for w in windows
         )
     assert search_windows([np.array([50, 50, 700, 400], np.float32)], (480, 800)) is None
+
+
+def test_each_detector_searches_around_its_own_finds():
+    word = np.array([100, 100, 160, 120], np.float32)
+    emblem = np.array([500, 300, 560, 360], np.float32)
+    both = np.array([300, 50, 340, 80], np.float32)
+    boxes = [
+        (frozenset({"text"}), word),
+        (frozenset({"flat"}), emblem),
+        (frozenset({"logo", "text"}), both),
+    ]
+    sources_of = {
+        "logo": ("logo", "flat"),
+        "text": ("text",),
+        "grounding_dino": ("grounding_dino",),
+    }
+    windows = detector_windows(boxes, (480, 800), sources_of)
+
+    def holds(name, box):
+        return any(
+            w[0] <= box[0] and w[1] <= box[1] and w[2] >= box[2] and w[3] >= box[3]
+            for w in windows[name]
+        )
+
+    assert holds("text", word) and holds("text", both) and not holds("text", emblem)
+    assert holds("logo", emblem) and holds("logo", both) and not holds("logo", word)
+    assert windows["grounding_dino"] == []  # found nothing here: it does not look
+
+
+class _Spy:
+    def __init__(self, name):
+        self.name, self.seen = name, []
+
+    def detect(self, rgb):
+        self.seen.append(rgb.shape[:2])
+        return Detections.empty()
+
+
+def test_a_detector_without_windows_on_a_frame_does_not_look_at_it():
+    rgb = np.zeros((120, 200, 3), np.uint8)
+    logo, text, prompt = _Spy("logo"), _Spy("text"), _Spy("grounding_dino")
+    detect_in_windows([logo, text, prompt], rgb, {"logo": [(10, 20, 60, 50)], "text": []})
+    assert logo.seen == [(30, 50)] and text.seen == [] and prompt.seen == []
+    detect_in_windows([logo, text], rgb, {"text": None})
+    assert text.seen == [(120, 200)] and len(logo.seen) == 1
+    detect_in_windows([logo, text], rgb, [(0, 0, 20, 20)])  # one list: every detector
+    assert logo.seen[-1] == text.seen[-1] == (20, 20)
+
+
+def test_the_word_detector_does_not_read_around_a_removed_emblem(
+    small_logo_clip, tmp_path, monkeypatch
+):
+    # The brand has a logo and a word; only the logo is on screen. The verification's word
+    # reading (the costly part) is not spent around the removed logo.
+    captured = {}
+    real = pipeline_module.verify_and_repair
+
+    def spy(*args, **kwargs):
+        captured.update(kwargs["windows"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline_module, "verify_and_repair", spy)
+    config = load_config(
+        None,
+        {"remove": {"mode": "blur"}, "encode": {"preset": "ultrafast"}, "change_keyframes": False},
+    )
+    cues = [BrandCue("windows", "blur", (WINDOWS,), text=("WINDOWS",))]
+    report = Pipeline(Job(small_logo_clip.path, tmp_path / "o.mp4", cues, config)).run()
+    assert report["verification"]["verified_clean"]
+    assert {0, 12, 24} <= set(captured)
+    for frame, by_detector in captured.items():
+        assert by_detector["text"] == [], frame
+        assert by_detector["logo"], frame
 
 
 def test_keyframe_windows_find_what_the_whole_frame_finds(tmp_path, real_media):

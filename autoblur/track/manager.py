@@ -40,6 +40,7 @@ class Track:
         first_time_s: presentation time of ``first_frame``.
         last_time_s: presentation time of ``last_frame``.
         keyframes: one record per keyframe where a detector saw it: frame, time, box, score.
+        sources: every detector source that found it on a keyframe.
         mask: its mask on the latest keyframe, while it is active.
         missed: keyframes in a row where no detection was joined to it.
     """
@@ -54,6 +55,7 @@ class Track:
     first_time_s: float
     last_time_s: float
     keyframes: list[dict] = field(default_factory=list)
+    sources: set[str] = field(default_factory=set)
     mask: RegionMask | None = None
     missed: int = 0
 
@@ -264,6 +266,7 @@ class TrackManager:
                 lost_between = True
             track.mask = mask
             track.keyframes.append(record)
+            track.sources.add(detections.source[d])
             if lost_between and between:
                 backward_starts[track.track_id] = mask
         return backward_starts
