@@ -22,6 +22,7 @@ The mask of a hit is the reference silhouette warped by its homography and clipp
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +85,8 @@ _MAX_ELONGATION_GAP = 0.25  # a region's elongation within this of the part's
 _ROUND = 0.15  # elongation under which a part's principal axis is no guide to its turn
 _MAX_SINGLE_HYPOTHESES = 64
 _MAX_GROUP_TURN = np.radians(45)  # hull hypotheses: turns from upright at most
+_NEAR_SHARE = 0.5  # locate(): hypotheses need this x the final IoU with the mask before refining
+_REMEMBERED = 32  # recent finds whose pose :meth:`FlatMatcher.locate` gives back unsearched
 
 
 @dataclass(frozen=True)
@@ -406,6 +409,12 @@ class FlatMatcher:
     def __init__(self, references: Sequence[FlatReference], max_instances: int = 4) -> None:
         self.references = list(references)
         self.max_instances = max_instances
+        # The latest finds, by mask: (mask, fingerprint of the frame under it, reference,
+        # homography). Tracking starts from a keyframe's detections and asks :meth:`locate`
+        # for their pose, which the search has just found on that very frame.
+        self._recent: OrderedDict[int, tuple[RegionMask, int, FlatReference, np.ndarray]] = (
+            OrderedDict()
+        )
 
     def detect(self, rgb: np.ndarray, only: set[Path] | None = None) -> Detections:
         """Instances on an (H, W, 3) uint8 RGB frame of every reference (or those in ``only``)."""
@@ -419,6 +428,9 @@ class FlatMatcher:
                 mask = self.mask_of(ref, homography, lab.shape[:2])
                 if mask is None:
                     continue
+                self._recent[id(mask)] = (mask, _fingerprint(lab, mask), ref, homography)
+                while len(self._recent) > _REMEMBERED:
+                    self._recent.popitem(last=False)
                 found.append(
                     Detections(
                         xyxy=mask.xyxy[None],
@@ -432,7 +444,11 @@ class FlatMatcher:
         return Detections.concat(found)
 
     def instances(
-        self, ref: FlatReference, lab: np.ndarray, lch: np.ndarray | None = None
+        self,
+        ref: FlatReference,
+        lab: np.ndarray,
+        lch: np.ndarray | None = None,
+        near: tuple[np.ndarray, float] | None = None,
     ) -> list[tuple[np.ndarray, float]]:
         """(homography from work-size reference to frame, score) of each instance found.
 
@@ -440,6 +456,8 @@ class FlatMatcher:
             ref: the reference.
             lab: (H, W, 3) uint8 OpenCV Lab frame.
             lch: the same frame as ``detectors._colour.to_lch`` gives it (computed when None).
+            near: ((4,) xyxy box, least IoU): only hypotheses whose box overlaps that box at
+                least this much are scored and refined (a search for one given instance).
         """
         lch = to_lch(lab) if lch is None else lch
         masks = [within(lch, ref.seed_lo[c], ref.seed_hi[c]) for c in range(len(ref.box_lo))]
@@ -455,6 +473,12 @@ class FlatMatcher:
             for c in range(len(ref.box_lo))
         ]
         hypotheses = self._hypotheses(ref, regions, groups, lab.shape[:2])
+        if near is not None and hypotheses:
+            x0, y0, x1, y1 = ref.silhouette.xyxy / ref.work_to_mask
+            corners = np.float64([[[x0, y0], [x1, y0], [x1, y1], [x0, y1]]])
+            boxes = np.array([_box(cv2.perspectiveTransform(corners, h)[0]) for h in hypotheses])
+            overlap = box_iou(boxes, np.asarray(near[0], np.float64)[None])[:, 0]
+            hypotheses = [h for h, iou in zip(hypotheses, overlap, strict=True) if iou >= near[1]]
         # One colour tells a mark from a patch of that colour by its outline alone.
         one = len(ref.box_lo) == 1
         strict = {
@@ -651,6 +675,9 @@ class FlatMatcher:
         Returns:
             (reference, homography from its work size to the frame), or None.
         """
+        recent = self._recent.get(id(mask))
+        if self.found(mask) and recent[1] == _fingerprint(lab, mask):
+            return recent[2], recent[3]  # found by :meth:`detect` on this frame: its pose
         fh, fw = lab.shape[:2]
         x0, y0, x1, y1 = mask.xyxy
         pad_x, pad_y = pad * (x1 - x0) + 8, pad * (y1 - y0) + 8
@@ -658,8 +685,10 @@ class FlatMatcher:
         cx1, cy1 = int(min(fw, x1 + pad_x)), int(min(fh, y1 + pad_y))
         shift = np.array([[1, 0, cx0], [0, 1, cy0], [0, 0, 1]], np.float64)
         best, best_iou = None, min_iou
+        # Hypotheses far from the mask are not refined (refinement moves a fit a little).
+        near = (mask.xyxy - [cx0, cy0, cx0, cy0], _NEAR_SHARE * min_iou)
         for ref in self.references:
-            for homography, _ in self.instances(ref, lab[cy0:cy1, cx0:cx1]):
+            for homography, _ in self.instances(ref, lab[cy0:cy1, cx0:cx1], near=near):
                 full = shift @ homography
                 found = self.mask_of(ref, full, (fh, fw))
                 if found is None:
@@ -668,6 +697,11 @@ class FlatMatcher:
                 if iou > best_iou:
                     best, best_iou = (ref, full), iou
         return best
+
+    def found(self, mask: RegionMask) -> bool:
+        """Whether ``mask`` is one of the latest masks :meth:`detect` gave."""
+        recent = self._recent.get(id(mask))
+        return recent is not None and recent[0] is mask
 
     def follow(
         self, ref: FlatReference, lab: np.ndarray, homography: np.ndarray
@@ -919,6 +953,17 @@ class FlatMatcher:
             return None
         refined = np.linalg.inv(warp.astype(np.float64) @ to_template)
         return refined / refined[2, 2]
+
+
+def _box(quad: np.ndarray) -> np.ndarray:
+    """(4,) xyxy bounding box of (4, 2) corners."""
+    return np.concatenate([quad.min(axis=0), quad.max(axis=0)])
+
+
+def _fingerprint(lab: np.ndarray, mask: RegionMask) -> int:
+    """A hash of the frame's pixels in ``mask``'s box: tells the frame a find was made on."""
+    x0, y0, x1, y1 = (int(v) for v in mask.xyxy)
+    return hash(lab[y0 : y1 + 1, x0 : x1 + 1].tobytes())
 
 
 def _membership(ref: FlatReference, crop_lab: np.ndarray) -> np.ndarray:

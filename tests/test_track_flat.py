@@ -7,6 +7,7 @@ from autoblur.io import VideoReader
 from autoblur.synth import composite_logo, flat_mark
 from autoblur.track import build_propagator
 from autoblur.track.flat import FlatFollower
+from autoblur.types import RegionMask
 from detectors.flat import FlatMatcher, prepare_flat_reference
 from tests.conftest import VIDEOS
 
@@ -49,3 +50,52 @@ def test_flat_mark_followed_out_of_the_frame(leaving):
     # The flow tracker alone loses the solid shapes long before.
     flow = build_propagator(config, []).propagate(frames, {5: start})
     assert sum(5 in m for m in flow) < gone - 4
+
+
+def test_a_detection_is_followed_from_the_pose_the_search_found(leaving, monkeypatch):
+    _, frames, mark = leaving
+    matcher = FlatMatcher([prepare_flat_reference("m", mark)])
+    found = matcher.detect(frames[0])
+    assert len(found) == 1
+    lab = cv2.cvtColor(frames[0], cv2.COLOR_RGB2LAB)
+    searched = []
+    instances = matcher.instances
+    monkeypatch.setattr(
+        matcher, "instances", lambda *a, **k: searched.append(1) or instances(*a, **k)
+    )
+    ref, homography = matcher.locate(lab, found.masks[0])
+    assert not searched  # the detection's own pose, not a second search around it
+    again = matcher.mask_of(ref, homography, lab.shape[:2])
+    assert (again.to_dense() == found.masks[0].to_dense()).all()
+    # The same mask on another frame is searched for again.
+    other = cv2.cvtColor(frames[3], cv2.COLOR_RGB2LAB)
+    matcher.locate(other, found.masks[0])
+    assert searched
+
+
+def test_what_is_no_flat_mark_is_not_searched_for_on_every_keyframe(leaving, monkeypatch):
+    composite, frames, mark = leaving
+    matcher = FlatMatcher([prepare_flat_reference("m", mark)])
+    follower = FlatFollower(build_propagator(PipelineConfig(), []), matcher)
+    calls = []
+    locate = matcher.locate
+    monkeypatch.setattr(matcher, "locate", lambda *a, **k: calls.append(1) or locate(*a, **k))
+    word = RegionMask.from_dense(_box(frames[0], 400, 40))
+    follower.propagate(frames[:4], {7: word})
+    assert len(calls) == 1  # looked for once: not a flat mark (the inner tracker has it)
+    again = RegionMask.from_dense(_box(frames[4], 402, 41))  # the next keyframe's find
+    follower.propagate(frames[4:8], {7: again}, continues=True)
+    assert len(calls) == 1
+    # The flat search's own find of that object is followed as a flat mark.
+    mark_found = matcher.detect(frames[8]).masks[0]
+    out = follower.propagate(frames[8:12], {7: mark_found}, continues=True)
+    assert len(calls) == 2 and 7 in out[0]
+    truth = composite.masks[9].to_dense()
+    assert out[0][7].dilate(6).to_dense()[truth].mean() > 0.99
+
+
+def _box(frame, x, y):
+    """A 90x28 box at (x, y) on a frame's grid: where a word might be."""
+    box = np.zeros(frame.shape[:2], bool)
+    box[y : y + 28, x : x + 90] = True
+    return box

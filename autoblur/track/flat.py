@@ -84,6 +84,10 @@ class FlatFollower(PropagatorWrapper):
         # starts from that very mask (the manager's next stretch) goes on from the state,
         # even where the mark is too far out of the frame to be found again.
         self._last: dict[int, tuple[RegionMask, _Followed]] = {}
+        # Objects whose mask outlined no flat mark: a word, a textured logo. They are looked
+        # at again only when the flat search itself finds them (a search around each of their
+        # masks on every keyframe cost a tenth of a second each, for nothing).
+        self._not_flat: set[int] = set()
 
     def propagate(
         self,
@@ -109,10 +113,15 @@ class FlatFollower(PropagatorWrapper):
             if last_mask is mask and last_state is not None:
                 followed[obj] = last_state
                 continue
+            if obj in self._not_flat and not self.matcher.found(mask):
+                rest[obj] = mask
+                continue
             fit = self.matcher.locate(lab, mask)
             if fit is None:
+                self._not_flat.add(obj)
                 rest[obj] = mask
             else:
+                self._not_flat.discard(obj)
                 # Found again (a keyframe's detection): going on forwards, keep its motion.
                 step = last_state.step if continues and last_state is not None else np.eye(3)
                 followed[obj] = _Followed(fit[0], fit[1], step=step)
@@ -190,6 +199,7 @@ class FlatFollower(PropagatorWrapper):
     def reset(self) -> None:
         """Forget the states kept between calls and the inner propagator's memory."""
         self._last.clear()
+        self._not_flat.clear()
         super().reset()
 
 
