@@ -181,3 +181,51 @@ def test_grain_is_not_motion_but_a_new_border_is():
     assert trust(grain) == 1.0  # grain differs from frame to frame, the picture does not
     assert trust(picture()) == 0.0  # something else moved in around the hole
     assert surroundings_trust(np.full(border.size, np.inf, np.float32), tolerance) == 1.0
+
+
+def test_motion_is_estimated_only_around_frames_to_fill(carphone, monkeypatch):
+    # A programme with a logo on a few frames: the motion between frames is estimated only
+    # where a fill looks at it, and the fill is the one every motion estimated up front gives.
+    composite, _ = carphone
+    config = PipelineConfig.model_validate({"remove": {"temporal_window": 6}})
+    with VideoReader(composite.path) as reader:
+        frames = list(reader.frames())
+    on = {30, 31}
+
+    def items():
+        return iter(
+            MaskedFrame(f.__class__(f.index, f.pts, f.time_s, rgb=f.rgb.copy()),
+                        {"inpaint": composite.masks[f.index].dilate(6)} if f.index in on else {})
+            for f in frames
+        )  # fmt: skip
+
+    from autoblur.remove import propagate
+
+    calls = []
+    motion = propagate.PropagateInpainter._motion
+    monkeypatch.setattr(
+        propagate.PropagateInpainter, "_motion", lambda s, a, b: calls.append(1) or motion(s, a, b)
+    )
+    (remover,) = build_removers(config, {"inpaint"})
+    lazy = [o.frame.rgb for o in remover(items())]
+    assert 0 < len(calls) <= 2 * 6 + 1  # the pairs within the window of frames 30 and 31
+
+    # Every pair estimated as frames arrive (as before): the same pixels.
+    enter = propagate.PropagateInpainter._enter
+    buffer_of = {}
+
+    def eager(self, item):
+        entry = enter(self, item)
+        last = buffer_of.get(id(self))
+        if last is not None and not item.starts_shot:
+            last.to_next = self._motion(last, entry)
+        buffer_of[id(self)] = entry
+        return entry
+
+    monkeypatch.setattr(propagate.PropagateInpainter, "_enter", eager)
+    calls.clear()
+    (remover,) = build_removers(config, {"inpaint"})
+    everywhere = [o.frame.rgb for o in remover(items())]
+    assert len(calls) == len(frames) - 1
+    for index in range(len(frames)):
+        assert np.array_equal(lazy[index], everywhere[index]), index

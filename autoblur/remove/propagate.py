@@ -51,6 +51,13 @@ _ONE_VIEW = 0.75  # confidence of a pixel that one frame shows (nothing to cross
 _SPATIAL = 0.5  # confidence of a pixel filled spatially
 
 
+class _Unset:
+    """The motion to the next frame, not estimated yet."""
+
+
+_UNSET = _Unset()
+
+
 @dataclass
 class _Buffered:
     """A frame held in the window."""
@@ -59,7 +66,9 @@ class _Buffered:
     original: np.ndarray
     hidden: RegionMask | None
     gray: np.ndarray
-    to_next: _Motion | None = None
+    # Background motion to the next frame: None across a cut or where it cannot be followed;
+    # left unset until a fill needs it (most frames of a programme have nothing to fill).
+    to_next: _Motion | None | _Unset = field(default_factory=lambda: _UNSET)
 
 
 @dataclass
@@ -173,8 +182,8 @@ class PropagateInpainter:
         emitted = 0
         for position, item in enumerate(frames):
             entry = self._enter(item)
-            if buffer and not item.starts_shot:  # no frame of another shot is a source
-                buffer[-1].to_next = self._motion(buffer[-1], entry)
+            if buffer and item.starts_shot:  # no frame of another shot is a source
+                buffer[-1].to_next = None
             buffer.append(entry)
             while emitted + self.window <= position:
                 yield self._emit(buffer, emitted - first)
@@ -225,6 +234,13 @@ class PropagateInpainter:
             return None
         return _Motion(points=points, moved=moved, overall=homography)
 
+    def _to_next(self, buffer: deque[_Buffered], index: int) -> _Motion | None:
+        """The motion from ``buffer[index]`` to the frame after it (estimated when first asked)."""
+        entry = buffer[index]
+        if isinstance(entry.to_next, _Unset):
+            entry.to_next = self._motion(entry, buffer[index + 1])
+        return entry.to_next
+
     def _emit(self, buffer: deque[_Buffered], index: int) -> MaskedFrame:
         entry = buffer[index]
         mask = entry.item.masks.get(self.action)
@@ -259,14 +275,14 @@ class PropagateInpainter:
         back_ok = ahead_ok = True
         for distance in range(1, self.window + 1):
             if back_ok and index - distance >= 0:
-                step = buffer[index - distance].to_next
+                step = self._to_next(buffer, index - distance)
                 back_ok = step is not None
                 if back_ok:
                     back = back @ step.near(region)
                     if _looked_at(buffer[index - distance], distance):
                         yield buffer[index - distance], back, distance
             if ahead_ok and index + distance < len(buffer):
-                step = buffer[index + distance - 1].to_next
+                step = self._to_next(buffer, index + distance - 1)
                 ahead_ok = step is not None
                 if ahead_ok:
                     ahead = ahead @ np.linalg.inv(step.near(region))
