@@ -703,6 +703,10 @@ class FlatMatcher:
         recent = self._recent.get(id(mask))
         return recent is not None and recent[0] is mask
 
+    def pose(self, mask: RegionMask) -> tuple[FlatReference, np.ndarray] | None:
+        """(reference, homography) of one of the latest masks :meth:`detect` gave; else None."""
+        return self._recent[id(mask)][2:] if self.found(mask) else None
+
     def follow(
         self, ref: FlatReference, lab: np.ndarray, homography: np.ndarray
     ) -> tuple[np.ndarray, float] | None:

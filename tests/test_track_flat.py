@@ -99,3 +99,25 @@ def _box(frame, x, y):
     box = np.zeros(frame.shape[:2], bool)
     box[y : y + 28, x : x + 90] = True
     return box
+
+
+def test_a_keyframe_keeps_the_followed_fit_over_a_worse_fresh_one(leaving, monkeypatch):
+    # A hand over the mark can pull a keyframe's fresh fit a few pixels off; the followed fit
+    # of the same mark, which shows it better there, is kept.
+    composite, frames, mark = leaving
+    matcher = FlatMatcher([prepare_flat_reference("m", mark)])
+    follower = FlatFollower(build_propagator(PipelineConfig(), []), matcher)
+    followed = follower.propagate(frames[:5], {3: composite.masks[0]})[-1][3]
+    good = matcher.detect(frames[4]).masks[0]
+    assert follower.keyframe_mask(frames[4], followed, good) is good  # as good: the search's
+    instances = matcher.instances
+    off = np.array([[1, 0, 0], [0, 1, 9.0], [0, 0, 1]])  # 9 px low
+
+    def pulled(*args, **kwargs):
+        return [(off @ h, score) for h, score in instances(*args, **kwargs)]
+
+    monkeypatch.setattr(matcher, "instances", pulled)
+    bad = matcher.detect(frames[4]).masks[0]
+    assert follower.keyframe_mask(frames[4], followed, bad) is followed
+    truth = composite.masks[4].to_dense()
+    assert followed.dilate(6).to_dense()[truth].mean() > 0.99

@@ -35,6 +35,7 @@ _PARTIAL = 0.5  # below this share of it in frame, a mark is followed by move an
 _SLIVER = 0.08  # below this share, by move only
 _COAST_FRAMES = 12
 _COAST_EVIDENCE = 0.05  # share of a held mask's pixels in the mark's colours to keep it
+_KEEP_MARGIN = 0.05  # a followed fit kept over a keyframe's fresh one scores this much more
 
 
 def _similarity_step(before_xy: np.ndarray, after_xy: np.ndarray) -> np.ndarray:
@@ -138,6 +139,29 @@ class FlatFollower(PropagatorWrapper):
                     results[index][obj] = mask
                     self._last[obj] = (mask, state)
         return results
+
+    def keyframe_mask(
+        self, rgb: np.ndarray, followed: RegionMask, detected: RegionMask
+    ) -> RegionMask:
+        """The mask a followed mark takes on a keyframe where the search found it again.
+
+        The search's fit, unless this follower's own fit of the same mark on that frame shows
+        the reference clearly better (by ``_KEEP_MARGIN``): a hand passing over the mark can
+        pull a fresh fit a few pixels off, while the followed one holds.
+
+        Args:
+            rgb: the keyframe, (H, W, 3) uint8 RGB.
+            followed: the mask this follower gave on it.
+            detected: the mask of the detection joined to the same track.
+        """
+        state = next((st for mask, st in self._last.values() if mask is followed), None)
+        found = self.matcher.pose(detected)
+        if state is None or found is None or found[0] is not state.ref:
+            return detected
+        lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
+        own = self.matcher.score(state.ref, lab, state.homography)
+        fresh = self.matcher.score(state.ref, lab, found[1])
+        return followed if own > fresh + _KEEP_MARGIN else detected
 
     def _step(self, state: _Followed, lab: np.ndarray) -> RegionMask | None:
         """Move one mark into the next frame (updating ``state``); None when it is lost."""

@@ -261,6 +261,10 @@ class TrackManager:
                 track = self.active[matched[d]]
                 track.missed = 0
                 lost_between = any(track.track_id not in f for f in forward[: len(between)])
+                # A tracker may hold its own fit over a worse one of the same mark.
+                choose = getattr(self.propagator, "keyframe_mask", None)
+                if choose is not None and track.track_id in forward_key:
+                    mask = choose(key.rgb, forward_key[track.track_id], mask)
             else:
                 track = self._start(detections, d, key)
                 lost_between = True
