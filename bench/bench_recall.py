@@ -23,10 +23,10 @@ Marks are grouped by style: ``silhouette`` (simple-icons, one brand colour) or `
 filling >= 85 % of its box); a case counts in every style group of its mark.
 
 ``--slice ci``: a fixed set of 14 short cases (fixed seed, 40-60 frames) that runs in under
-two minutes on two cores: 14 gating cases (``CI_CASES``, found well when chosen) and the known
-failing ones (``CI_KNOWN_FAILING``, reported only; none now); exits 1 when a gating case is not found
-well or something is found on its clip without the mark (a find with another brand's reference
-is printed as a warning).
+two minutes on two cores: 14 gating cases (``CI_CASES``, found well when chosen) and the
+known failing ones (``CI_KNOWN_FAILING``, reported only; none now); exits 1 when a gating
+case is not found well or something is found on its clip without the mark (a find with
+another brand's reference is printed as a warning).
 
 Usage:
     python bench/bench_recall.py --seed 101 [--marks N] [--only NAME] [--jobs 2]
