@@ -225,6 +225,7 @@ class Pipeline:
         started = time.perf_counter()
         with VideoReader(job.input_path) as reader:
             self.detectors = build_detectors(job.cues, job)
+            self._brands_of = detector_brands(self.detectors, job.cues)  # per detector name
             boxes_expected = any(d.name in BOX_ONLY_DETECTORS for d in self.detectors)
             self.segmenter = build_segmenter(self.config, job.notices, boxes_expected)
             self.action_of = action_of = {cue.name: self._action(cue) for cue in job.cues}
@@ -448,15 +449,11 @@ class Pipeline:
                 self.worst.before(frame.index, frame.rgb, removed)
             if removed:
                 self.search_boxes.setdefault(frame.index, []).extend(
-                    (self._sources(track_id), mask.xyxy) for track_id, (_, mask) in removed.items()
+                    (frozenset(self.manager.track(track_id).sources), mask.xyxy)
+                    for track_id, (_, mask) in removed.items()
                 )
             masks = {a: union_mask(m) for a, m in by_action.items()}
             yield MaskedFrame(frame, masks, starts_shot=cut)
-
-    def _sources(self, track_id: int) -> frozenset[str]:
-        """The detector sources that found a track (the verification's detectors for it)."""
-        track = self.manager.track(track_id)
-        return frozenset(track.sources | {track.source})
 
     def _tracked(
         self, frames: Iterator[VideoFrame]
@@ -598,8 +595,7 @@ class Pipeline:
         The detectors look only in a window around ``last`` (as the verification does).
         """
         window = search_windows([last.xyxy], frame.rgb.shape[:2])
-        brands_of = detector_brands(self.detectors, self.job.cues)
-        finders = [d for d in self.detectors if brand in brands_of[d.name]]
+        finders = [d for d in self.detectors if brand in self._brands_of[d.name]]
         found = detect_in_windows(finders, frame.rgb, window)
         keep = [
             i

@@ -85,7 +85,6 @@ _MAX_ELONGATION_GAP = 0.25  # a region's elongation within this of the part's
 _ROUND = 0.15  # elongation under which a part's principal axis is no guide to its turn
 _MAX_SINGLE_HYPOTHESES = 64
 _MAX_GROUP_TURN = np.radians(45)  # hull hypotheses: turns from upright at most
-_NEAR_SHARE = 0.5  # locate(): hypotheses need this x the final IoU with the mask before refining
 _REMEMBERED = 32  # recent finds whose pose :meth:`FlatMatcher.locate` gives back unsearched
 
 
@@ -444,11 +443,7 @@ class FlatMatcher:
         return Detections.concat(found)
 
     def instances(
-        self,
-        ref: FlatReference,
-        lab: np.ndarray,
-        lch: np.ndarray | None = None,
-        near: tuple[np.ndarray, float] | None = None,
+        self, ref: FlatReference, lab: np.ndarray, lch: np.ndarray | None = None
     ) -> list[tuple[np.ndarray, float]]:
         """(homography from work-size reference to frame, score) of each instance found.
 
@@ -456,8 +451,6 @@ class FlatMatcher:
             ref: the reference.
             lab: (H, W, 3) uint8 OpenCV Lab frame.
             lch: the same frame as ``detectors._colour.to_lch`` gives it (computed when None).
-            near: ((4,) xyxy box, least IoU): only hypotheses whose box overlaps that box at
-                least this much are scored and refined (a search for one given instance).
         """
         lch = to_lch(lab) if lch is None else lch
         masks = [within(lch, ref.seed_lo[c], ref.seed_hi[c]) for c in range(len(ref.box_lo))]
@@ -473,12 +466,6 @@ class FlatMatcher:
             for c in range(len(ref.box_lo))
         ]
         hypotheses = self._hypotheses(ref, regions, groups, lab.shape[:2])
-        if near is not None and hypotheses:
-            x0, y0, x1, y1 = ref.silhouette.xyxy / ref.work_to_mask
-            corners = np.float64([[[x0, y0], [x1, y0], [x1, y1], [x0, y1]]])
-            boxes = np.array([_box(cv2.perspectiveTransform(corners, h)[0]) for h in hypotheses])
-            overlap = box_iou(boxes, np.asarray(near[0], np.float64)[None])[:, 0]
-            hypotheses = [h for h, iou in zip(hypotheses, overlap, strict=True) if iou >= near[1]]
         # One colour tells a mark from a patch of that colour by its outline alone.
         one = len(ref.box_lo) == 1
         strict = {
@@ -675,9 +662,8 @@ class FlatMatcher:
         Returns:
             (reference, homography from its work size to the frame), or None.
         """
-        recent = self._recent.get(id(mask))
-        if self.found(mask) and recent[1] == _fingerprint(lab, mask):
-            return recent[2], recent[3]  # found by :meth:`detect` on this frame: its pose
+        if self.found(mask) and self._recent[id(mask)][1] == _fingerprint(lab, mask):
+            return self.pose(mask)  # found by :meth:`detect` on this very frame: its pose
         fh, fw = lab.shape[:2]
         x0, y0, x1, y1 = mask.xyxy
         pad_x, pad_y = pad * (x1 - x0) + 8, pad * (y1 - y0) + 8
@@ -685,10 +671,8 @@ class FlatMatcher:
         cx1, cy1 = int(min(fw, x1 + pad_x)), int(min(fh, y1 + pad_y))
         shift = np.array([[1, 0, cx0], [0, 1, cy0], [0, 0, 1]], np.float64)
         best, best_iou = None, min_iou
-        # Hypotheses far from the mask are not refined (refinement moves a fit a little).
-        near = (mask.xyxy - [cx0, cy0, cx0, cy0], _NEAR_SHARE * min_iou)
         for ref in self.references:
-            for homography, _ in self.instances(ref, lab[cy0:cy1, cx0:cx1], near=near):
+            for homography, _ in self.instances(ref, lab[cy0:cy1, cx0:cx1]):
                 full = shift @ homography
                 found = self.mask_of(ref, full, (fh, fw))
                 if found is None:
@@ -957,11 +941,6 @@ class FlatMatcher:
             return None
         refined = np.linalg.inv(warp.astype(np.float64) @ to_template)
         return refined / refined[2, 2]
-
-
-def _box(quad: np.ndarray) -> np.ndarray:
-    """(4,) xyxy bounding box of (4, 2) corners."""
-    return np.concatenate([quad.min(axis=0), quad.max(axis=0)])
 
 
 def _fingerprint(lab: np.ndarray, mask: RegionMask) -> int:

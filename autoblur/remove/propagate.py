@@ -68,7 +68,7 @@ class _Buffered:
     gray: np.ndarray
     # Background motion to the next frame: None across a cut or where it cannot be followed;
     # left unset until a fill needs it (most frames of a programme have nothing to fill).
-    to_next: _Motion | None | _Unset = field(default_factory=lambda: _UNSET)
+    to_next: _Motion | None | _Unset = _UNSET
 
 
 @dataclass
