@@ -181,6 +181,14 @@ class RemoveConfig(_Strict):
         description="propagate: what fills pixels that no other frame shows consistently "
         "(moving foreground behind the mark): a spatial fill, or that fill blurred",
     )
+    inpaint_processes: int | None = Field(
+        None,
+        ge=0,
+        le=64,
+        description="propagate: worker processes that fill frames while the main process "
+        "detects and tracks later ones (0: fill in the main process; None: one where two or "
+        "more cores are free)",
+    )
     e2fgvi: E2fgviConfig = E2fgviConfig()
 
 

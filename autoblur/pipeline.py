@@ -234,10 +234,8 @@ class Pipeline:
                 self.detectors,
             )
             self.manager = TrackManager(propagator, self.config.track, action_of)
-            removers = [
-                self.clock.timed(f"remove: {r.action}", r)
-                for r in build_removers(self.config, set(action_of.values()))
-            ]
+            built = build_removers(self.config, set(action_of.values()))
+            removers = [self.clock.timed(f"remove: {r.action}", r) for r in built]
             self._announce([*self.detectors, self.segmenter, propagator])
             self.progress.start(reader.info.frame_count_header)
             masks = _MaskFolder(job.masks_dir) if job.masks_dir is not None else None
@@ -273,6 +271,7 @@ class Pipeline:
                 keyframes=len(self.keyframe_indices),
                 stage_seconds=self.clock.to_json(),
                 encode_seconds=self.encode_seconds,
+                worker_seconds=[s for r in built for s in getattr(r, "worker_seconds", [])],
                 thumbnails=self.thumbnails,
                 output_format=self.output_format,
                 occurrences=[o.to_json(clock) for o in occurrences],

@@ -157,8 +157,10 @@ def test_missing_checkpoint_and_licence_notice(tmp_path, monkeypatch):
     with pytest.raises(CheckpointError, match="autoblur models download e2fgvi_hq"):
         build_removers(config, {"inpaint"})
     # auto never picks E2FGVI (non-commercial): the temporal inpainter without weights.
-    [remover] = build_removers(load_config(), {"inpaint"})
+    [remover] = build_removers(load_config(None, {"remove": {"inpaint_processes": 0}}), {"inpaint"})
     assert type(remover).__name__ == "PropagateInpainter"
+    [remover] = build_removers(load_config(None, {"remove": {"inpaint_processes": 1}}), {"inpaint"})
+    assert (type(remover).__name__, remover.backend) == ("WorkerRemover", "propagate")
 
 
 def test_e2fgvi_hq_run_end_to_end(tmp_path, clip, monkeypatch):

@@ -28,7 +28,8 @@ def rabbit(real_media):
 def _per_frame_psnr(rabbit, inpainter, fallback="spatial"):
     """The per-frame in-mask PSNR of ``inpainter`` with the true masks, and its output."""
     frames, masks, clean = rabbit
-    remove = {"inpainter": inpainter, "ghost_fallback": fallback}
+    # In this process: the tests change the module's settings.
+    remove = {"inpainter": inpainter, "ghost_fallback": fallback, "inpaint_processes": 0}
     config = PipelineConfig.model_validate({"remove": remove})
     (remover,) = build_removers(config, {"inpaint"})
     items = [

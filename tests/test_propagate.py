@@ -187,7 +187,10 @@ def test_motion_is_estimated_only_around_frames_to_fill(carphone, monkeypatch):
     # A programme with a logo on a few frames: the motion between frames is estimated only
     # where a fill looks at it, and the fill is the one every motion estimated up front gives.
     composite, _ = carphone
-    config = PipelineConfig.model_validate({"remove": {"temporal_window": 6}})
+    # In this process, where the calls can be counted.
+    config = PipelineConfig.model_validate(
+        {"remove": {"temporal_window": 6, "inpaint_processes": 0}}
+    )
     with VideoReader(composite.path) as reader:
         frames = list(reader.frames())
     on = {30, 31}

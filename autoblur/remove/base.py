@@ -123,6 +123,17 @@ _NEURAL = {
 _AUTO_INPAINTER = "propagate"
 
 
+def _inpainter(name: str, config: PipelineConfig) -> Remover:
+    """The inpainter ``name``; the weight-free one in worker processes where cores are free."""
+    if name == _AUTO_INPAINTER:
+        from autoblur.remove.worker import WorkerRemover, worker_count
+
+        count = worker_count(config)
+        if count:
+            return WorkerRemover(config, name, count)
+    return INPAINTERS.build(name, config)
+
+
 def build_removers(config: PipelineConfig, actions: set[str]) -> list[Remover]:
     """One remover per action that some brand uses (``keep`` needs none).
 
@@ -141,7 +152,7 @@ def build_removers(config: PipelineConfig, actions: set[str]) -> list[Remover]:
                     importlib.import_module(_NEURAL[name])
                 except ImportError as exc:
                     raise CheckpointError(f"--inpainter {name}: {exc}") from None
-            removers.append(INPAINTERS.build(name, config))
+            removers.append(_inpainter(name, config))
         else:
             removers.append(REMOVERS.build(action, config))
     return removers

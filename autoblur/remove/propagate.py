@@ -174,6 +174,14 @@ class PropagateInpainter:
         self.window = config.remove.temporal_window
         self.spatial = TeleaInpainter(config)
         self.blur = BlurRemover(config)
+        # (k, n): fill only the frames at stream positions k, k + n, ... (the others pass
+        # through unfilled), so that n workers share a stream (autoblur.remove.worker).
+        self.share = (0, 1)
+
+    @property
+    def lag(self) -> int:
+        """Frames the output lags the input by."""
+        return self.window
 
     def __call__(self, frames: Iterator[MaskedFrame]) -> Iterator[MaskedFrame]:
         """See :class:`autoblur.remove.base.Remover`; output lags input by the window."""
@@ -186,13 +194,13 @@ class PropagateInpainter:
                 buffer[-1].to_next = None
             buffer.append(entry)
             while emitted + self.window <= position:
-                yield self._emit(buffer, emitted - first)
+                yield self._emit(buffer, emitted - first, emitted)
                 emitted += 1
                 while first < emitted - self.window:
                     buffer.popleft()
                     first += 1
         while emitted - first < len(buffer):
-            yield self._emit(buffer, emitted - first)
+            yield self._emit(buffer, emitted - first, emitted)
             emitted += 1
 
     def _enter(self, item: MaskedFrame) -> _Buffered:
@@ -241,10 +249,10 @@ class PropagateInpainter:
             entry.to_next = self._motion(entry, buffer[index + 1])
         return entry.to_next
 
-    def _emit(self, buffer: deque[_Buffered], index: int) -> MaskedFrame:
+    def _emit(self, buffer: deque[_Buffered], index: int, position: int) -> MaskedFrame:
         entry = buffer[index]
         mask = entry.item.masks.get(self.action)
-        if mask is None:
+        if mask is None or position % self.share[1] != self.share[0]:
             return entry.item
         pad = _RING_PX + self.config.feather_px + 2
         rgb = entry.item.frame.rgb

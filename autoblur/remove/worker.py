@@ -1,0 +1,270 @@
+"""Inpainting in worker processes, alongside the detection and tracking of later frames.
+
+A run's two big costs are the keyframes' detection and the inpainting, and in one process
+they take turns: Python runs one of them at a time. :class:`WorkerRemover` is a remover that
+hands the frames to ``count`` child processes (``python -m autoblur.remove.worker``, so no
+caller's ``__main__`` is imported again) and takes their fills back in order, while the main
+process goes on decoding, detecting and tracking. Each child sees every frame (a temporal
+inpainter takes its views from the neighbours) and fills every ``count``-th one; the output
+is the same pixels as in one process.
+
+The main process sends frames from a thread and receives fills on another, so neither side
+waits on a pipe while the other computes; at most ``lag + 2 * count + 4`` frames are in
+flight. A child that fails sends its error; one that dies ends the run with a one-line error.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from multiprocessing.connection import Connection
+from typing import Any
+
+import numpy as np
+
+from autoblur.config import PipelineConfig
+from autoblur.errors import AutoblurError
+from autoblur.io.reader import VideoFrame
+from autoblur.remove.base import INPAINTERS, MaskedFrame
+
+_END = ("end",)
+_START_TIMEOUT_S = 120.0
+
+
+class WorkerError(AutoblurError):
+    """A worker process stopped: killed, out of memory, or a fault in the remover."""
+
+
+def worker_count(config: PipelineConfig) -> int:
+    """Worker processes for the inpainter: ``remove.inpaint_processes``, or one per spare core.
+
+    None picks one where two or more cores are free to this process (one for the main
+    process's detection, one for the fills), else none.
+    """
+    asked = config.remove.inpaint_processes
+    if asked is not None:
+        return asked
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return 1 if (cores or 1) >= 2 else 0
+
+
+class _Child:
+    """One worker process and the two pipes to it."""
+
+    def __init__(self, start: tuple) -> None:
+        to_child_r, to_child_w = os.pipe()
+        to_parent_r, to_parent_w = os.pipe()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "autoblur.remove.worker", str(to_child_r), str(to_parent_w)],
+            pass_fds=(to_child_r, to_parent_w),
+            stdin=subprocess.DEVNULL,
+        )
+        os.close(to_child_r)
+        os.close(to_parent_w)
+        self.outbox: queue.Queue = queue.Queue()
+        self.inbox: queue.Queue = queue.Queue()
+        self._send = Connection(to_child_w, readable=False)
+        self._recv = Connection(to_parent_r, writable=False)
+        self.outbox.put(start)
+        self._threads = [
+            threading.Thread(target=self._sender, daemon=True),
+            threading.Thread(target=self._receiver, daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _sender(self) -> None:
+        try:
+            while True:
+                message = self.outbox.get()
+                self._send.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+                if message is _END:
+                    return
+        except OSError:
+            return  # the child is gone: the receiver reports it
+
+    def _receiver(self) -> None:
+        try:
+            while True:
+                message = pickle.loads(self._recv.recv_bytes())
+                self.inbox.put(message)
+                if message[0] in ("finished", "error"):
+                    return
+        except (EOFError, OSError):
+            self.inbox.put(("died",))
+
+    def take(self, block: bool) -> Any:
+        """The child's next message; None if ``block`` is false and none has come."""
+        try:
+            message = self.inbox.get(block=block)
+        except queue.Empty:
+            return None
+        if message[0] == "error":
+            raise message[1]
+        if message[0] == "died":
+            code = self.process.wait()
+            raise WorkerError(
+                f"the inpainting worker process stopped (exit code {code}): out of memory or "
+                "killed; run again, or with remove.inpaint_processes: 0 to inpaint in one process"
+            )
+        return message
+
+    def close(self) -> None:
+        """Stop the child (at once, if it is still working) and the threads."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self.outbox.put(_END)
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._send.close()
+        self._recv.close()
+
+
+class WorkerRemover:
+    """A temporal inpainter run in ``count`` worker processes; see the module docstring.
+
+    Args:
+        config: the pipeline config, as the children build the inpainter from it.
+        backend: the inpainter's name in :data:`~autoblur.remove.base.INPAINTERS`; it must
+            accept ``share`` (which of every ``count`` frames it fills) and say its ``lag``.
+        count: worker processes (1 or more).
+    """
+
+    action = "inpaint"
+
+    def __init__(self, config: PipelineConfig, backend: str, count: int) -> None:
+        self.config, self.backend, self.count = config, backend, count
+        self.lag = INPAINTERS.build(backend, config).lag
+        # Per child, its own wall and CPU seconds, once the stream has ended.
+        self.worker_seconds: list[tuple[float, float]] = []
+
+    def __call__(self, frames: Iterator[MaskedFrame]) -> Iterator[MaskedFrame]:
+        """See :class:`autoblur.remove.base.Remover`."""
+        children = [
+            _Child(("start", self.config, self.backend, (k, self.count))) for k in range(self.count)
+        ]
+        limit = self.lag + 2 * self.count + 4
+        try:
+            pending: deque[MaskedFrame] = deque()
+            done = 0  # frames given back
+            for item in frames:
+                message = _frame_message(item)
+                for child in children:
+                    child.outbox.put(message)
+                pending.append(item)
+                while pending:
+                    filled = _next_done(children, pending, done, block=len(pending) > limit)
+                    if filled is None:
+                        break
+                    done += 1
+                    yield filled
+            for child in children:
+                child.outbox.put(_END)
+            while pending:
+                yield _next_done(children, pending, done, block=True)
+                done += 1
+            self.worker_seconds = [child.take(block=True)[1] for child in children]
+        finally:
+            for child in children:
+                child.close()
+
+
+def _next_done(
+    children: list[_Child], pending: deque[MaskedFrame], position: int, block: bool
+) -> MaskedFrame | None:
+    """The oldest pending frame (stream ``position``) with its fill once sent; else None."""
+    owner = children[position % len(children)]
+    message = owner.take(block)
+    if message is None:
+        return None
+    for child in children:
+        if child is not owner:
+            child.take(block=True)  # the others pass this frame through unchanged
+    item = pending.popleft()
+    _, box, pixels, confidence = message
+    if box is not None:
+        x0, y0, x1, y1 = box
+        item.frame.rgb[y0:y1, x0:x1] = pixels
+        item.mark_changed(box)
+    item.fill_confidence.extend(confidence)
+    return item
+
+
+def _frame_message(item: MaskedFrame) -> tuple:
+    """What a child needs of a frame: its pixels, masks and place in the shot."""
+    frame = item.frame
+    return ("frame", frame.index, frame.pts, frame.time_s, frame.rgb, item.masks, item.starts_shot)
+
+
+def _child_frames(inbox: queue.Queue) -> Iterator[MaskedFrame]:
+    while True:
+        message = inbox.get()
+        if message[0] == "end":
+            return
+        _, index, pts, time_s, rgb, masks, starts_shot = message
+        yield MaskedFrame(VideoFrame(index, pts, time_s, rgb=rgb), masks, starts_shot=starts_shot)
+
+
+def _child_main(read_fd: int, write_fd: int) -> None:
+    """The worker process: receive frames, fill this child's share of them, send the fills."""
+    incoming = Connection(read_fd, writable=False)
+    outgoing = Connection(write_fd, readable=False)
+    inbox: queue.Queue = queue.Queue()
+
+    def receive() -> None:
+        try:
+            while True:
+                message = pickle.loads(incoming.recv_bytes())
+                inbox.put(message)
+                if message[0] == "end":
+                    return
+        except (EOFError, OSError):
+            inbox.put(_END)  # the parent is gone
+
+    def send(message: tuple) -> None:
+        outgoing.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+    # Ctrl-C reaches the whole process group: the parent stops the child, quietly.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=receive, daemon=True).start()
+    wall, cpu = time.perf_counter(), time.process_time()
+    try:
+        try:
+            _, config, backend, share = inbox.get(timeout=_START_TIMEOUT_S)
+            remover = INPAINTERS.build(backend, config)
+            remover.share = share
+            for item in remover(_child_frames(inbox)):
+                box = item.changed_xyxy
+                pixels = None
+                if box is not None:
+                    pixels = np.ascontiguousarray(item.frame.rgb[box[1] : box[3], box[0] : box[2]])
+                send(("frame", box, pixels, item.fill_confidence))
+        except OSError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure goes to the parent, as it is
+            try:
+                pickle.dumps(exc)
+            except Exception:  # noqa: BLE001 - an exception that cannot travel: its text does
+                exc = WorkerError(f"inpainting worker: {type(exc).__name__}: {exc}")
+            send(("error", exc))
+            return
+        send(("finished", (time.perf_counter() - wall, time.process_time() - cpu)))
+    except OSError:
+        return  # the parent is gone (stopped, or killed): nobody to tell
+
+
+if __name__ == "__main__":
+    # Through the package's own module, so that an error's class is the one the parent knows.
+    import autoblur.remove.propagate  # noqa: F401 - registers the inpainter
+    from autoblur.remove.worker import _child_main as child_main
+
+    child_main(int(sys.argv[1]), int(sys.argv[2]))

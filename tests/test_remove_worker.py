@@ -1,0 +1,123 @@
+"""The inpainter in worker processes: the same output as in one process, and its failures."""
+
+import numpy as np
+import pytest
+
+from autoblur.config import PipelineConfig
+from autoblur.errors import ConfigError
+from autoblur.io import VideoReader
+from autoblur.pipeline import Job, Pipeline
+from autoblur.remove import MaskedFrame, build_removers, worker
+from autoblur.types import BrandCue
+from tests.conftest import IMAGES, make_composite
+
+
+@pytest.fixture(scope="module")
+def carphone(tmp_path_factory, real_media):
+    return make_composite(
+        tmp_path_factory.mktemp("carphone"),
+        "carphone_pristine.mp4",
+        IMAGES / "WindowsLogo.jpg",
+        40,
+        width_frac=0.15,
+        speed_px=4,
+    )
+
+
+def fills(composite, processes):
+    """Every frame's pixels, changed box and fill confidence from the inpainter."""
+    config = PipelineConfig.model_validate(
+        {"remove": {"temporal_window": 6, "inpaint_processes": processes}}
+    )
+    (remover,) = build_removers(config, {"inpaint"})
+    assert isinstance(remover, worker.WorkerRemover) == (processes > 0)
+    with VideoReader(composite.path) as reader:
+        frames = list(reader.frames())
+    # A logo on most frames, none on a few, a cut at frame 20.
+    items = (
+        MaskedFrame(
+            f.__class__(f.index, f.pts, f.time_s, rgb=f.rgb.copy()),
+            {} if f.index in (5, 6, 33) else {"inpaint": composite.masks[f.index].dilate(6)},
+            starts_shot=f.index == 20,
+        )
+        for f in frames
+    )
+    out = list(remover(items))
+    assert [o.frame.index for o in out] == [f.index for f in frames]
+    return out, remover
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_workers_give_the_fill_of_one_process(carphone, processes):
+    alone, _ = fills(carphone, 0)
+    shared, remover = fills(carphone, processes)
+    assert sum(o.changed_xyxy is not None for o in alone) == 37
+    for one, other in zip(alone, shared, strict=True):
+        assert np.array_equal(one.frame.rgb, other.frame.rgb), one.frame.index
+        assert one.changed_xyxy == other.changed_xyxy
+        assert one.fill_confidence == other.fill_confidence
+    # Each worker's own time, for the report.
+    assert len(remover.worker_seconds) == processes
+    assert all(cpu > 0 for _, cpu in remover.worker_seconds)
+
+
+def test_an_error_in_the_worker_is_raised_as_it_is():
+    child = worker._Child(("start", PipelineConfig(), "no-such-inpainter", (0, 1)))
+    try:
+        with pytest.raises(ConfigError, match="no-such-inpainter"):
+            child.take(block=True)
+    finally:
+        child.close()
+
+
+def test_a_killed_worker_ends_the_run_with_one_line(carphone, monkeypatch):
+    started = []
+    child_init = worker._Child.__init__
+
+    def record(self, start):
+        child_init(self, start)
+        started.append(self)
+
+    monkeypatch.setattr(worker._Child, "__init__", record)
+    config = PipelineConfig.model_validate(
+        {"remove": {"temporal_window": 4, "inpaint_processes": 1}}
+    )
+    (remover,) = build_removers(config, {"inpaint"})
+    with VideoReader(carphone.path) as reader:
+        frames = list(reader.frames())
+
+    def items():
+        for f in frames:
+            if f.index == 3:
+                started[0].process.kill()
+            yield MaskedFrame(f, {"inpaint": carphone.masks[f.index].dilate(6)})
+
+    with pytest.raises(worker.WorkerError, match="exit code -9.*inpaint_processes: 0"):
+        list(remover(items()))
+    assert started[0].process.poll() is not None
+
+
+def test_a_run_reports_its_workers_and_writes_what_one_process_writes(tmp_path, carphone):
+    outputs = []
+    for processes in (0, 1):
+        config = PipelineConfig.model_validate({"remove": {"inpaint_processes": processes}})
+        cues = [BrandCue("windows", "inpaint", (IMAGES / "WindowsLogo.jpg",))]
+        out = tmp_path / f"out{processes}.mp4"
+        report = Pipeline(Job(carphone.path, out, cues, config)).run()
+        assert len(report["timing"].get("inpaint_workers", [])) == processes
+        with VideoReader(out) as reader:
+            outputs.append([f.rgb for f in reader.frames()])
+    assert report["brands_found"]
+    assert len(outputs[0]) == len(outputs[1]) == 40
+    for index, (one, other) in enumerate(zip(*outputs, strict=True)):
+        assert np.array_equal(one, other), index
+
+
+def test_worker_count_follows_the_cores(monkeypatch):
+    config = PipelineConfig()
+    monkeypatch.setattr(worker.os, "sched_getaffinity", lambda _: {0, 1})
+    assert worker.worker_count(config) == 1
+    monkeypatch.setattr(worker.os, "sched_getaffinity", lambda _: {0})
+    assert worker.worker_count(config) == 0
+    asked = PipelineConfig.model_validate({"remove": {"inpaint_processes": 3}})
+    assert worker.worker_count(asked) == 3
