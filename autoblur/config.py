@@ -185,9 +185,9 @@ class RemoveConfig(_Strict):
         None,
         ge=0,
         le=64,
-        description="propagate: worker processes that fill frames while the main process "
-        "detects and tracks later ones (0: fill in the main process; None: one where two or "
-        "more cores are free)",
+        description="propagate: worker processes that share the fills while the main process "
+        "detects and tracks later frames (0: fill in the main process; None: one per free "
+        "core, at most 4, as many as half the available memory holds, none on one core)",
     )
     e2fgvi: E2fgviConfig = E2fgviConfig()
 

@@ -113,11 +113,20 @@ def test_a_run_reports_its_workers_and_writes_what_one_process_writes(tmp_path, 
         assert np.array_equal(one, other), index
 
 
-def test_worker_count_follows_the_cores(monkeypatch):
-    config = PipelineConfig()
+def test_worker_count_follows_the_cores_and_the_memory(monkeypatch):
+    config = PipelineConfig()  # temporal_window 30: a worker holds 2 x 61 frames
+    hd = (1080, 1920)
+    per_worker = 2 * 61 * 1080 * 1920 * 3
+    monkeypatch.setattr(worker, "_available_bytes", lambda: 100 * per_worker)
     monkeypatch.setattr(worker.os, "sched_getaffinity", lambda _: {0, 1})
-    assert worker.worker_count(config) == 1
+    assert worker.worker_count(config, hd) == 2
+    monkeypatch.setattr(worker.os, "sched_getaffinity", lambda _: set(range(16)))
+    assert worker.worker_count(config, hd) == 4  # at most four chosen automatically
+    monkeypatch.setattr(worker, "_available_bytes", lambda: 5 * per_worker)
+    assert worker.worker_count(config, hd) == 2  # half the available memory holds two
+    assert worker.worker_count(config, (540, 960)) == 4
     monkeypatch.setattr(worker.os, "sched_getaffinity", lambda _: {0})
-    assert worker.worker_count(config) == 0
+    assert worker.worker_count(config, hd) == 0  # one core: fill in the main process
     asked = PipelineConfig.model_validate({"remove": {"inpaint_processes": 3}})
-    assert worker.worker_count(asked) == 3
+    assert worker.worker_count(asked, hd) == 3
+    assert worker._available_bytes() > 0

@@ -125,12 +125,10 @@ _AUTO_INPAINTER = "propagate"
 
 def _inpainter(name: str, config: PipelineConfig) -> Remover:
     """The inpainter ``name``; the weight-free one in worker processes where cores are free."""
-    if name == _AUTO_INPAINTER:
-        from autoblur.remove.worker import WorkerRemover, worker_count
+    if name == _AUTO_INPAINTER and config.remove.inpaint_processes != 0:
+        from autoblur.remove.worker import WorkerRemover
 
-        count = worker_count(config)
-        if count:
-            return WorkerRemover(config, name, count)
+        return WorkerRemover(config, name)
     return INPAINTERS.build(name, config)
 
 

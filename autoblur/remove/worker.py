@@ -15,6 +15,7 @@ flight. A child that fails sends its error; one that dies ends the run with a on
 
 from __future__ import annotations
 
+import itertools
 import os
 import pickle
 import queue
@@ -36,6 +37,7 @@ from autoblur.io.reader import VideoFrame
 from autoblur.remove.base import INPAINTERS, MaskedFrame
 
 _END = ("end",)
+_MAX_AUTO = 4  # workers chosen automatically: each receives every frame and follows the motion
 _START_TIMEOUT_S = 120.0
 
 
@@ -43,17 +45,34 @@ class WorkerError(AutoblurError):
     """A worker process stopped: killed, out of memory, or a fault in the remover."""
 
 
-def worker_count(config: PipelineConfig) -> int:
-    """Worker processes for the inpainter: ``remove.inpaint_processes``, or one per spare core.
+def worker_count(config: PipelineConfig, frame_hw: tuple[int, int]) -> int:
+    """Worker processes for the inpainter on frames of ``frame_hw``.
 
-    None picks one where two or more cores are free to this process (one for the main
-    process's detection, one for the fills), else none.
+    ``remove.inpaint_processes`` when set; else one per core free to this process, at most
+    ``_MAX_AUTO``, and no more than half the available memory holds (each worker keeps its
+    window of frames twice: the pixels and the originals), and none on one core.
     """
     asked = config.remove.inpaint_processes
     if asked is not None:
         return asked
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return 1 if (cores or 1) >= 2 else 0
+    if (cores or 1) < 2:
+        return 0
+    per_worker = 2 * (2 * config.remove.temporal_window + 1) * frame_hw[0] * frame_hw[1] * 3
+    fits = _available_bytes() // 2 // per_worker
+    return int(max(0, min(cores, _MAX_AUTO, fits)))
+
+
+def _available_bytes() -> int:
+    """Memory available to new work (``MemAvailable``), or the free pages where unknown."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
 class _Child:
@@ -130,29 +149,38 @@ class _Child:
 
 
 class WorkerRemover:
-    """A temporal inpainter run in ``count`` worker processes; see the module docstring.
+    """A temporal inpainter run in worker processes; see the module docstring.
 
     Args:
         config: the pipeline config, as the children build the inpainter from it.
         backend: the inpainter's name in :data:`~autoblur.remove.base.INPAINTERS`; it must
             accept ``share`` (which of every ``count`` frames it fills) and say its ``lag``.
-        count: worker processes (1 or more).
+
+    How many workers is decided on the first frame (:func:`worker_count`); with none, the
+    inpainter runs in this process.
     """
 
     action = "inpaint"
 
-    def __init__(self, config: PipelineConfig, backend: str, count: int) -> None:
-        self.config, self.backend, self.count = config, backend, count
-        self.lag = INPAINTERS.build(backend, config).lag
-        # Per child, its own wall and CPU seconds, once the stream has ended.
+    def __init__(self, config: PipelineConfig, backend: str) -> None:
+        self.config, self.backend = config, backend
+        # Per worker, its own wall and CPU seconds, once the stream has ended.
         self.worker_seconds: list[tuple[float, float]] = []
 
     def __call__(self, frames: Iterator[MaskedFrame]) -> Iterator[MaskedFrame]:
         """See :class:`autoblur.remove.base.Remover`."""
-        children = [
-            _Child(("start", self.config, self.backend, (k, self.count))) for k in range(self.count)
-        ]
-        limit = self.lag + 2 * self.count + 4
+        frames = iter(frames)
+        first = next(frames, None)
+        if first is None:
+            return
+        frames = itertools.chain([first], frames)
+        count = worker_count(self.config, first.frame.rgb.shape[:2])
+        inpainter = INPAINTERS.build(self.backend, self.config)
+        if not count:
+            yield from inpainter(frames)
+            return
+        children = [_Child(("start", self.config, self.backend, (k, count))) for k in range(count)]
+        limit = inpainter.lag + 2 * count + 4
         try:
             pending: deque[MaskedFrame] = deque()
             done = 0  # frames given back
