@@ -52,14 +52,14 @@ def build_report(
     track_extras: dict[int, dict] | None = None,
     stage_seconds: dict[str, dict[str, float]] | None = None,
     encode_seconds: tuple[float, float] = (0.0, 0.0),
-    worker_seconds: list[tuple[float, float]] | None = None,
+    worker_seconds: list[tuple[float, float, float]] | None = None,
 ) -> dict:
     """The report as a JSON-ready dict.
 
     ``stage_seconds`` are the wall and CPU seconds per stage (:mod:`autoblur.stage_clock`);
     each detector's time per keyframe is its ``detection: NAME`` stage over ``keyframes``.
     ``encode_seconds`` are the encoder thread's wall and CPU seconds; ``worker_seconds`` each
-    inpainting worker process's (:mod:`autoblur.remove.worker`).
+    inpainting worker process's, with its peak memory in MiB (:mod:`autoblur.remove.worker`).
 
     ``output_format`` is the output's plan (codec, profile, pixel format, container, frames
     copied and re-encoded, what happened to each stream), or the plan a run would follow.
@@ -128,8 +128,8 @@ def build_report(
             {
                 # Beside the pipeline's thread; its "remove: inpaint" is the time it waited.
                 "inpaint_workers": [
-                    {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3)}
-                    for wall, cpu in worker_seconds
+                    {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3), "peak_rss_mib": round(mib)}
+                    for wall, cpu, mib in worker_seconds
                 ]
             }
             if worker_seconds

@@ -58,7 +58,7 @@ def test_workers_give_the_fill_of_one_process(carphone, processes):
         assert one.fill_confidence == other.fill_confidence
     # Each worker's own time, for the report.
     assert len(remover.worker_seconds) == processes
-    assert all(cpu > 0 for _, cpu in remover.worker_seconds)
+    assert all(cpu > 0 and mib > 50 for _, cpu, mib in remover.worker_seconds)
 
 
 def test_an_error_in_the_worker_is_raised_as_it_is():
@@ -104,7 +104,9 @@ def test_a_run_reports_its_workers_and_writes_what_one_process_writes(tmp_path, 
         cues = [BrandCue("windows", "inpaint", (IMAGES / "WindowsLogo.jpg",))]
         out = tmp_path / f"out{processes}.mp4"
         report = Pipeline(Job(carphone.path, out, cues, config)).run()
-        assert len(report["timing"].get("inpaint_workers", [])) == processes
+        workers = report["timing"].get("inpaint_workers", [])
+        assert len(workers) == processes
+        assert all(w["peak_rss_mib"] > 50 for w in workers)
         with VideoReader(out) as reader:
             outputs.append([f.rgb for f in reader.frames()])
     assert report["brands_found"]

@@ -19,6 +19,7 @@ import itertools
 import os
 import pickle
 import queue
+import resource
 import signal
 import subprocess
 import sys
@@ -164,8 +165,8 @@ class WorkerRemover:
 
     def __init__(self, config: PipelineConfig, backend: str) -> None:
         self.config, self.backend = config, backend
-        # Per worker, its own wall and CPU seconds, once the stream has ended.
-        self.worker_seconds: list[tuple[float, float]] = []
+        # Per worker, its own wall and CPU seconds and peak memory (MiB), once the stream ended.
+        self.worker_seconds: list[tuple[float, float, float]] = []
 
     def __call__(self, frames: Iterator[MaskedFrame]) -> Iterator[MaskedFrame]:
         """See :class:`autoblur.remove.base.Remover`."""
@@ -285,7 +286,8 @@ def _child_main(read_fd: int, write_fd: int) -> None:
                 exc = WorkerError(f"inpainting worker: {type(exc).__name__}: {exc}")
             send(("error", exc))
             return
-        send(("finished", (time.perf_counter() - wall, time.process_time() - cpu)))
+        peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+        send(("finished", (time.perf_counter() - wall, time.process_time() - cpu, peak_mib)))
     except OSError:
         return  # the parent is gone (stopped, or killed): nobody to tell
 
