@@ -62,11 +62,12 @@ class RegionMask:
         cls, x0: int, y0: int, bitmap: np.ndarray, frame_hw: tuple[int, int]
     ) -> RegionMask | None:
         """A mask from a crop whose top-left pixel is (x0, y0), trimmed to its content."""
-        ys, xs = np.nonzero(bitmap)
-        if len(xs) == 0:
+        pixels = np.ascontiguousarray(bitmap, dtype=bool).view(np.uint8)
+        bx0, by0, w, h = cv2.boundingRect(pixels)  # of the non-zero pixels
+        if w == 0:
             return None
-        bx0, bx1, by0, by1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
-        return cls(x0 + int(bx0), y0 + int(by0), bitmap[by0:by1, bx0:bx1].astype(bool), frame_hw)
+        box = bitmap[by0 : by0 + h, bx0 : bx0 + w].astype(bool)
+        return cls(x0 + bx0, y0 + by0, box, frame_hw)
 
     @property
     def xyxy(self) -> np.ndarray:

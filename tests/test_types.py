@@ -73,3 +73,22 @@ def test_crop_matches_the_dense_mask_in_any_box():
     for box in [(0, 0, 60, 40), (25, 10, 50, 30), (0, 0, 10, 10), (30, 12, 31, 13)]:
         x0, y0, x1, y1 = box
         assert np.array_equal(mask.crop(box), dense[y0:y1, x0:x1])
+
+
+def test_from_crop_trims_to_the_set_pixels_of_any_bitmap():
+    rng = np.random.default_rng(5)
+    for trial in range(300):
+        h, w = (int(v) for v in rng.integers(1, 30, 2))
+        bitmap = np.zeros((h, 2 * w), np.uint8)
+        for _ in range(trial % 4):  # none on every fourth: no mask
+            bitmap[rng.integers(0, h), rng.integers(0, 2 * w)] = 7
+        view = bitmap[:, ::2]  # a strided view, values other than 0 and 1
+        mask = RegionMask.from_crop(3, 4, view, (100, 100))
+        ys, xs = np.nonzero(view)
+        if not len(xs):
+            assert mask is None
+            continue
+        assert (mask.x0, mask.y0) == (3 + xs.min(), 4 + ys.min())
+        assert mask.bitmap.dtype == bool
+        trimmed = view[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+        assert np.array_equal(mask.bitmap, trimmed > 0)
