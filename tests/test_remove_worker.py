@@ -1,5 +1,6 @@
 """The inpainter in worker processes: the same output as in one process, and its failures."""
 
+import cv2
 import numpy as np
 import pytest
 
@@ -98,21 +99,32 @@ def test_a_killed_worker_ends_the_run_with_one_line(carphone, monkeypatch):
 
 
 def test_a_run_reports_its_workers_and_writes_what_one_process_writes(tmp_path, carphone):
-    outputs = []
+    outputs, masks, reports = [], [], []
     for processes in (0, 1):
         config = PipelineConfig.model_validate({"remove": {"inpaint_processes": processes}})
         cues = [BrandCue("windows", "inpaint", (IMAGES / "WindowsLogo.jpg",))]
-        out = tmp_path / f"out{processes}.mp4"
-        report = Pipeline(Job(carphone.path, out, cues, config)).run()
+        out, masks_dir = tmp_path / f"out{processes}.mp4", tmp_path / f"masks{processes}"
+        report = Pipeline(Job(carphone.path, out, cues, config, masks_dir=masks_dir)).run()
         workers = report["timing"].get("inpaint_workers", [])
         assert len(workers) == processes
         assert all(w["peak_rss_mib"] > 50 for w in workers)
         with VideoReader(out) as reader:
             outputs.append([f.rgb for f in reader.frames()])
-    assert report["brands_found"]
-    assert len(outputs[0]) == len(outputs[1]) == 40
+        pngs = sorted(masks_dir.iterdir())
+        masks.append([cv2.imread(str(png), cv2.IMREAD_GRAYSCALE) for png in pngs])
+        reports.append(report)
+    assert reports[0]["brands_found"]
+    for key in ("tracks", "occurrences", "verification"):
+        assert reports[0][key] == reports[1][key], key
+    assert len(masks[0]) == len(masks[1]) == len(outputs[0]) == len(outputs[1]) == 40
+    for one, other in zip(*masks, strict=True):
+        assert np.array_equal(one, other)
+    # The fills are the same pixels (above); the encoded output is not bit for bit the same
+    # from run to run, with one process as with workers (about one run in ten on a loaded
+    # machine differs by 41-45 dB from some frame on: BENCHMARKS.md), so it is compared by PSNR.
     for index, (one, other) in enumerate(zip(*outputs, strict=True)):
-        assert np.array_equal(one, other), index
+        error = np.mean((one.astype(float) - other) ** 2)
+        assert error == 0 or 10 * np.log10(255**2 / error) > 38, index
 
 
 def test_worker_count_follows_the_cores_and_the_memory(monkeypatch):
