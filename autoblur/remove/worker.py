@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -38,6 +38,7 @@ from autoblur.io.reader import VideoFrame
 from autoblur.remove.base import INPAINTERS, MaskedFrame
 
 _END = ("end",)
+_END_BYTES = pickle.dumps(_END)
 _MAX_AUTO = 4  # workers chosen automatically: each receives every frame and follows the motion
 _START_TIMEOUT_S = 120.0
 
@@ -89,11 +90,11 @@ class _Child:
         )
         os.close(to_child_r)
         os.close(to_parent_w)
-        self.outbox: queue.Queue = queue.Queue()
+        self.outbox: queue.Queue = queue.Queue()  # pickled messages; None stops the sender
         self.inbox: queue.Queue = queue.Queue()
         self._send = Connection(to_child_w, readable=False)
         self._recv = Connection(to_parent_r, writable=False)
-        self.outbox.put(start)
+        self.outbox.put(_pickled(start))
         self._threads = [
             threading.Thread(target=self._sender, daemon=True),
             threading.Thread(target=self._receiver, daemon=True),
@@ -103,11 +104,8 @@ class _Child:
 
     def _sender(self) -> None:
         try:
-            while True:
-                message = self.outbox.get()
-                self._send.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
-                if message is _END:
-                    return
+            while (data := self.outbox.get()) is not None:
+                self._send.send_bytes(data)
         except OSError:
             return  # the child is gone: the receiver reports it
 
@@ -142,7 +140,7 @@ class _Child:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
-        self.outbox.put(_END)
+        self.outbox.put(None)
         for thread in self._threads:
             thread.join(timeout=5)
         self._send.close()
@@ -186,7 +184,7 @@ class WorkerRemover:
             pending: deque[MaskedFrame] = deque()
             done = 0  # frames given back
             for item in frames:
-                message = _frame_message(item)
+                message = _pickled(_frame_message(item))  # once, whatever the children
                 for child in children:
                     child.outbox.put(message)
                 pending.append(item)
@@ -197,7 +195,8 @@ class WorkerRemover:
                     done += 1
                     yield filled
             for child in children:
-                child.outbox.put(_END)
+                child.outbox.put(_END_BYTES)
+                child.outbox.put(None)
             while pending:
                 yield _next_done(children, pending, done, block=True)
                 done += 1
@@ -226,6 +225,10 @@ def _next_done(
         item.mark_changed(box)
     item.fill_confidence.extend(confidence)
     return item
+
+
+def _pickled(message: tuple) -> bytes:
+    return pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _frame_message(item: MaskedFrame) -> tuple:
@@ -260,36 +263,46 @@ def _child_main(read_fd: int, write_fd: int) -> None:
             inbox.put(_END)  # the parent is gone
 
     def send(message: tuple) -> None:
-        outgoing.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+        outgoing.send_bytes(_pickled(message))
 
     # Ctrl-C reaches the whole process group: the parent stops the child, quietly.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=receive, daemon=True).start()
     wall, cpu = time.perf_counter(), time.process_time()
     try:
-        try:
-            _, config, backend, share = inbox.get(timeout=_START_TIMEOUT_S)
-            remover = INPAINTERS.build(backend, config)
-            remover.share = share
-            for item in remover(_child_frames(inbox)):
-                box = item.changed_xyxy
-                pixels = None
-                if box is not None:
-                    pixels = np.ascontiguousarray(item.frame.rgb[box[1] : box[3], box[0] : box[2]])
-                send(("frame", box, pixels, item.fill_confidence))
-        except OSError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - every failure goes to the parent, as it is
-            try:
-                pickle.dumps(exc)
-            except Exception:  # noqa: BLE001 - an exception that cannot travel: its text does
-                exc = WorkerError(f"inpainting worker: {type(exc).__name__}: {exc}")
-            send(("error", exc))
-            return
+        _fill(inbox, send)
         peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-        send(("finished", (time.perf_counter() - wall, time.process_time() - cpu, peak_mib)))
+        last = ("finished", (time.perf_counter() - wall, time.process_time() - cpu, peak_mib))
     except OSError:
         return  # the parent is gone (stopped, or killed): nobody to tell
+    except Exception as exc:  # noqa: BLE001 - every failure goes to the parent, as it is
+        last = ("error", _travelling(exc))
+    try:
+        send(last)
+    except OSError:
+        return
+
+
+def _fill(inbox: queue.Queue, send: Callable[[tuple], None]) -> None:
+    """Build the inpainter the start message names; fill its share; send every frame's fill."""
+    _, config, backend, share = inbox.get(timeout=_START_TIMEOUT_S)
+    remover = INPAINTERS.build(backend, config)
+    remover.share = share
+    for item in remover(_child_frames(inbox)):
+        box = item.changed_xyxy
+        pixels = None
+        if box is not None:
+            pixels = np.ascontiguousarray(item.frame.rgb[box[1] : box[3], box[0] : box[2]])
+        send(("frame", box, pixels, item.fill_confidence))
+
+
+def _travelling(exc: Exception) -> Exception:
+    """``exc`` if it can be pickled to the parent, else a :class:`WorkerError` with its text."""
+    try:
+        pickle.dumps(exc)
+    except Exception:  # noqa: BLE001 - whatever stops it travelling, its text does
+        return WorkerError(f"inpainting worker: {type(exc).__name__}: {exc}")
+    return exc
 
 
 if __name__ == "__main__":
