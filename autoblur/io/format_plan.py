@@ -374,7 +374,7 @@ def plan_output(
         and (location := coded_chroma_location(Path(stream.container.name), stream.index))
     ):
         options["chroma_sample_location"] = location  # into the VUI, and MKV/MXF headers
-    if codec == "libx264" and (x264_params := _x264_params(stream, context)):
+    if codec == "libx264" and (x264_params := _x264_params(stream, context, width)):
         options["x264-params"] = x264_params
     if codec == "prores_ks" and context.get("field_order") in _FIELDS:
         # Coded as two fields, as the input's pictures (each frame's flags, as decoded, say
@@ -418,9 +418,18 @@ def plan_output(
     )
 
 
-def _x264_params(stream: av.VideoStream, context: dict[str, object]) -> str:
-    """x264's own settings for the input's interlacing and frame rate (``a=1:b=2``)."""
+# x264's macroblock tree reads memory it never wrote where a picture is not a whole number of
+# groups of 8 macroblocks (128 pixels) wide (720x576, 720x480, 1440x1080, 176x144, ...): the
+# same pictures then encode to other bits from one run to the next, following what the heap
+# held (BENCHMARKS.md, "The same run, the same bits"). Those widths encode without it.
+_MBTREE_WIDTH_GROUP = 8 * 16
+
+
+def _x264_params(stream: av.VideoStream, context: dict[str, object], width: int) -> str:
+    """x264's own settings for the picture width, interlacing and frame rate (``a=1:b=2``)."""
     params = []
+    if -(-width // 16) * 16 % _MBTREE_WIDTH_GROUP:
+        params.append("mbtree=0")
     if context.get("field_order") in _FIELDS:
         tff = context["field_order"] in (2, 4)
         params.append(f"interlaced=1:{'tff' if tff else 'bff'}=1")
