@@ -199,6 +199,7 @@ class VideoReader:
         self,
         on_audio_packet: Callable[[av.Packet], None] | None = None,
         only: AbstractSet[int] | None = None,
+        begin: tuple[int, int] | None = None,
     ) -> Iterator[VideoFrame]:
         """Decode the video stream in order; pass the other streams' packets on.
 
@@ -213,12 +214,19 @@ class VideoReader:
         Frames get the input's presentation times in display order, whatever order the
         muxer stored them in (see :mod:`autoblur.io.timestamps`).
 
+        With ``begin`` (a frame's display index and presentation time, where decoding can
+        begin: a start of :func:`autoblur.chunks.read_frame_index`), reading seeks there and
+        the frames are numbered from that index: a piece of a long file is read without
+        decoding what comes before it.
+
         Raises:
             VideoError: decoding fails part-way (corrupt or truncated data), or the video has
                 no decodable frame.
         """
         streams = [self.video_stream] + (self.copied_streams if on_audio_packet else [])
-        index = 0
+        index, first_time = begin if begin is not None else (0, None)
+        if first_time is not None:
+            self._container.seek(first_time, stream=self.video_stream, any_frame=False)
         clock = PresentationClock(1 / (self.info.fps * self.info.time_base))
         last_wanted = max(only, default=-1) if only is not None else None
         try:
@@ -241,6 +249,8 @@ class VideoReader:
                     packet.opaque = packet
                 for frame in packet.decode():
                     pts = clock.stamp(frame)
+                    if first_time is not None and pts < first_time:
+                        continue  # the demuxer went back further than the piece's start
                     if only is None or index in only:
                         scaled = self._fit(frame, index)
                         yield VideoFrame(
@@ -261,7 +271,7 @@ class VideoReader:
             raise VideoError(f"{self.path}: the video has no decodable frames (empty video)")
         self.frames_decoded = index
         claimed = self.info.frame_count_header
-        if claimed and claimed != index:
+        if claimed and claimed != index and begin is None:
             log.warning(
                 "%s: the container claims %d frames but %d decoded; used the %d decoded",
                 self.path,
