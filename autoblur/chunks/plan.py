@@ -13,6 +13,7 @@ The plan is read from the packets alone (no decoding): a two-hour file is indexe
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
@@ -169,13 +170,12 @@ def plan_chunks(
         while total - borders[-1] > wanted * 3 // 2:  # no last piece under half the length
             target = borders[-1] + wanted
             low, high = borders[-1] + wanted // 2, min(total - wanted // 2, target + wanted // 2)
-            near_cut = [c for c in cut_starts if low <= c <= high]
-            near = near_cut or [s for s in index.starts if low <= s <= high]
+            near = _within(cut_starts, low, high) or _within(index.starts, low, high)
             if not near:  # a GOP longer than half a piece: the next place a piece may start
-                later = [s for s in index.starts if s > borders[-1]]
+                later = index.starts[bisect_right(index.starts, borders[-1]) :][:1]
                 if not later or total - later[0] < wanted // 2:
                     break
-                near = later[:1]
+                near = later
             borders.append(min(near, key=lambda s: (abs(s - target), s)))
     borders.append(total)
     overlap = overlap_frames(config)
@@ -193,3 +193,8 @@ def plan_chunks(
             reason = "frame" if index.intra_only else "closed GOP"
         pieces.append(Piece(k, start, end, lead_in, lead_out, index.times[start], reason))
     return ChunkPlan(seconds, index.fps, total, pieces)
+
+
+def _within(values: list[int], low: int, high: int) -> list[int]:
+    """The sorted ``values`` from ``low`` to ``high``, both included."""
+    return values[bisect_left(values, low) : bisect_right(values, high)]
