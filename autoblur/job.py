@@ -42,3 +42,8 @@ class Job:
     thumbnails: bool = False
     required_detectors: frozenset[str] = frozenset()
     notices: list[str] = field(default_factory=list)
+
+
+def default_output(input_path: Path) -> Path:
+    """``INPUT_clean.<input's extension>``: the output keeps the input's container."""
+    return input_path.with_name(f"{input_path.stem}_clean{input_path.suffix or '.mp4'}")

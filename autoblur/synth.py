@@ -16,7 +16,7 @@ import numpy as np
 from autoblur.config import EncodeConfig
 from autoblur.io import VideoReader, VideoWriter
 from autoblur.types import RegionMask
-from detectors.logo import read_logo, silhouette_of
+from detectors.reference import read_logo, silhouette_of
 
 Placement = Callable[[int, tuple[int, int]], np.ndarray | None]
 

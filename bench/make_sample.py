@@ -21,7 +21,7 @@ from autoblur.config import EncodeConfig
 from autoblur.io import VideoReader, VideoWriter
 from autoblur.synth import moving_placement
 from autoblur.types import RegionMask
-from detectors.logo import read_logo, silhouette_of
+from detectors.reference import read_logo, silhouette_of
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE_WH = (640, 360)

@@ -36,7 +36,7 @@ from autoblur.types import BrandCue, Detections, RegionMask, box_iou
 from detectors._colour import PALE, chromatic, colour_boxes, to_lch, within
 from detectors._groups import frame_groups, reference_groups, square_angle
 from detectors.base import DETECTORS
-from detectors.logo import plausible_quad, read_logo, silhouette_of
+from detectors.reference import plausible_quad, read_logo, silhouette_of
 
 _WORK_SIDE = 160  # reference parts and ECC input: longest side in pixels
 _MASK_SIDE = 800  # silhouette warped into frames: longest side at most

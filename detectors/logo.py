@@ -22,6 +22,9 @@ from autoblur.config import DetectConfig, LogoDetectorConfig, PipelineConfig
 from autoblur.errors import ConfigError
 from autoblur.types import BrandCue, Detections, RegionMask, box_iou
 from detectors.base import DETECTORS
+from detectors.flat import FlatMatcher, prepare_flat_reference
+from detectors.overlay import OverlayMatcher, overlay_reference
+from detectors.reference import plausible_quad, read_logo, silhouette_of
 
 _REFERENCE_MIN_SIDE = 400
 _REFERENCE_SCALES = (1.0, 0.5, 0.25)
@@ -31,7 +34,6 @@ _NEIGHBOURS = 6
 _RANSAC_ITERATIONS = 20000
 _RANSAC_SEED = 7
 _EXTRA_ATTEMPTS = 1
-_BORDER_STD_FOR_FULL_RECT = 24.0
 
 
 @dataclass(frozen=True)
@@ -51,49 +53,6 @@ class LogoReference:
     keypoints_xy: np.ndarray
     descriptors: np.ndarray
     silhouette: RegionMask
-
-
-def read_logo(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """Read a logo as (H, W, 3) uint8 RGB plus its (H, W) uint8 alpha, or None without one.
-
-    Raises:
-        ConfigError: the file is missing or not an image.
-    """
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise ConfigError(f"{path}: cannot read logo image (missing or not an image file)")
-    if image.dtype != np.uint8:
-        image = cv2.convertScaleAbs(image, alpha=255.0 / max(float(image.max()), 1.0))
-    if image.ndim == 2:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB), None
-    if image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB), image[:, :, 3]
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB), None
-
-
-def silhouette_of(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
-    """The logo's own pixels as an (H, W) bool mask.
-
-    The alpha channel where there is one; else the pixels that differ from a uniform border
-    colour (holes filled); else, on a busy border, the whole image.
-    """
-    if alpha is not None:  # half the most opaque pixel's alpha: a translucent bug keeps its shape
-        return alpha > max(int(alpha.max()) // 2, 1)
-    height, width = rgb.shape[:2]
-    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]]).astype(np.float32)
-    if border.std(axis=0).max() > _BORDER_STD_FOR_FULL_RECT:
-        return np.ones((height, width), bool)
-    distance = np.abs(rgb.astype(np.float32) - np.median(border, axis=0)).max(axis=2)
-    foreground = (distance > 40).astype(np.uint8)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
-    foreground = cv2.morphologyEx(foreground, cv2.MORPH_CLOSE, kernel)
-    contours, _ = cv2.findContours(foreground, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    filled = np.zeros_like(foreground)
-    cv2.drawContours(filled, contours, -1, 1, thickness=cv2.FILLED)
-    share = filled.mean()
-    if share < 0.02 or share > 0.97:
-        return np.ones((height, width), bool)
-    return filled.astype(bool)
 
 
 def _views(gray: np.ndarray, alpha: np.ndarray | None) -> list[tuple[float, np.ndarray]]:
@@ -163,19 +122,6 @@ def prepare_reference(
     )
 
 
-def plausible_quad(quad_xy: np.ndarray, min_side_px: float = 8.0) -> bool:
-    """Whether a projected (4, 2) reference outline is a convex, unflipped, not-too-thin quad."""
-    edges = np.roll(quad_xy, -1, axis=0) - quad_xy
-    cross = edges[:, 0] * np.roll(edges[:, 1], -1) - edges[:, 1] * np.roll(edges[:, 0], -1)
-    if not (np.all(cross > 0) or np.all(cross < 0)):
-        return False
-    lengths = np.linalg.norm(edges, axis=1)
-    if lengths.min() < min_side_px or lengths.min() < 0.15 * lengths.max():
-        return False
-    # Image coordinates have y down: a reference seen unflipped keeps clockwise corners.
-    return bool(np.all(cross > 0))
-
-
 def _usac_params(threshold: float) -> cv2.UsacParams:
     """Homography search settings: MSAC scoring with inner local optimisation.
 
@@ -208,8 +154,6 @@ class LogoDetector:
     sources = ("logo", "flat")
 
     def __init__(self, cues: Sequence[BrandCue], config: DetectConfig) -> None:
-        from detectors.flat import FlatMatcher, prepare_flat_reference  # imports this module
-        from detectors.overlay import OverlayMatcher, overlay_reference
 
         self.config = config.logo
         self._sift = cv2.SIFT_create()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autoblur.errors import ConfigError
+from autoblur.job import default_output
 from autoblur.resources import data_dir
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".avi", ".m4v", ".webm", ".mpg", ".mpeg", ".ts", ".mxf"}
@@ -37,8 +38,7 @@ def _default_output(key: str) -> str:
 
     A master's codec (ProRes, DNx, MPEG-2 in MXF) may not go into MP4.
     """
-    path = Path(key)
-    return str(path.with_name(f"{path.stem}_clean{path.suffix or '.mp4'}"))
+    return str(default_output(Path(key)))
 
 
 def _folder_items(folder: Path, out_dir: Path, rules: Path | None) -> list[BatchItem]:

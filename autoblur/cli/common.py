@@ -178,11 +178,6 @@ def _cues(
     return cues
 
 
-def default_output(input_path: Path) -> Path:
-    """``INPUT_clean.<input's extension>``: the output keeps the input's container."""
-    return input_path.with_name(f"{input_path.stem}_clean{input_path.suffix or '.mp4'}")
-
-
 def _ffmpeg_failure(exc: av.error.FFmpegError) -> str:
     """One line for an FFmpeg failure that reached the command: what, on which file, and how on."""
     where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""

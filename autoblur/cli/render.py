@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
-from autoblur.cli.common import Bar, default_output, handle_errors
+from autoblur.cli.common import Bar, handle_errors
 from autoblur.config import load_config
 from autoblur.exit_codes import ExitCode
 from autoblur.html import write_video_html
+from autoblur.job import default_output
 from autoblur.render import render_video
 
 

@@ -9,13 +9,13 @@ import click
 
 from autoblur.cli.common import (
     build_job,
-    default_output,
     execute,
     handle_errors,
     shared_options,
     summary_line,
 )
 from autoblur.exit_codes import ExitCode
+from autoblur.job import default_output
 
 
 @click.command()

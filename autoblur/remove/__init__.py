@@ -7,9 +7,9 @@ from autoblur.remove.base import (
     Remover,
     add_repairs,
     apply_removers,
-    build_removers,
     masked_frame,
 )
+from autoblur.remove.build import build_removers
 
 __all__ = [
     "INPAINTERS",

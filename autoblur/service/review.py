@@ -10,10 +10,10 @@ import av
 import cv2
 import numpy as np
 
-from autoblur.cli.common import default_output
 from autoblur.errors import VideoError
 from autoblur.io.convert import reformat
 from autoblur.io.streams import main_video_stream
+from autoblur.job import default_output
 from autoblur.service.settings import ServiceSettings
 
 Decision = Literal["remove", "blur", "pixelate", "fill", "inpaint", "keep"]

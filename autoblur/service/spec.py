@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from autoblur.batch.items import VIDEO_EXTENSIONS
-from autoblur.cli.common import default_output
+from autoblur.job import default_output
 from autoblur.resources import data_dir
 from autoblur.service.settings import ServiceSettings
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from autoblur.batch.items import VIDEO_EXTENSIONS
-from autoblur.cli.common import default_output
+from autoblur.job import default_output
 from autoblur.service.queue import JobQueue
 from autoblur.service.settings import ServiceSettings, WatchFolder
 

@@ -21,7 +21,7 @@ import numpy as np
 from autoblur.errors import ConfigError
 from autoblur.track.manager import Track
 from autoblur.types import RegionMask
-from detectors.logo import read_logo, silhouette_of
+from detectors.reference import read_logo, silhouette_of
 
 _LEVELS = 16  # colour levels per channel of the histograms
 _SHIFT = 4  # 256 / _LEVELS == 2 ** _SHIFT (and _bins packs the levels as 4-bit fields)
