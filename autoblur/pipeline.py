@@ -27,12 +27,12 @@ from autoblur.io.format_plan import planned_format
 from autoblur.io.writer import check_output_path
 from autoblur.job import Job
 from autoblur.models.extra import INSTALL_HINT
-from autoblur.occurrences import Footprints, build_occurrences
 from autoblur.progress import Progress, Silent
 from autoblur.remove import MaskedFrame, build_removers
-from autoblur.repair import repair_output
-from autoblur.report import build_report, write_json_atomic
-from autoblur.saved_detections import MaskWriter, file_sha256, masks_path_for
+from autoblur.report.build import build_report, write_json_atomic
+from autoblur.review.occurrences import Footprints, build_occurrences
+from autoblur.review.saved_detections import MaskWriter, file_sha256, masks_path_for
+from autoblur.review.worst import WorstFrames
 from autoblur.scene import ANALYSIS_WIDTH, SceneCutDetector
 from autoblur.segment import build_segmenter
 from autoblur.stage_clock import StageClock
@@ -43,7 +43,7 @@ from autoblur.track.held import hold_overlays
 from autoblur.track.manager import FrameMasks
 from autoblur.track.refine import MaskRefiner
 from autoblur.types import BrandCue, Detections, RegionMask, box_iou, union_mask
-from autoblur.verify import (
+from autoblur.verify.output import (
     Repairs,
     add_missed,
     detect_in_windows,
@@ -54,7 +54,7 @@ from autoblur.verify import (
     search_windows,
     verify_and_repair,
 )
-from autoblur.worst import WorstFrames
+from autoblur.verify.repair import repair_output
 from autoblur.write import write_removed
 from detectors import (
     BOX_ONLY_DETECTORS,

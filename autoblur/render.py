@@ -4,7 +4,7 @@ A render decodes the input once, takes each frame's masks from the scan's archiv
 each occurrence's decided action with the same removers as ``run``, and encodes with the same
 writer, so the output keeps the input's format, timestamps and audio. It needs neither the
 reference images nor the models that found the marks to render; like ``run``, it then verifies
-its output with them where they are still there (:mod:`autoblur.render_verify`), rendering
+its output with them where they are still there (:mod:`autoblur.verify.render`), rendering
 again with repair masks where the detectors still find a removed mark.
 """
 
@@ -17,19 +17,19 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from autoblur.audit import audit_path, build_audit
 from autoblur.config import PipelineConfig
-from autoblur.decisions import Decision, load_decisions, resolve_decisions
 from autoblur.errors import ConfigError, VideoError
 from autoblur.io import VideoFrame, VideoReader
 from autoblur.io.writer import check_output_path
 from autoblur.progress import Progress, Silent
 from autoblur.remove import MaskedFrame, build_removers, masked_frame
-from autoblur.render_verify import drop_kept, render_frames, scan_detectors
-from autoblur.report import write_json_atomic
-from autoblur.review_crops import BeforeAfter
-from autoblur.saved_detections import SavedMasks, Scan, load_scan
-from autoblur.verify import Repairs, verification_entry, verify_and_repair
+from autoblur.report.build import write_json_atomic
+from autoblur.review.audit import audit_path, build_audit
+from autoblur.review.crops import BeforeAfter
+from autoblur.review.decisions import Decision, load_decisions, resolve_decisions
+from autoblur.review.saved_detections import SavedMasks, Scan, load_scan
+from autoblur.verify.output import Repairs, verification_entry, verify_and_repair
+from autoblur.verify.render import drop_kept, render_frames, scan_detectors
 from autoblur.write import write_removed
 
 
@@ -48,7 +48,7 @@ def render_video(
         input_path: the video that was scanned (never modified).
         scan_path: the report of ``autoblur scan INPUT --report scan.json``.
         output_path: the cleaned video; nothing appears there unless the render succeeds.
-        decisions_path: a decisions file (see :mod:`autoblur.decisions`); None to follow the
+        decisions_path: a decisions file (see :mod:`autoblur.review.decisions`); None to follow the
             actions the scan gave.
         config: removal and encoding settings; None for the scan's.
         progress: told how far the render has got.

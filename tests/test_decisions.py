@@ -5,8 +5,8 @@ import json
 import pytest
 
 from autoblur.config import load_config
-from autoblur.decisions import load_decisions, resolve_decisions
 from autoblur.errors import ConfigError
+from autoblur.review.decisions import load_decisions, resolve_decisions
 
 OCCURRENCES = [
     {"id": "occ-0001", "brand": "Acme", "action": "blur"},

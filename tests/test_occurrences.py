@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autoblur.occurrences import Footprints, build_occurrences
+from autoblur.review.occurrences import Footprints, build_occurrences
 from autoblur.timecode import SourceClock
 from autoblur.track.manager import Track
 from autoblur.types import RegionMask

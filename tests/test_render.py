@@ -16,10 +16,10 @@ from click.testing import CliRunner
 from autoblur.cli import main
 from autoblur.exit_codes import ExitCode
 from autoblur.io import VideoReader
-from autoblur.render_verify import drop_kept
-from autoblur.saved_detections import SavedMasks, file_sha256
+from autoblur.review.saved_detections import SavedMasks, file_sha256
 from autoblur.types import Detections, RegionMask
-from autoblur.verify import Residual
+from autoblur.verify.output import Residual
+from autoblur.verify.render import drop_kept
 from tests.conftest import IMAGES, make_composite, write_tiny_video
 
 LOGO = IMAGES / "opencv-logo.png"  # a badge with its word in it: found by image and by word
@@ -291,7 +291,7 @@ def test_a_missing_reference_image_skips_verification_with_a_notice(scanned, tmp
 
 def test_render_exits_4_when_something_is_left(scanned, tmp_path, monkeypatch):
     monkeypatch.setattr(SavedMasks, "frames", _shrunk(SavedMasks.frames))
-    monkeypatch.setattr("autoblur.verify.repair_masks", lambda *args: {})  # repairs fail
+    monkeypatch.setattr("autoblur.verify.output.repair_masks", lambda *args: {})  # repairs fail
 
     def first_frames(report, removed):  # one frame checked keeps the test short
         return [o["start_frame"] for o in report["occurrences"] if o["id"] in removed]

@@ -9,8 +9,8 @@ import pytest
 from autoblur.config import load_config
 from autoblur.errors import VideoError
 from autoblur.io import VideoReader
-from autoblur.repair import repair_output
 from autoblur.types import RegionMask
+from autoblur.verify.repair import repair_output
 from bench.make_io_corpus import write_case
 from tests.test_io_timestamps import tiny_frames
 
@@ -77,7 +77,7 @@ def test_a_failed_repair_leaves_the_previous_output(tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise VideoError(f"{out}: writing failed (disk full)")
 
-    monkeypatch.setattr("autoblur.repair.write_removed", fail)
+    monkeypatch.setattr("autoblur.verify.repair.write_removed", fail)
     with pytest.raises(VideoError):
         repair_output(out, _repairs([2]), load_config(None, {}))
     assert out.read_bytes() == data

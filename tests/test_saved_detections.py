@@ -5,9 +5,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from autoblur import saved_detections
 from autoblur.errors import ConfigError
-from autoblur.saved_detections import MaskWriter, SavedMasks, masks_path_for
+from autoblur.review import saved_detections
+from autoblur.review.saved_detections import MaskWriter, SavedMasks, masks_path_for
 from autoblur.types import RegionMask
 
 FRAME_HW = (120, 160)

@@ -11,12 +11,12 @@ from autoblur.batch.runner import exit_code
 from autoblur.cli import main
 from autoblur.config import load_config
 from autoblur.exit_codes import ExitCode
-from autoblur.html import write_video_html
 from autoblur.job import Job
 from autoblur.pipeline import Pipeline
+from autoblur.report.html import write_video_html
 from autoblur.track.refine import MaskRefiner
 from autoblur.types import BrandCue, Detections, RegionMask, box_iou
-from autoblur.verify import (
+from autoblur.verify.output import (
     detect_in_windows,
     detector_windows,
     sample_frames,
@@ -129,7 +129,7 @@ def test_short_masks_without_verification_leave_the_logo(short_clip, tmp_path, m
 
 def test_run_exits_4_and_the_html_says_what_is_left(short_clip, tmp_path, monkeypatch):
     _miss_half(monkeypatch)
-    monkeypatch.setattr("autoblur.verify.repair_masks", lambda *args: {})  # repairs fail
+    monkeypatch.setattr("autoblur.verify.output.repair_masks", lambda *args: {})  # repairs fail
     out, report, html = tmp_path / "o.mp4", tmp_path / "r.json", tmp_path / "r.html"
     result = CliRunner().invoke(
         main,

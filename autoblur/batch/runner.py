@@ -17,10 +17,10 @@ from autoblur.batch.state import BatchState, file_digest, rules_digest
 from autoblur.config import PipelineConfig
 from autoblur.errors import AutoblurError, ConfigError
 from autoblur.exit_codes import ExitCode
-from autoblur.html import write_batch_html, write_video_html
 from autoblur.job import Job
 from autoblur.pipeline import Pipeline
-from autoblur.report import write_json_atomic
+from autoblur.report.build import write_json_atomic
+from autoblur.report.html import write_batch_html, write_video_html
 from autoblur.rules import load_rules
 
 SUMMARY_JSON = "batch_summary.json"

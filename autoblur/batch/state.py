@@ -6,7 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from autoblur.report import write_json_atomic
+from autoblur.report.build import write_json_atomic
 from autoblur.rules import load_rules
 
 STATE_NAME = "batch_state.json"

@@ -20,9 +20,9 @@ from tqdm import tqdm
 from autoblur.config import PipelineConfig, load_config
 from autoblur.errors import AutoblurError, ConfigError
 from autoblur.exit_codes import ExitCode
-from autoblur.html import write_video_html
 from autoblur.job import Job
 from autoblur.pipeline import Pipeline
+from autoblur.report.html import write_video_html
 from autoblur.rules import RuleSet, load_rules
 from autoblur.types import BrandCue
 

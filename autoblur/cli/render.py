@@ -9,9 +9,9 @@ import click
 from autoblur.cli.common import Bar, handle_errors
 from autoblur.config import load_config
 from autoblur.exit_codes import ExitCode
-from autoblur.html import write_video_html
 from autoblur.job import default_output
 from autoblur.render import render_video
+from autoblur.report.html import write_video_html
 
 
 @click.command()

@@ -11,7 +11,7 @@ from autoblur.errors import ConfigError
 from autoblur.job import Job
 from autoblur.pipeline import Pipeline
 from autoblur.progress import Progress
-from autoblur.report import write_json_atomic
+from autoblur.report.build import write_json_atomic
 from autoblur.rules import load_rules
 
 

@@ -18,7 +18,7 @@ from autoblur.io import VideoFrame, VideoReader
 from autoblur.progress import Silent
 from autoblur.remove import MaskedFrame, build_removers
 from autoblur.types import union_mask
-from autoblur.verify import Repairs
+from autoblur.verify.output import Repairs
 from autoblur.write import write_removed
 
 

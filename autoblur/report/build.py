@@ -63,7 +63,7 @@ def build_report(
 
     ``output_format`` is the output's plan (codec, profile, pixel format, container, frames
     copied and re-encoded, what happened to each stream), or the plan a run would follow.
-    ``occurrences`` are the report entries of :mod:`autoblur.occurrences` (what brands are
+    ``occurrences`` are the report entries of :mod:`autoblur.review.occurrences` (what brands are
     counted by); ``saved_detections`` says where a scan saved its masks, for ``render``.
     ``verification`` is the verification pass's section (None where there was none);
     ``track_extras`` adds fields to the entries of tracks, by id (each one's worst frame).

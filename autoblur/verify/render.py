@@ -15,7 +15,7 @@ from autoblur.errors import AutoblurError
 from autoblur.job import Job
 from autoblur.pipeline import build_detectors
 from autoblur.types import BrandCue
-from autoblur.verify import Residual, frames_to_check
+from autoblur.verify.output import Residual, frames_to_check
 from detectors import Detector
 
 # The BrandCue field each track source's cue fills.

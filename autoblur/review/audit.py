@@ -15,8 +15,8 @@ from pathlib import Path
 
 from autoblur import __version__
 from autoblur.config import PipelineConfig
-from autoblur.decisions import Decision
-from autoblur.saved_detections import Scan, file_sha256
+from autoblur.review.decisions import Decision
+from autoblur.review.saved_detections import Scan, file_sha256
 from autoblur.write import Written
 
 
