@@ -5,11 +5,14 @@ Its own module so that the pipeline and the report both read it without importin
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autoblur.config import PipelineConfig
+from autoblur.errors import VideoError
+from autoblur.io.writer import check_output_path
 from autoblur.rules import RuleSet
 from autoblur.types import BrandCue
 
@@ -47,3 +50,24 @@ class Job:
 def default_output(input_path: Path) -> Path:
     """``INPUT_clean.<input's extension>``: the output keeps the input's container."""
     return input_path.with_name(f"{input_path.stem}_clean{input_path.suffix or '.mp4'}")
+
+
+def check_paths(job: Job) -> None:
+    """Refuse, before any work, paths that would overwrite the input or cannot be written.
+
+    Raises:
+        VideoError: with the path and the fix.
+    """
+    if job.output_path is not None:
+        check_output_path(job.input_path, job.output_path)
+    for extra in (job.report_path, job.masks_dir):
+        if extra is None:
+            continue
+        if extra.resolve() == job.input_path.resolve():
+            raise VideoError(f"{extra}: would overwrite the input; choose another path")
+        folder = extra.resolve().parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK):
+            raise VideoError(f"{extra}: folder {folder} does not exist or is not writable")
+    if job.masks_dir is not None and job.masks_dir.exists():
+        if not job.masks_dir.is_dir() or any(job.masks_dir.iterdir()):
+            raise VideoError(f"{job.masks_dir}: --masks needs a new or empty folder")

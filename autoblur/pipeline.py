@@ -10,30 +10,27 @@ the video.
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Iterator
 
-import cv2
 import numpy as np
 
-from autoblur.change import ChangeTrigger
-from autoblur.errors import CheckpointError, ConfigError, VideoError
+from autoblur.errors import ConfigError
 from autoblur.io import VideoFrame, VideoReader
 from autoblur.io.format_plan import planned_format
-from autoblur.io.writer import check_output_path
-from autoblur.job import Job
-from autoblur.models.extra import INSTALL_HINT
+from autoblur.job import Job, check_paths
+from autoblur.keyframes.change import ChangeTrigger
+from autoblur.keyframes.cuts import ANALYSIS_WIDTH, SceneCutDetector
 from autoblur.progress import Progress, Silent
 from autoblur.remove import MaskedFrame, build_removers
+from autoblur.remove.mask_folder import MaskFolder
+from autoblur.remove.write import write_removed
 from autoblur.report.build import build_report, write_json_atomic
 from autoblur.review.occurrences import Footprints, build_occurrences
 from autoblur.review.saved_detections import MaskWriter, file_sha256, masks_path_for
+from autoblur.review.thumbnails import thumbnail_jpeg
 from autoblur.review.worst import WorstFrames
-from autoblur.scene import ANALYSIS_WIDTH, SceneCutDetector
 from autoblur.segment import build_segmenter
 from autoblur.stage_clock import StageClock
 from autoblur.timecode import source_clock
@@ -55,126 +52,14 @@ from autoblur.verify.output import (
     verify_and_repair,
 )
 from autoblur.verify.repair import repair_output
-from autoblur.write import write_removed
 from detectors import (
     BOX_ONLY_DETECTORS,
-    CUE_FIELDS,
-    DETECTORS,
-    Detector,
-    available_detectors,
     detector_brands,
     detector_sources,
-    load_detector,
 )
+from detectors.build import build_detectors
 
 log = logging.getLogger(__name__)
-
-
-def build_detectors(cues: Sequence[BrandCue], job: Job) -> list[Detector]:
-    """Detectors for the cue kinds the brands use.
-
-    A detector that cannot run (not installed, or its model missing) fails the run when the
-    user asked for it on the command line (``job.required_detectors``); for cues from a rule
-    file it adds a notice and the others run.
-
-    Raises:
-        ConfigError: a required detector is not installed, or no detector can run at all.
-        CheckpointError: a required detector's model is missing, saying how to fetch it.
-    """
-    detectors = []
-    for name, cue_field in CUE_FIELDS.items():
-        users = [cue for cue in cues if getattr(cue, cue_field)]
-        if not users:
-            continue
-        brands = ", ".join(cue.name for cue in users)
-        if not load_detector(name):
-            reason = (
-                f"need the {name!r} detector, which is not available in this installation "
-                f"({INSTALL_HINT})"
-            )
-            if name in job.required_detectors:
-                raise ConfigError(
-                    f"the {name!r} detector ({cue_field}) is not available in this installation; "
-                    f"{INSTALL_HINT}"
-                )
-        else:
-            try:
-                detectors.append(DETECTORS.build(name, users, job.config))
-                continue
-            except CheckpointError as exc:
-                if name in job.required_detectors:
-                    raise
-                reason = f"cannot run: {exc}"
-        job.notices.append(
-            f"'{cue_field}' cues of {len(users)} brand(s) ({brands}) {reason}; they are ignored"
-        )
-    if not detectors:
-        raise ConfigError(
-            "nothing to look for: give --logo images, --text words or --prompt phrases (or a "
-            f"rule file with them); available detectors: {', '.join(available_detectors())}"
-        )
-    return detectors
-
-
-def _check_paths(job: Job) -> None:
-    if job.output_path is not None:
-        check_output_path(job.input_path, job.output_path)
-    for extra in (job.report_path, job.masks_dir):
-        if extra is None:
-            continue
-        if extra.resolve() == job.input_path.resolve():
-            raise VideoError(f"{extra}: would overwrite the input; choose another path")
-        folder = extra.resolve().parent
-        if not folder.is_dir() or not os.access(folder, os.W_OK):
-            raise VideoError(f"{extra}: folder {folder} does not exist or is not writable")
-    if job.masks_dir is not None and job.masks_dir.exists():
-        if not job.masks_dir.is_dir() or any(job.masks_dir.iterdir()):
-            raise VideoError(f"{job.masks_dir}: --masks needs a new or empty folder")
-
-
-def thumbnail_jpeg(rgb: np.ndarray, xyxy: list[float], max_side: int = 320) -> bytes:
-    """A small JPEG of an (H, W, 3) uint8 RGB frame with a box drawn around ``xyxy``."""
-    scale = min(1.0, max_side / max(rgb.shape[:2]))
-    small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    x0, y0, x1, y1 = (round(v * scale) for v in xyxy)
-    cv2.rectangle(small, (x0, y0), (x1, y1), (255, 40, 40), 2)
-    ok, encoded = cv2.imencode(
-        ".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80]
-    )
-    return encoded.tobytes() if ok else b""
-
-
-class _MaskFolder:
-    """Writes per-frame masks into a hidden folder that is renamed into place at the end."""
-
-    def __init__(self, final: Path) -> None:
-        self.final = final
-        self.partial = final.with_name(f".{final.name}.partial-{os.getpid()}")
-        self.partial.mkdir()
-
-    def write(self, item: MaskedFrame) -> None:
-        dense = np.zeros(item.frame.rgb.shape[:2], bool)
-        for mask in item.masks.values():
-            mask.paste_into(dense)
-        cv2.imwrite(str(self._path(item)), dense.astype(np.uint8) * 255)
-
-    def add(self, item: MaskedFrame) -> None:
-        """Join a frame's masks to those already written for it (a repair's)."""
-        dense = cv2.imread(str(self._path(item)), cv2.IMREAD_GRAYSCALE) > 0
-        for mask in item.masks.values():
-            mask.paste_into(dense)
-        cv2.imwrite(str(self._path(item)), dense.astype(np.uint8) * 255)
-
-    def _path(self, item: MaskedFrame) -> Path:
-        return self.partial / f"{item.frame.index:06d}.png"
-
-    def commit(self) -> None:
-        if self.final.exists():
-            self.final.rmdir()
-        os.replace(self.partial, self.final)
-
-    def discard(self) -> None:
-        shutil.rmtree(self.partial, ignore_errors=True)
 
 
 class Pipeline:
@@ -208,7 +93,7 @@ class Pipeline:
         # verification looks for residual on it, and with which detectors.
         self.search_boxes: dict[int, list[tuple[frozenset[str], np.ndarray]]] = {}
         self.worst: WorstFrames | None = None  # while writing an output
-        self._masks: _MaskFolder | None = None  # the --masks folder being written
+        self._masks: MaskFolder | None = None  # the --masks folder being written
 
     def run(self) -> dict:
         """Process the job and return its report (also written to ``job.report_path``).
@@ -221,7 +106,7 @@ class Pipeline:
             raise ConfigError(
                 "no brands given: use --logo IMAGE, --text WORD, --prompt PHRASE or --rules FILE"
             )
-        _check_paths(job)
+        check_paths(job)
         started = time.perf_counter()
         with VideoReader(job.input_path) as reader:
             self.detectors = build_detectors(job.cues, job)
@@ -238,7 +123,7 @@ class Pipeline:
             removers = [self.clock.timed(f"remove: {r.action}", r) for r in built]
             self._announce([*self.detectors, self.segmenter, propagator])
             self.progress.start(reader.info.frame_count_header)
-            masks = _MaskFolder(job.masks_dir) if job.masks_dir is not None else None
+            masks = MaskFolder(job.masks_dir) if job.masks_dir is not None else None
             if job.output_path is None and job.report_path is not None:
                 self.saved = MaskWriter(masks_path_for(job.report_path))
             self._masks = masks
@@ -386,7 +271,7 @@ class Pipeline:
         mode = self.config.remove.mode
         return mode if mode is not None and cue.action != "keep" else cue.action
 
-    def _stream(self, reader: VideoReader, removers: list, masks: _MaskFolder | None) -> int:
+    def _stream(self, reader: VideoReader, removers: list, masks: MaskFolder | None) -> int:
         job = self.job
         frames_done = 0
         if job.output_path is None:
@@ -460,7 +345,7 @@ class Pipeline:
         """Frames in order with their track masks and whether they follow a cut.
 
         Keyframes come every N frames, at cuts, and where something new appeared on the
-        picture (:class:`~autoblur.change.ChangeTrigger`, config ``change_keyframes``).
+        picture (:class:`~autoblur.keyframes.change.ChangeTrigger`, config ``change_keyframes``).
 
         A scan may space its keyframes out to ``scan_idle_keyframe_interval`` while no brand is
         on screen (off by default: an appearance shorter than that can be missed); the backward

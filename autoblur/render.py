@@ -23,6 +23,7 @@ from autoblur.io import VideoFrame, VideoReader
 from autoblur.io.writer import check_output_path
 from autoblur.progress import Progress, Silent
 from autoblur.remove import MaskedFrame, build_removers, masked_frame
+from autoblur.remove.write import write_removed
 from autoblur.report.build import write_json_atomic
 from autoblur.review.audit import audit_path, build_audit
 from autoblur.review.crops import BeforeAfter
@@ -30,7 +31,6 @@ from autoblur.review.decisions import Decision, load_decisions, resolve_decision
 from autoblur.review.saved_detections import SavedMasks, Scan, load_scan
 from autoblur.verify.output import Repairs, verification_entry, verify_and_repair
 from autoblur.verify.render import drop_kept, render_frames, scan_detectors
-from autoblur.write import write_removed
 
 
 def render_video(

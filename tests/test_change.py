@@ -2,9 +2,9 @@ import cv2
 import numpy as np
 import pytest
 
-from autoblur.change import ChangeTrigger
 from autoblur.config import load_config
 from autoblur.job import Job
+from autoblur.keyframes.change import ChangeTrigger
 from autoblur.pipeline import Pipeline
 from autoblur.types import BrandCue
 from tests.conftest import IMAGES, make_composite

@@ -64,3 +64,19 @@ def test_only_the_serve_command_starts_the_service(graph):
         )
     }
     assert importers == {"autoblur.cli.serve"}
+
+
+def test_the_pipeline_is_run_from_above_only(graph):
+    importers = set(graph.find_modules_that_directly_import("autoblur.pipeline"))
+    assert importers <= {"autoblur.batch.runner", "autoblur.cli.common", "autoblur.service.tasks"}
+
+
+def test_detectors_know_nothing_of_the_workflows(graph):
+    workflows = ("autoblur.pipeline", "autoblur.verify", "autoblur.review", "autoblur.report")
+    reaching = [
+        (module, workflow)
+        for module in sorted(m for m in graph.modules if _within(m, "detectors"))
+        for workflow in (*workflows, *FACES, "autoblur.batch")
+        if graph.chain_exists(importer=module, imported=workflow, as_packages=True)
+    ]
+    assert reaching == []

@@ -1,6 +1,6 @@
 from autoblur.config import SceneCutConfig
 from autoblur.io import VideoReader
-from autoblur.scene import SceneCutDetector
+from autoblur.keyframes.cuts import SceneCutDetector
 from tests.conftest import VIDEOS
 
 

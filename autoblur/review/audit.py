@@ -15,9 +15,9 @@ from pathlib import Path
 
 from autoblur import __version__
 from autoblur.config import PipelineConfig
+from autoblur.remove.write import Written
 from autoblur.review.decisions import Decision
 from autoblur.review.saved_detections import Scan, file_sha256
-from autoblur.write import Written
 
 
 def audit_path(output_path: Path) -> Path:

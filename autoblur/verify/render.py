@@ -13,10 +13,10 @@ from pathlib import Path
 from autoblur.config import PipelineConfig
 from autoblur.errors import AutoblurError
 from autoblur.job import Job
-from autoblur.pipeline import build_detectors
 from autoblur.types import BrandCue
 from autoblur.verify.output import Residual, frames_to_check
 from detectors import Detector
+from detectors.build import build_detectors
 
 # The BrandCue field each track source's cue fills.
 _CUE_FIELD = {"logo": "logos", "flat": "logos", "text": "text", "grounding_dino": "prompts"}

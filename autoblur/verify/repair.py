@@ -17,9 +17,9 @@ from autoblur.config import PipelineConfig
 from autoblur.io import VideoFrame, VideoReader
 from autoblur.progress import Silent
 from autoblur.remove import MaskedFrame, build_removers
+from autoblur.remove.write import write_removed
 from autoblur.types import union_mask
 from autoblur.verify.output import Repairs
-from autoblur.write import write_removed
 
 
 def repair_output(

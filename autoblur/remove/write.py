@@ -9,7 +9,7 @@ from typing import NamedTuple
 from autoblur.config import EncodeConfig
 from autoblur.io import VideoFrame, VideoReader, VideoWriter
 from autoblur.progress import Progress
-from autoblur.remove import MaskedFrame, Remover, apply_removers
+from autoblur.remove.base import MaskedFrame, Remover, apply_removers
 
 
 class Written(NamedTuple):
