@@ -98,7 +98,7 @@ def test_a_killed_worker_ends_the_run_with_one_line(carphone, monkeypatch):
     assert started[0].process.poll() is not None
 
 
-def test_a_run_reports_its_workers_and_writes_what_one_process_writes(tmp_path, carphone):
+def test_a_run_reports_its_workers_and_writes_what_one_process_writes(tmp_path, carphone, capfd):
     outputs, masks, reports = [], [], []
     for processes in (0, 1):
         config = PipelineConfig.model_validate({"remove": {"inpaint_processes": processes}})
@@ -123,6 +123,8 @@ def test_a_run_reports_its_workers_and_writes_what_one_process_writes(tmp_path, 
     # not before).
     for index, (one, other) in enumerate(zip(*outputs, strict=True)):
         assert np.array_equal(one, other), index
+    # The workers say nothing on stderr (a module run twice made Python warn in each of them).
+    assert "Warning" not in capfd.readouterr().err
 
 
 def test_worker_count_follows_the_cores_and_the_memory(monkeypatch):
@@ -142,3 +144,59 @@ def test_worker_count_follows_the_cores_and_the_memory(monkeypatch):
     asked = PipelineConfig.model_validate({"remove": {"inpaint_processes": 3}})
     assert worker.worker_count(asked, hd) == 3
     assert worker._available_bytes() > 0
+
+
+def test_jobs_side_by_side_share_the_cores(monkeypatch):
+    config = PipelineConfig()
+    monkeypatch.setattr(worker, "_available_bytes", lambda: 1 << 40)
+    monkeypatch.setattr(worker.os, "sched_getaffinity", lambda _: set(range(8)))
+    monkeypatch.setattr(worker, "_side_by_side", 1)
+    assert worker.worker_count(config, (720, 1280)) == 4
+    worker.share_cores(2)  # a batch of two items at once on eight cores: four each
+    assert worker.worker_count(config, (720, 1280)) == 4
+    worker.share_cores(3)  # two cores each
+    assert worker.worker_count(config, (720, 1280)) == 2
+    monkeypatch.setattr(worker.os, "sched_getaffinity", lambda _: {0, 1})
+    worker.share_cores(2)  # two items on two cores: inpainting in each item's own process
+    assert worker.worker_count(config, (720, 1280)) == 0
+
+
+def test_a_batch_pool_and_a_service_worker_say_how_many_run_side_by_side(monkeypatch, tmp_path):
+    from autoblur.batch import runner
+    from autoblur.service import workers as service_workers
+
+    seen = {}
+
+    class Pool:
+        def __init__(self, max_workers, initializer=None, initargs=()):
+            seen["pool"] = (max_workers, initializer, initargs)
+
+        def __enter__(self):
+            raise SystemExit  # the wiring is all this test wants
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(runner, "ProcessPoolExecutor", Pool)
+    options = runner.BatchOptions(out_dir=tmp_path, config=PipelineConfig(), workers=3)
+    with pytest.raises(SystemExit):
+        list(runner._local_results([object(), object()], options))
+    assert seen["pool"] == (3, worker.share_cores, (3,))
+    shared = []
+    monkeypatch.setattr(service_workers, "share_cores", shared.append)
+    monkeypatch.setattr(service_workers, "die_with_parent", lambda pid: None)
+    monkeypatch.setattr(service_workers.signal, "signal", lambda *a: None)
+
+    class Stop(Exception):
+        pass
+
+    def no_job(self, worker_name):
+        raise Stop
+
+    monkeypatch.setattr(service_workers.JobQueue, "claim", no_job)
+    settings = service_workers.ServiceSettings(
+        data_dir=tmp_path, roots=(tmp_path,), token=None, workers=2
+    )
+    with pytest.raises(Stop):
+        service_workers.worker_main(settings, "w0", 1)
+    assert shared == [2]

@@ -19,6 +19,7 @@ from autoblur.errors import AutoblurError, ConfigError
 from autoblur.exit_codes import ExitCode
 from autoblur.job import Job
 from autoblur.pipeline import Pipeline
+from autoblur.remove.worker import share_cores
 from autoblur.report.build import write_json_atomic
 from autoblur.report.html import write_batch_html, write_video_html
 from autoblur.rules import load_rules
@@ -127,7 +128,10 @@ def _local_results(pending: list[BatchItem], options: BatchOptions) -> Iterator[
         for item in pending:
             yield run_item(item, options)
         return
-    with ProcessPoolExecutor(max_workers=options.workers) as pool:
+    # Each item's inpainting workers take the item's share of the cores.
+    with ProcessPoolExecutor(
+        max_workers=options.workers, initializer=share_cores, initargs=(options.workers,)
+    ) as pool:
         futures: set[Future] = {pool.submit(run_item, item, options) for item in pending}
         try:
             while futures:

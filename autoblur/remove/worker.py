@@ -2,7 +2,7 @@
 
 A run's two big costs are the keyframes' detection and the inpainting, and in one process
 they take turns: Python runs one of them at a time. :class:`WorkerRemover` is a remover that
-hands the frames to ``count`` child processes (``python -m autoblur.remove.worker``, so no
+hands the frames to ``count`` child processes (``python -m autoblur.remove.worker_child``, so no
 caller's ``__main__`` is imported again) and takes their fills back in order, while the main
 process goes on decoding, detecting and tracking. Each child sees every frame (a temporal
 inpainter takes its views from the neighbours) and fills every ``count``-th one; the output
@@ -47,18 +47,33 @@ class WorkerError(AutoblurError):
     """A worker process stopped: killed, out of memory, or a fault in the remover."""
 
 
+_side_by_side = 1  # jobs this machine runs at once (a batch's or a service's worker processes)
+
+
+def share_cores(jobs: int) -> None:
+    """Say that ``jobs`` jobs run side by side here: each job's workers then use its share.
+
+    Called once in each process of a batch's pool and each service worker, so that two jobs
+    on two cores do not start two inpainting workers each (six processes, twice the memory).
+    """
+    global _side_by_side
+    _side_by_side = max(1, jobs)
+
+
 def worker_count(config: PipelineConfig, frame_hw: tuple[int, int]) -> int:
     """Worker processes for the inpainter on frames of ``frame_hw``.
 
-    ``remove.inpaint_processes`` when set; else one per core free to this process, at most
+    ``remove.inpaint_processes`` when set; else one per core of this job's share of the cores
+    free to this process (all of them, or those divided by :func:`share_cores`), at most
     ``_MAX_AUTO``, and no more than half the available memory holds (each worker keeps its
-    window of frames twice: the pixels and the originals), and none on one core.
+    window of frames twice: the pixels and the originals), and none on a share of one core.
     """
     asked = config.remove.inpaint_processes
     if asked is not None:
         return asked
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if (cores or 1) < 2:
+    cores = (cores or 1) // _side_by_side
+    if cores < 2:
         return 0
     per_worker = 2 * (2 * config.remove.temporal_window + 1) * frame_hw[0] * frame_hw[1] * 3
     fits = _available_bytes() // 2 // per_worker
@@ -84,7 +99,13 @@ class _Child:
         to_child_r, to_child_w = os.pipe()
         to_parent_r, to_parent_w = os.pipe()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "autoblur.remove.worker", str(to_child_r), str(to_parent_w)],
+            [
+                sys.executable,
+                "-m",
+                "autoblur.remove.worker_child",
+                str(to_child_r),
+                str(to_parent_w),
+            ],
             pass_fds=(to_child_r, to_parent_w),
             stdin=subprocess.DEVNULL,
         )
@@ -303,11 +324,3 @@ def _travelling(exc: Exception) -> Exception:
     except Exception:  # noqa: BLE001 - whatever stops it travelling, its text does
         return WorkerError(f"inpainting worker: {type(exc).__name__}: {exc}")
     return exc
-
-
-if __name__ == "__main__":
-    # Through the package's own module, so that an error's class is the one the parent knows.
-    import autoblur.remove.propagate  # noqa: F401 - registers the inpainter
-    from autoblur.remove.worker import _child_main as child_main
-
-    child_main(int(sys.argv[1]), int(sys.argv[2]))

@@ -20,6 +20,7 @@ import time
 from typing import Any
 
 from autoblur.errors import AutoblurError
+from autoblur.remove.worker import share_cores
 from autoblur.service.executors import Cancelled, Executor, build_executor
 from autoblur.service.queue import JobQueue
 from autoblur.service.settings import ServiceSettings
@@ -167,6 +168,8 @@ def worker_main(settings: ServiceSettings, worker: str, parent_pid: int) -> None
     logging.basicConfig(format=f"autoblur {worker}: %(message)s", level=logging.WARNING)
     queue = JobQueue(settings.queue_path, settings.lease_s, settings.max_attempts)
     executor = build_executor(settings)
+    if settings.executor == "local":
+        share_cores(settings.workers)  # the jobs of the other workers run beside this one's
     while True:
         job = queue.claim(worker)
         if job is None:
