@@ -135,3 +135,25 @@ def test_the_reader_begins_a_piece_at_a_start_with_the_same_frames(tmp_path, cas
         assert [(i, t) for i, t, _ in piece] == [(i, t) for i, t, _ in whole[start:]]
         for (_, _, got), (_, _, want) in zip(piece, whole[start:], strict=True):
             assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("case", ["sd_ts", "mpeg2_ps", "prores"])
+def test_a_piece_far_into_a_file_whose_demuxer_seeks_late(tmp_path, case):
+    # MPEG-TS and MPEG-PS land after the time asked for; 30 s, so that the seek is no rewind.
+    path = write_case(case, tmp_path, clip_frames(VIDEOS / "bikes.mp4", 750, (160, 96)))
+    index = read_frame_index(path)
+    with VideoReader(path) as reader:
+        whole = [(f.index, f.pts, f.rgb) for f in reader.frames()]
+    start = next(s for s in index.starts if s > 400)
+    with VideoReader(path) as reader:
+        piece = [(f.index, f.pts, f.rgb) for f in reader.frames(begin=(start, index.times[start]))]
+    assert [(i, t) for i, t, _ in piece] == [(i, t) for i, t, _ in whole[start:]]
+    for (_, _, got), (_, _, want) in zip(piece, whole[start:], strict=True):
+        assert np.array_equal(got, want)
+    # A few frames of the piece: an intra-only master decodes only those.
+    wanted = {start + 3, start + 10}
+    with VideoReader(path) as reader:
+        some = [
+            (f.index, f.pts) for f in reader.frames(only=wanted, begin=(start, index.times[start]))
+        ]
+    assert some == [(i, t) for i, t, _ in whole if i in wanted]

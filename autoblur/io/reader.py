@@ -20,6 +20,8 @@ from autoblur.io.streams import is_cover, main_video_stream
 from autoblur.io.timestamps import PresentationClock
 
 log = logging.getLogger(__name__)
+# How far before a piece's start the reader seeks (demuxers that land late: MPEG-TS, -PS).
+_SEEK_MARGIN_S = 10
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,22 @@ class VideoFrame:
         return reformat(
             self.source, width=width, height=height, format="rgb24", interpolation="AREA"
         ).to_ndarray()
+
+
+def _at_or_after(time: int, first_time: int | None, path: Path, index: int) -> bool:
+    """Whether a frame shown at ``time`` is at or after a piece's start (None: no start).
+
+    Raises:
+        VideoError: the first frame after the seek is later than the start: the seek missed it.
+    """
+    if first_time is None or time < first_time:
+        return first_time is None
+    if time > first_time:
+        raise VideoError(
+            f"{path}: no frame shows at time {first_time} (frame {index}) after seeking there; "
+            "start the piece at one of read_frame_index's starts"
+        )
+    return True
 
 
 def _one_picture(packet: av.Packet) -> bool:
@@ -226,7 +244,10 @@ class VideoReader:
         streams = [self.video_stream] + (self.copied_streams if on_audio_packet else [])
         index, first_time = begin if begin is not None else (0, None)
         if first_time is not None:
-            self._container.seek(first_time, stream=self.video_stream, any_frame=False)
+            # Some demuxers (MPEG-TS, MPEG-PS) land after the time asked for: ask for earlier,
+            # decode from there and drop the frames before the piece's start.
+            margin = round(_SEEK_MARGIN_S / self.video_stream.time_base)
+            self._container.seek(first_time - margin, stream=self.video_stream, any_frame=False)
         clock = PresentationClock(1 / (self.info.fps * self.info.time_base))
         last_wanted = max(only, default=-1) if only is not None else None
         try:
@@ -243,14 +264,17 @@ class VideoReader:
                 clock.feed(packet)
                 if self._keep_packets:
                     if only is not None and index not in only and _one_picture(packet):
-                        clock.next_time(packet.pts)  # the picture is not needed: not decoded
-                        index += 1
+                        shown = clock.next_time(packet.pts)  # not needed: not decoded
+                        if _at_or_after(shown, first_time, self.path, index):
+                            first_time = None  # found: every later picture counts
+                            index += 1
                         continue
                     packet.opaque = packet
                 for frame in packet.decode():
                     pts = clock.stamp(frame)
-                    if first_time is not None and pts < first_time:
-                        continue  # the demuxer went back further than the piece's start
+                    if not _at_or_after(pts, first_time, self.path, index):
+                        continue  # before the piece's start
+                    first_time = None  # found: every later frame counts
                     if only is None or index in only:
                         scaled = self._fit(frame, index)
                         yield VideoFrame(
