@@ -116,7 +116,8 @@ def read_frame_index(path: Path) -> FrameIndex:
             if packet.pts is None:
                 raise VideoError(
                     f"{path}: its video packets carry no presentation times, so it cannot be "
-                    "split into pieces (run it whole: chunk.seconds 0)"
+                    "split into pieces; remux it first (ffmpeg -fflags +genpts -i IN -c copy "
+                    "OUT.mkv)"
                 )
             if packet.is_keyframe or not gops:
                 gops.append([])
@@ -172,7 +173,8 @@ def plan_chunks(
             low, high = borders[-1] + wanted // 2, min(total - wanted // 2, target + wanted // 2)
             near = _within(cut_starts, low, high) or _within(index.starts, low, high)
             if not near:  # a GOP longer than half a piece: the next place a piece may start
-                later = index.starts[bisect_right(index.starts, borders[-1]) :][:1]
+                after = bisect_right(index.starts, borders[-1])
+                later = index.starts[after : after + 1]
                 if not later or total - later[0] < wanted // 2:
                     break
                 near = later
@@ -181,8 +183,10 @@ def plan_chunks(
     overlap = overlap_frames(config)
     pieces = []
     for k, (start, end) in enumerate(zip(borders, borders[1:], strict=False)):
-        before = max([0, *(c for c in all_cuts if c <= start)])
-        after = min([total, *(c for c in all_cuts if c > end - 1)])
+        # No overlap across a cut: the last cut at or before the start, the first at or after
+        # the end.
+        before = ([0, *all_cuts])[bisect_right(all_cuts, start)]
+        after = ([*all_cuts, total])[bisect_left(all_cuts, end)]
         lead_in = min(overlap, start - before)
         lead_out = min(overlap, after - end)
         if start == 0:
