@@ -48,7 +48,10 @@ class Job:
 
 
 def default_output(input_path: Path) -> Path:
-    """``INPUT_clean.<input's extension>``: the output keeps the input's container."""
+    """``INPUT_clean.<input's extension>``: the output keeps the input's container.
+
+    A master's codec (ProRes, DNx, MPEG-2 in MXF) may not go into MP4.
+    """
     return input_path.with_name(f"{input_path.stem}_clean{input_path.suffix or '.mp4'}")
 
 

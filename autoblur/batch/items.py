@@ -33,14 +33,6 @@ class BatchItem:
     problem: str | None = None
 
 
-def _default_output(key: str) -> str:
-    """``NAME_clean.<its extension>``: the output stays in the input's container.
-
-    A master's codec (ProRes, DNx, MPEG-2 in MXF) may not go into MP4.
-    """
-    return str(default_output(Path(key)))
-
-
 def _folder_items(folder: Path, out_dir: Path, rules: Path | None) -> list[BatchItem]:
     out_resolved = out_dir.resolve()
     items = []
@@ -50,7 +42,7 @@ def _folder_items(folder: Path, out_dir: Path, rules: Path | None) -> list[Batch
         if path.resolve().is_relative_to(out_resolved):
             continue  # never take our own outputs as inputs
         key = path.relative_to(folder).as_posix()
-        items.append(BatchItem(key, path, rules, _default_output(key)))
+        items.append(BatchItem(key, path, rules, str(default_output(Path(key)))))
     return items
 
 
@@ -91,8 +83,8 @@ def _manifest_items(manifest: Path, out_dir: Path, rules: Path | None) -> list[B
             if not item_rules.exists():
                 problem = f"no rule file for country {row['country']!r}"
         inside = not Path(raw_path).is_absolute() and ".." not in Path(raw_path).parts
-        output = (row.get("output") or "").strip() or _default_output(
-            raw_path if inside else Path(raw_path).name
+        output = (row.get("output") or "").strip() or str(
+            default_output(Path(raw_path if inside else Path(raw_path).name))
         )
         target = (out_dir / output).resolve()
         if Path(output).is_absolute() or not target.is_relative_to(out_dir.resolve()):
