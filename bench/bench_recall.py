@@ -410,6 +410,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--marks", type=int, default=None, help="the first N marks after a seeded shuffle"
     )
     parser.add_argument("--only", default=None, help="the cases whose mark file name contains this")
+    parser.add_argument(
+        "--variant",
+        default=None,
+        choices=("standard", "small", "brief", "translucent", "multi"),
+        help="the cases of this variant only",
+    )
     parser.add_argument("--jobs", type=int, default=2, help="cases run at once (processes)")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--slice", choices=("ci",), default=None, help="a fixed small set of cases")
@@ -434,6 +440,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         cases = make_cases(seed, marks, clips)
     if args.only:
         cases = [c for c in cases if args.only in c.mark]
+    if args.variant:
+        cases = [c for c in cases if c.variant == args.variant]
     if args.marks is not None:
         cases = cases[: args.marks]
     styles = {m.file: m.styles for m in marks}

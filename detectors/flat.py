@@ -53,9 +53,12 @@ _MIN_PART_SHARE = 0.04  # parts that seed hypotheses: this share of the silhouet
 _MIN_REGION_PX = 6
 _REGIONS_PER_COLOUR = 40
 _OPEN_PX = (5, 9)  # the colour masks are also opened at these diameters (merged regions)
+_BANDS = 3  # colour masks are also cut to this many lightness bands at most
+_BAND_HALF = 12  # (each this many lightness units either side of its centre)
+_MIN_BAND_PX = 60  # (and holding this many pixels above the histogram's wide average)
 _MAX_HYPOTHESES = 80
 _REFINED = 3  # best hypotheses refined with ECC (and two more per instance found)
-_FURTHER_SCORE = 0.6  # after the first instance, a hypothesis is refined from this score
+_FURTHER_SCORE = 0.25  # after the first instance, a hypothesis is refined from this score
 _SAME_PLACE_IOU = 0.15  # a further instance overlapping a kept one this much is a refit of it
 _MIN_MARK_PX = 24  # smallest mark (longest side, frame pixels) searched
 # and its shortest side found at least (a wordmark 8 px tall shows no letters to check: a
@@ -68,6 +71,10 @@ _MIN_RECALL = 0.6  # each large colour: share of its pixels the frame shows in t
 _MIN_SCORE = 0.75  # area-weighted share of the mark's pixels shown in their own colour
 _FOLLOW_SCORE = 0.6  # the same, to follow a known mark (blurred, or its last pixels in frame)
 _MAX_CORNER_STEP = 0.35  # following: a corner's move from the prediction, x the mark's size
+# A chromatic colour's spill leaves out the pixels this Lab distance (uint8 units) or more from
+# the mark's shade, where its own pixels are one shade (median distance from their mean).
+_SPILL_NEAR = 24.0
+_FLAT_SHADE = 10.0
 _MAX_SPILL = 0.45  # area-weighted share of the pixels just outside shown in the same colour
 # To detect a one-colour mark: at most this share of the pixels just outside it may look like
 # the mark itself (within _SAME_COLOUR of its observed mean Lab, uint8 units).
@@ -379,6 +386,46 @@ def outline(ref: FlatReference, homography: np.ndarray) -> np.ndarray:
     return cv2.perspectiveTransform(corners, homography)[0]
 
 
+def _lightness_bands(mask: np.ndarray, lightness: np.ndarray) -> list[np.ndarray]:
+    """The colour mask cut to the lightness bands where its pixels crowd, largest crowd first.
+
+    A flat mark's pixels share one lightness, a spike on the broad hill of a lawn or a wall
+    of its hue; cut to a band around that spike, the mark comes apart from the lawn that the
+    colour mask joins it to. At most ``_BANDS`` bands of ``_BAND_HALF`` either side of the
+    lightness values whose count stands furthest above the histogram's wide average (and
+    holds ``_MIN_BAND_PX`` pixels more than it at least).
+    """
+    counts = cv2.calcHist([lightness], [0], mask, [256], [0, 256]).ravel()
+    near = cv2.GaussianBlur(counts[None], (0, 0), 1.5, borderType=cv2.BORDER_CONSTANT).ravel()
+    wide = cv2.GaussianBlur(counts[None], (0, 0), 12.0, borderType=cv2.BORDER_CONSTANT).ravel()
+    excess = near - wide
+    bands = []
+    for _ in range(_BANDS):
+        peak = int(np.argmax(excess))
+        if excess[peak] * (2 * _BAND_HALF + 1) < _MIN_BAND_PX:
+            break
+        lo, hi = max(0, peak - _BAND_HALF), min(255, peak + _BAND_HALF)
+        excess[max(0, lo - _BAND_HALF) : hi + _BAND_HALF + 1] = 0
+        bands.append(cv2.bitwise_and(mask, cv2.inRange(lightness, lo, hi)))
+    return bands
+
+
+def _distinct(ref: FlatReference, hypotheses: list[np.ndarray]) -> list[np.ndarray]:
+    """The hypotheses less repeats, each scored and refined once.
+
+    The same outline to the pixel comes from a region found in its colour mask and again in
+    the mask opened or cut to a lightness band, or as a part and as a group.
+    """
+    seen: set[bytes] = set()
+    kept = []
+    for homography in hypotheses:
+        key = np.round(outline(ref, homography)).astype(np.int32).tobytes()
+        if key not in seen:
+            seen.add(key)
+            kept.append(homography)
+    return kept
+
+
 def _similar_outline(ref: FlatReference, before: np.ndarray, after: np.ndarray) -> bool:
     """Whether ``after`` keeps the mark a plausible shape near ``before``'s place and size.
 
@@ -454,7 +501,7 @@ class FlatMatcher:
         """
         lch = to_lch(lab) if lch is None else lch
         masks = [within(lch, ref.seed_lo[c], ref.seed_hi[c]) for c in range(len(ref.box_lo))]
-        regions = [self._regions(mask) for mask in masks]
+        regions = [self._regions(mask, lab[..., 0]) for mask in masks]
         # Pieces are grouped from their paler shades too: a small mark's thin strokes keep
         # half their chroma (a lawn merging with a green mark's region does less harm here
         # than to the parts, since every group is tried as a whole).
@@ -477,7 +524,7 @@ class FlatMatcher:
             "min_colours": min(2, len(ref.box_lo)),
         }
         scored = sorted(
-            ((h, *self._score(ref, lab, h, **strict)) for h in hypotheses),
+            ((h, *self._score(ref, lab, h, **strict)) for h in _distinct(ref, hypotheses)),
             key=lambda hsp: -hsp[1],
         )
         kept: list[tuple[np.ndarray, float]] = []
@@ -506,22 +553,26 @@ class FlatMatcher:
         return kept
 
     @staticmethod
-    def _regions(mask: np.ndarray) -> _Regions:
+    def _regions(mask: np.ndarray, lightness: np.ndarray | None = None) -> _Regions:
         """The largest connected regions of an (H, W) uint8 colour mask (255 inside).
 
         Also those of the mask opened at ``_OPEN_PX`` (a mark merged with a patch of its
-        colour by a few thin bridges or a textured fringe comes apart), repeats dropped.
+        colour by a few thin bridges or a textured fringe comes apart), and of the mask cut to
+        each band of ``lightness`` (uint8) where its pixels crowd (:func:`_lightness_bands`: a
+        flat mark on a lawn of its hue, a shade lighter), repeats dropped.
         """
+        pieces = [(size, mask) for size in (0, *_OPEN_PX)]
+        if lightness is not None:
+            pieces += [(0, band) for band in _lightness_bands(mask, lightness)]
         areas, centres, shapes = [], [], []
-        for size in (0, *_OPEN_PX):
-            opened = mask
+        for size, opened in pieces:
             if size:
                 kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
                 opened = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
             area, centre_xy, shape = _components(opened)
             keep = np.nonzero(area >= _MIN_REGION_PX)[0]
             keep = keep[np.argsort(-area[keep])[:_REGIONS_PER_COLOUR]]
-            if size and areas:  # repeats of a region already found
+            if areas:  # repeats of a region already found
                 known_area, known_xy = np.concatenate(areas), np.concatenate(centres)
                 near = np.hypot(*(centre_xy[keep, None] - known_xy[None]).transpose(2, 0, 1)) < 2
                 alike = np.abs(area[keep, None] / known_area[None] - 1) < 0.1
@@ -853,7 +904,22 @@ class FlatMatcher:
             counts.append(count)
             recalls.append((match & own).sum() / count)
             shown += bool(main[colour] and recalls[-1] >= _MIN_SHOWN)
-            spills.append((spilt & ring).sum() / max(int(ring.sum()), 1))
+            spilt_ring = spilt & ring
+            if (
+                spilt_ring.any()
+                and (own & match).any()
+                and chromatic(ref.box_lo[colour], ref.box_hi[colour])
+            ):
+                # Spill is the mark's own shade past its outline. Where the mark is one flat
+                # shade, a lawn or foliage of its hue a shade apart (seen round a green badge
+                # and through its cut-outs) is not; a red jacket's folds, of many shades, are.
+                # (A grey's shades are everywhere: a dark patch by a black mark is its spill.)
+                mine = warped[own & match].astype(np.float32)
+                shade = mine.mean(axis=0)
+                if float(np.median(np.linalg.norm(mine - shade, axis=1))) <= _FLAT_SHADE:
+                    outside = warped[spilt_ring].astype(np.float32)
+                    spilt_ring[spilt_ring] = np.linalg.norm(outside - shade, axis=1) < _SPILL_NEAR
+            spills.append(spilt_ring.sum() / max(int(ring.sum()), 1))
             if max_seen_spill is not None and ring.any() and (own & match).any():
                 inside = warped[own & match].astype(np.float32).mean(axis=0)
                 near = np.linalg.norm(warped[ring].astype(np.float32) - inside, axis=1)
