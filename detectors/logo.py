@@ -267,7 +267,11 @@ class LogoDetector:
             refined, _ = cv2.findHomography(
                 src[inliers], dst[inliers], 0
             )  # least squares on inliers
-            instances.append((homography if refined is None else refined, int(inliers.sum())))
+            if refined is not None and plausible_quad(
+                cv2.perspectiveTransform(outline[None], refined)[0]
+            ):
+                homography = refined
+            instances.append((homography, int(inliers.sum())))
             # The next instance must come from matches outside the one just found.
             contour = quad.reshape(-1, 1, 2)
             outside = np.array(

@@ -60,14 +60,29 @@ def silhouette_of(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
     return filled.astype(bool)
 
 
+_MAX_CORNER_DEG = 150.0
+
+
 def plausible_quad(quad_xy: np.ndarray, min_side_px: float = 8.0) -> bool:
-    """Whether a projected (4, 2) reference outline is a convex, unflipped, not-too-thin quad."""
+    """Whether a projected (4, 2) reference outline is a convex, unflipped, not-too-thin quad.
+
+    No corner may open wider than ``_MAX_CORNER_DEG``: a flat rectangle seen so obliquely is
+    a near-triangle reaching far past the frame (SIFT's fit to 15 stray matches in foliage
+    made a 256 px red mark cover the whole picture), not a mark anyone could read.
+    """
     edges = np.roll(quad_xy, -1, axis=0) - quad_xy
     cross = edges[:, 0] * np.roll(edges[:, 1], -1) - edges[:, 1] * np.roll(edges[:, 0], -1)
     if not (np.all(cross > 0) or np.all(cross < 0)):
         return False
     lengths = np.linalg.norm(edges, axis=1)
     if lengths.min() < min_side_px or lengths.min() < 0.15 * lengths.max():
+        return False
+    # The corner between edge i and edge i+1 opens by 180 degrees less their turn.
+    following = np.roll(edges, -1, axis=0)
+    turn = np.degrees(np.arccos(np.clip(
+        (edges * following).sum(axis=1) / (lengths * np.roll(lengths, -1)), -1.0, 1.0
+    )))  # fmt: skip
+    if np.any(180.0 - turn > _MAX_CORNER_DEG):
         return False
     # Image coordinates have y down: a reference seen unflipped keeps clockwise corners.
     return bool(np.all(cross > 0))

@@ -86,6 +86,16 @@ def test_quad_plausibility():
     assert not plausible_quad(square[::-1])  # mirrored
     assert not plausible_quad(np.array([[0, 0], [100, 0], [0, 100], [100, 100]], float))  # twisted
     assert not plausible_quad(np.array([[0, 0], [100, 0], [100, 5], [0, 5]], float))  # sliver
+    # A square seen 60 degrees off its axis, turned: a mark on a side wall. Its corners open
+    # to 70-110 degrees; a near-triangle reaching far past a 640 px frame is no view of one
+    # (SIFT's fit to 15 stray matches in foliage; one corner opens to 168 degrees).
+    tilted = cv2.getPerspectiveTransform(
+        np.float32(square), np.float32([[0, 0], [50, 10], [50, 90], [0, 100]])
+    )
+    seen = cv2.perspectiveTransform(np.float32(square)[None], tilted)[0]
+    turned = seen @ np.array([[0.9, -0.44], [0.44, 0.9]]).T
+    assert plausible_quad(seen) and plausible_quad(turned)
+    assert not plausible_quad(np.array([[1660, 1091], [-636, 46], [157, 38], [2676, 574]], float))
 
 
 def test_unreadable_or_featureless_reference(tmp_path):
