@@ -58,7 +58,7 @@ _BAND_HALF = 12  # (each this many lightness units either side of its centre)
 _MIN_BAND_PX = 60  # (and holding this many pixels above the histogram's wide average)
 _MAX_HYPOTHESES = 80
 _REFINED = 3  # best hypotheses refined with ECC (and two more per instance found)
-_FURTHER_SCORE = 0.25  # after the first instance, a hypothesis is refined from this score
+_FURTHER_SCORE = 0.6  # after the first instance, a hypothesis is refined from this score
 _SAME_PLACE_IOU = 0.15  # a further instance overlapping a kept one this much is a refit of it
 _MIN_MARK_PX = 24  # smallest mark (longest side, frame pixels) searched
 # and its shortest side found at least (a wordmark 8 px tall shows no letters to check: a
