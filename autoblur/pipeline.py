@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from collections.abc import Iterator
-
-import numpy as np
 
 from autoblur.errors import ConfigError
 from autoblur.io import VideoFrame, VideoReader
@@ -22,6 +19,7 @@ from autoblur.io.format_plan import planned_format
 from autoblur.job import Job, check_paths
 from autoblur.keyframes.change import ChangeTrigger
 from autoblur.keyframes.cuts import ANALYSIS_WIDTH, SceneCutDetector
+from autoblur.keyframes.search import KeyframeSearch, SearchBoxes
 from autoblur.progress import Progress, Silent
 from autoblur.remove import MaskedFrame, build_removers
 from autoblur.remove.mask_folder import MaskFolder
@@ -37,18 +35,17 @@ from autoblur.timecode import source_clock
 from autoblur.track import TrackManager, build_propagator
 from autoblur.track.flat import follow_flat_marks
 from autoblur.track.held import hold_overlays
+from autoblur.track.lookback import LookBack
 from autoblur.track.manager import FrameMasks
+from autoblur.track.recover import LostTracks
 from autoblur.track.refine import MaskRefiner
-from autoblur.types import BrandCue, Detections, RegionMask, box_iou, union_mask
+from autoblur.types import BrandCue, Detections, RegionMask, union_mask
 from autoblur.verify.output import (
     Repairs,
     add_missed,
-    detect_in_windows,
-    detector_windows,
     find_missed,
     frames_to_check,
     sample_frames,
-    search_windows,
     verify_and_repair,
 )
 from autoblur.verify.repair import repair_output
@@ -58,6 +55,7 @@ from detectors import (
     detector_sources,
 )
 from detectors.build import build_detectors
+from detectors.windows import detector_windows
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +76,6 @@ class Pipeline:
         self.encode_seconds = (0.0, 0.0)  # the encoder thread's, where there is an output
         self.thumbnails: dict[int, bytes] = {}
         self.output_format: dict | None = None
-        # Stretches of tracked frames not yet handed on, oldest first (see _keyframes).
-        self._held: deque[list[tuple[VideoFrame, FrameMasks, bool]]] = deque()
         self.footprints = Footprints()
         self.saved: MaskWriter | None = None
         self.keyframe_indices: list[int] = []
@@ -91,7 +87,7 @@ class Pipeline:
         # Per frame, (sources, (4,) float box) of every mask removed there and, on keyframes,
         # of what the detectors found (the detections' sources behind it): where the
         # verification looks for residual on it, and with which detectors.
-        self.search_boxes: dict[int, list[tuple[frozenset[str], np.ndarray]]] = {}
+        self.search_boxes: SearchBoxes = {}
         self.worst: WorstFrames | None = None  # while writing an output
         self._masks: MaskFolder | None = None  # the --masks folder being written
 
@@ -110,15 +106,22 @@ class Pipeline:
         started = time.perf_counter()
         with VideoReader(job.input_path) as reader:
             self.detectors = build_detectors(job.cues, job)
-            self._brands_of = detector_brands(self.detectors, job.cues)  # per detector name
             boxes_expected = any(d.name in BOX_ONLY_DETECTORS for d in self.detectors)
             self.segmenter = build_segmenter(self.config, job.notices, boxes_expected)
+            self.search = KeyframeSearch(
+                self.detectors, detector_brands(self.detectors, job.cues), self.segmenter,
+                self.config.detect.min_confidence, self.clock, self.search_boxes,
+            )  # fmt: skip
             self.action_of = action_of = {cue.name: self._action(cue) for cue in job.cues}
             self.propagator = propagator = hold_overlays(
                 follow_flat_marks(build_propagator(self.config, job.notices), self.detectors),
                 self.detectors,
             )
             self.manager = TrackManager(propagator, self.config.track, action_of)
+            self.lost = LostTracks(
+                self.manager, propagator, self.search.find_near, self.config.track.match_iou
+            )
+            self.lookback = LookBack(self.manager, self.config.track.lookback_keyframes)
             built = build_removers(self.config, set(action_of.values()))
             removers = [self.clock.timed(f"remove: {r.action}", r) for r in built]
             self._announce([*self.detectors, self.segmenter, propagator])
@@ -190,7 +193,7 @@ class Pipeline:
         logos this keeps verification from doubling the detection time.
 
         Every frame checked is searched only in the windows around what was removed there (and
-        on a keyframe what the detectors found), see :func:`~autoblur.verify.search_windows`:
+        on a keyframe what the detectors found), see :func:`~detectors.windows.search_windows`:
         the verification judges the removal. On a keyframe the rest of the picture is the
         input's, where the first pass found nothing; between keyframes a find away from every
         removed mark is a detector's false alarm on the fill far more often than a mark no
@@ -390,8 +393,7 @@ class Pipeline:
         if pending:  # the last frame closes the final stretch like a keyframe
             stretches.append((pending[:-1], pending[-1], False))
         yield from self._keyframes(stretches)
-        while self._held:
-            yield from self._held.popleft()
+        yield from self.lookback.release()
 
     def _keyframe_batch(self) -> int:
         """Keyframes detected per batch: the config's, or on a GPU the prompt detector's."""
@@ -405,10 +407,12 @@ class Pipeline:
     def _keyframes(
         self, stretches: list[tuple[list[VideoFrame], VideoFrame, bool]]
     ) -> Iterator[tuple[VideoFrame, FrameMasks, bool]]:
-        """Track the stretches and hand their frames on, ``lookback_keyframes`` stretches late.
+        """Detect, track and hand the stretches' frames on, ``lookback_keyframes`` stretches late.
 
         The held stretches are where a track first detected on a later keyframe is followed
-        backwards (:meth:`_reach_back`); a cut releases them, since no track crosses it.
+        backwards (:class:`~autoblur.track.lookback.LookBack`); a cut releases them, since no
+        track crosses it. A track lost inside a stretch is looked for once more where it was
+        lost (:class:`~autoblur.track.recover.LostTracks`).
         """
         keys = [key for _, key, _ in stretches]
         self.keyframe_indices.extend(key.index for key in keys)
@@ -418,99 +422,20 @@ class Pipeline:
             with self.clock.stage("tracking"):
                 per_frame = self.manager.advance(between, key, detections, cut, extra=extra)
             with self.clock.stage("tracking: lost tracks looked for again"):
-                self._recover_lost(between, key, cut, per_frame)
+                self.lost.recover(between, key, cut, per_frame)
             if self.job.thumbnails:
                 self._capture_thumbnails(key)
             if cut:
-                while self._held:
-                    yield from self._held.popleft()
+                yield from self.lookback.release()
             cuts = [False] * len(between) + [cut]  # a cut always makes its frame a keyframe
             stretch = list(zip([*between, key], per_frame, cuts, strict=True))
             with self.clock.stage("tracking: look-back"):
-                self._reach_back(stretch[0][0])
-            self._held.append(stretch)
-            while len(self._held) > self.config.track.lookback_keyframes:
-                yield from self._held.popleft()
+                self.lookback.reach_back(stretch[0][0])
+            yield from self.lookback.hold(stretch)
 
-    def _recover_lost(
-        self, between: list[VideoFrame], key: VideoFrame, cut: bool, per_frame: list[FrameMasks]
-    ) -> None:
-        """Look again where the tracker lost a track between keyframes, and follow what is found.
-
-        A track whose mask stops inside the stretch and that the keyframe did not find either
-        has ended. On the first frame without it the detectors look once more, near its last
-        place; a find of its brand there is followed to the keyframe (not across a cut), its
-        masks added to ``per_frame`` (in place), and the track goes on from the keyframe.
-        """
-        frames = [*between, key]
-        end = len(between) if cut else len(frames)
-        for track_id in {t for masks in per_frame[: end - 1] for t in masks}:
-            if track_id in self.manager.active:
-                continue
-            last = max(i for i in range(end) if track_id in per_frame[i])
-            if last + 1 >= end:
-                continue
-            track = self.manager.track(track_id)
-            found = self._find_again(frames[last + 1], track.brand, per_frame[last][track_id])
-            if found is None:
-                continue
-            followed = self.propagator.propagate(
-                [f.rgb for f in frames[last + 1 : end]], {track_id: found}
-            )
-            for offset, masks in enumerate([{track_id: found}, *followed]):
-                if track_id not in masks:
-                    break
-                frame_index = last + 1 + offset
-                if any(
-                    box_iou(masks[track_id].xyxy[None], m.xyxy[None])[0, 0]
-                    >= self.config.track.match_iou
-                    for t, m in per_frame[frame_index].items()
-                    if t != track_id
-                ):
-                    break  # another track holds that mark now
-                per_frame[frame_index][track_id] = masks[track_id]
-                track.seen(frames[frame_index])
-            if not cut and track_id in per_frame[-1]:
-                self.manager.resume(track_id, per_frame[-1][track_id])
-
-    def _find_again(self, frame: VideoFrame, brand: str, last: RegionMask) -> RegionMask | None:
-        """The mask of a ``brand`` find on ``frame`` near ``last`` (the lost mask), if any.
-
-        The detectors look only in a window around ``last`` (as the verification does).
-        """
-        window = search_windows([last.xyxy], frame.rgb.shape[:2])
-        finders = [d for d in self.detectors if brand in self._brands_of[d.name]]
-        found = detect_in_windows(finders, frame.rgb, window)
-        keep = [
-            i
-            for i in range(len(found))
-            if found.brand[i] == brand and found.confidence[i] >= self.config.detect.min_confidence
-        ]
-        if not keep:
-            return None
-        found = self.segmenter.segment(frame.rgb, found.select(keep))
-        best = int(np.argmax(found.confidence))
-        return found.mask_or_box(best, frame.rgb.shape[:2])
-
-    def _reach_back(self, first: VideoFrame) -> None:
-        """Follow the tracks new on the last keyframe back through the held frames.
-
-        Args:
-            first: the first frame of the last stretch, where the manager's ``reach_back``
-                masks hold.
-        """
-        starts = self.manager.reach_back
-        if not starts or not self._held:
-            return
-        earlier = []
-        for item in (item for stretch in reversed(self._held) for item in reversed(stretch)):
-            earlier.append(item)
-            if item[2]:  # the shot's first frame: nothing before it
-                break
-        found = self.manager.extend_back(first, [frame for frame, _, _ in earlier], starts)
-        for (_, masks, _), extra in zip(earlier, found, strict=True):
-            for track_id, mask in extra.items():
-                masks.setdefault(track_id, mask)
+    def _detect(self, keys: list[VideoFrame]) -> list[Detections]:
+        """The detectors and the segmenter on the keyframes (a test puts its own finds here)."""
+        return self.search.detect(keys)
 
     def _capture_thumbnails(self, key: VideoFrame) -> None:
         for track in self.manager.active.values():
@@ -520,30 +445,3 @@ class Pipeline:
                 self.thumbnails[track.track_id] = thumbnail_jpeg(
                     key.rgb, track.keyframes[-1]["xyxy"]
                 )
-
-    def _detect(self, keys: list[VideoFrame]) -> list[Detections]:
-        """Every detector on the keyframes, then the segmenter on each one's detections.
-
-        A detector that has ``detect_batch`` takes all the keyframes in one call.
-        """
-        per_detector = []
-        for detector in self.detectors:
-            with self.clock.stage(f"detection: {detector.name}"):
-                if len(keys) > 1 and hasattr(detector, "detect_batch"):
-                    found = detector.detect_batch([key.rgb for key in keys])
-                else:
-                    found = [detector.detect(key.rgb) for key in keys]
-            per_detector.append(found)
-        results = []
-        for index, key in enumerate(keys):
-            found = Detections.concat([parts[index] for parts in per_detector])
-            keep = np.nonzero(found.confidence >= self.config.detect.min_confidence)[0]
-            with self.clock.stage("segmentation"):
-                results.append(self.segmenter.segment(key.rgb, found.select(keep)))
-            self.search_boxes[key.index] = [
-                *((frozenset([found.source[i]]), found.xyxy[i]) for i in keep),
-                *((frozenset([source]), box) for source, box in zip(
-                    results[-1].source, results[-1].xyxy, strict=True
-                )),
-            ]  # fmt: skip
-        return results

@@ -10,6 +10,7 @@ from autoblur.io import VideoReader
 from autoblur.job import Job
 from autoblur.pipeline import Pipeline
 from autoblur.track.flow import FlowPropagator
+from autoblur.track.recover import LostTracks
 from autoblur.types import BrandCue
 from detectors.logo import LogoDetector
 from tests.conftest import IMAGES, make_composite
@@ -88,5 +89,5 @@ def test_a_track_lost_between_keyframes_is_found_again(tmp_path, monkeypatch, re
         tmp_path, "carphone_pristine.mp4", WINDOWS, 100, width_frac=0.15, speed_px=6
     )
     assert len(_frames_left(clip, tmp_path / "found")) <= 2
-    monkeypatch.setattr(Pipeline, "_recover_lost", lambda self, *args: None)
+    monkeypatch.setattr(LostTracks, "recover", lambda self, *args: None)
     assert len(_frames_left(clip, tmp_path / "lost")) >= 10

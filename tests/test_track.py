@@ -5,6 +5,8 @@ from autoblur.config import PipelineConfig
 from autoblur.io import VideoReader
 from autoblur.pipeline import Job, Pipeline
 from autoblur.track import TrackManager, build_propagator
+from autoblur.track.lookback import LookBack
+from autoblur.track.recover import LostTracks
 from autoblur.types import BrandCue, Detections, RegionMask
 
 
@@ -112,7 +114,11 @@ def tracked_masks(composite, detect_from, lookback):
     config = PipelineConfig(change_keyframes=False)  # keyframes every 12 frames exactly
     config.track.lookback_keyframes = lookback
     pipeline = Pipeline(Job(composite.path, None, [BrandCue("W", "blur")], config))
-    pipeline.manager = TrackManager(build_propagator(config, []), config.track, {"W": "blur"})
+    propagator = build_propagator(config, [])
+    pipeline.manager = TrackManager(propagator, config.track, {"W": "blur"})
+    no_finds = lambda *_: None  # noqa: E731 - the detectors find nothing near a lost track
+    pipeline.lost = LostTracks(pipeline.manager, propagator, no_finds, config.track.match_iou)
+    pipeline.lookback = LookBack(pipeline.manager, lookback)
     pipeline.detectors = []
     pipeline._detect = lambda keys: [
         detections_from([composite.masks[k.index]] if k.index >= detect_from else []) for k in keys

@@ -16,14 +16,9 @@ from autoblur.pipeline import Pipeline
 from autoblur.report.html import write_video_html
 from autoblur.track.refine import MaskRefiner
 from autoblur.types import BrandCue, Detections, RegionMask, box_iou
-from autoblur.verify.output import (
-    detect_in_windows,
-    detector_windows,
-    sample_frames,
-    search_windows,
-    verify_output,
-)
+from autoblur.verify.output import sample_frames, verify_output
 from detectors.logo import LogoDetector
+from detectors.windows import detect_in_windows, detector_windows, search_windows
 from tests.conftest import IMAGES, make_composite
 
 WINDOWS = IMAGES / "WindowsLogo.jpg"
