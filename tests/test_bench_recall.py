@@ -257,3 +257,39 @@ def test_score_counts_frames_where_every_copy_is_covered():
     stray[35:, :5] = True
     assert stray_pixels(stray, [a, b]) and not stray_pixels(full, [a, b])
     assert stray_pixels(full, []) and not stray_pixels(np.zeros(hw, bool), [a])
+
+
+def test_the_safety_net_counts_the_frames_a_run_left_the_brand_on(tmp_path, clips):
+    """The composite as its own "output" leaves the mark on every frame it is on; the clip
+    without it leaves it on none; the composite with the mark gone from some frames only, on
+    the others."""
+    from fractions import Fraction
+
+    from bench.bench_safety_net import frames_left
+    from bench.recall_cases import _encode, _encoder
+
+    rgb, alpha = made_up_mark()
+    rgb[:] = (250, 30, 200)
+    path = write_mark(tmp_path / "mark.png", rgb, alpha)
+    case = CaseSpec(
+        name="t",
+        mark="mark.png",
+        variant="standard",
+        clip="tree.avi",
+        start=20,
+        frames=8,
+        copies=(Copy(90.0, 2, 7, ((0.0, 100.0, 80.0), (1.0, 180.0, 120.0)), turn_deg=10.0),),
+    )
+    done = render_case(case, path, clips["tree.avi"].path, tmp_path / "c.mp4", tmp_path / "b.mp4")
+    assert frames_left(done.path, done.path, done.truths) == [2, 3, 4, 5, 6, 7]
+    assert frames_left(done.path, done.clean_path, done.truths) == []
+    with VideoReader(done.path) as shown, VideoReader(done.clean_path) as bare:
+        pairs = enumerate(zip(shown.frames(), bare.frames(), strict=True))
+        mixed = [(a if i in (3, 6) else b).rgb for i, (a, b) in pairs]
+    out = tmp_path / "mixed.mp4"
+    container, stream = _encoder(out, mixed[0].shape[1], mixed[0].shape[0], Fraction(25))
+    for index, picture in enumerate(mixed):
+        _encode(container, stream, picture, index)
+    _encode(container, stream, None, 0)
+    container.close()
+    assert frames_left(done.path, out, done.truths) == [3, 6]
