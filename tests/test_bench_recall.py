@@ -211,7 +211,9 @@ def test_case_geometry_follows_the_variant(marks, clips):
         assert by_mark[case.mark].file == case.mark
 
 
-def test_rendered_case_is_the_clip_segment_with_the_mark(tmp_path, clips):
+def render_made_up_case(tmp_path: Path, clips):
+    """A magenta made-up mark on tree.avi's frames 20-27, on screen from the third, rendered
+    with its bare segment."""
     rgb, alpha = made_up_mark()
     rgb[:] = (250, 30, 200)
     path = write_mark(tmp_path / "mark.png", rgb, alpha)
@@ -225,9 +227,13 @@ def test_rendered_case_is_the_clip_segment_with_the_mark(tmp_path, clips):
         frames=8,
         copies=(Copy(90.0, 2, 7, ((0.0, 100.0, 80.0), (1.0, 180.0, 120.0)), turn_deg=10.0),),
     )
-    done = render_case(
+    return render_case(
         case, mark.path, clips["tree.avi"].path, tmp_path / "c.mp4", tmp_path / "b.mp4"
     )
+
+
+def test_rendered_case_is_the_clip_segment_with_the_mark(tmp_path, clips):
+    done = render_made_up_case(tmp_path, clips)
     assert len(done.truths) == 8
     assert [frame[0] is not None for frame in done.truths] == [False, False] + [True] * 6
     with VideoReader(done.path) as a, VideoReader(done.clean_path) as b:
@@ -268,19 +274,7 @@ def test_the_safety_net_counts_the_frames_a_run_left_the_brand_on(tmp_path, clip
     from bench.bench_safety_net import frames_left
     from bench.recall_cases import _encode, _encoder
 
-    rgb, alpha = made_up_mark()
-    rgb[:] = (250, 30, 200)
-    path = write_mark(tmp_path / "mark.png", rgb, alpha)
-    case = CaseSpec(
-        name="t",
-        mark="mark.png",
-        variant="standard",
-        clip="tree.avi",
-        start=20,
-        frames=8,
-        copies=(Copy(90.0, 2, 7, ((0.0, 100.0, 80.0), (1.0, 180.0, 120.0)), turn_deg=10.0),),
-    )
-    done = render_case(case, path, clips["tree.avi"].path, tmp_path / "c.mp4", tmp_path / "b.mp4")
+    done = render_made_up_case(tmp_path, clips)
     assert frames_left(done.path, done.path, done.truths) == [2, 3, 4, 5, 6, 7]
     assert frames_left(done.path, done.clean_path, done.truths) == []
     with VideoReader(done.path) as shown, VideoReader(done.clean_path) as bare:
