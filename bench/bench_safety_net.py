@@ -88,9 +88,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     args = parser.parse_args(argv)
-    results = json.loads(args.results.read_text())
-    todo = [r for r in results["results"] if r.get("verdict") != "found well"]
-    print(f"# Safety net: seed {results['seed']}, {len(todo)} cases the scan did not find well\n")
+    try:
+        results = json.loads(args.results.read_text())
+        todo = [r for r in results["results"] if r.get("verdict") != "found well"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"{args.results}: not a bench_recall.py --json file ({exc}); write one with --json")
+        return 2
+    if not (args.data / "brand_marks").is_dir():
+        print(f"no brand marks at {args.data / 'brand_marks'}; see --data")
+        return 2
+    seed = results.get("seed")
+    print(f"# Safety net: seed {seed}, {len(todo)} cases the scan did not find well\n")
     clips = clips_for(args.data)
     marks = str(args.data / "brand_marks")
     jobs = [(r["case"], marks, str(clips[r["case"]["clip"]].path)) for r in todo]

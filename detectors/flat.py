@@ -902,26 +902,27 @@ class FlatMatcher:
                 ring[:pad] = ring[-pad:] = False
                 ring[:, :pad] = ring[:, -pad:] = False
             counts.append(count)
-            recalls.append((match & own).sum() / count)
+            own_match = own & match
+            recalls.append(own_match.sum() / count)
             shown += bool(main[colour] and recalls[-1] >= _MIN_SHOWN)
+            # The mark's own pixels as the frame shows them, and their mean (its shade).
+            mine = warped[own_match].astype(np.float32) if own_match.any() else None
+            inside = None if mine is None else mine.mean(axis=0)
             spilt_ring = spilt & ring
             if (
-                spilt_ring.any()
-                and (own & match).any()
+                inside is not None
+                and spilt_ring.any()
                 and chromatic(ref.box_lo[colour], ref.box_hi[colour])
+                and float(np.median(np.linalg.norm(mine - inside, axis=1))) <= _FLAT_SHADE
             ):
                 # Spill is the mark's own shade past its outline. Where the mark is one flat
                 # shade, a lawn or foliage of its hue a shade apart (seen round a green badge
                 # and through its cut-outs) is not; a red jacket's folds, of many shades, are.
                 # (A grey's shades are everywhere: a dark patch by a black mark is its spill.)
-                mine = warped[own & match].astype(np.float32)
-                shade = mine.mean(axis=0)
-                if float(np.median(np.linalg.norm(mine - shade, axis=1))) <= _FLAT_SHADE:
-                    outside = warped[spilt_ring].astype(np.float32)
-                    spilt_ring[spilt_ring] = np.linalg.norm(outside - shade, axis=1) < _SPILL_NEAR
+                outside = warped[spilt_ring].astype(np.float32)
+                spilt_ring[spilt_ring] = np.linalg.norm(outside - inside, axis=1) < _SPILL_NEAR
             spills.append(spilt_ring.sum() / max(int(ring.sum()), 1))
-            if max_seen_spill is not None and ring.any() and (own & match).any():
-                inside = warped[own & match].astype(np.float32).mean(axis=0)
+            if max_seen_spill is not None and ring.any() and inside is not None:
                 near = np.linalg.norm(warped[ring].astype(np.float32) - inside, axis=1)
                 spread = np.linalg.norm(warped[own].astype(np.float32) - inside, axis=1)
                 # A mark far from its surroundings' colours may vary more inside (the blend
