@@ -203,6 +203,13 @@ class VerifyConfig(_Strict):
         "brands the run missed: a find away from everything removed fails the verification "
         "(None: off)",
     )
+    follow_frames: int = Field(
+        24,
+        ge=0,
+        description="follow each track's mark through the input, without the detectors, from "
+        "each detection to the next and this many frames past the track's ends: a frame where "
+        "the output left it on screen fails the verification (0: off)",
+    )
 
 
 class EncodeConfig(_Strict):

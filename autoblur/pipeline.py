@@ -40,6 +40,7 @@ from autoblur.track.manager import FrameMasks
 from autoblur.track.recover import LostTracks
 from autoblur.track.refine import MaskRefiner
 from autoblur.types import BrandCue, Detections, RegionMask, union_mask
+from autoblur.verify.follow import add_left, find_left, follow_jobs
 from autoblur.verify.output import (
     Repairs,
     add_missed,
@@ -203,6 +204,10 @@ class Pipeline:
         Then whole pictures every ``verify.sample_seconds`` and around every cut are searched
         for what the run missed (:func:`~autoblur.verify.find_missed`): a brand there away
         from everything removed is residual, and the run is not verified clean.
+
+        Last, without the detectors, each track's mark is followed through the input from each
+        of its detections to the next and past the track's ends (:mod:`autoblur.verify.follow`):
+        a frame where the output left it on screen is residual too.
         """
         keyframes = [k for k in self.keyframe_indices if k in self.touched_frames]
         frames = frames_to_check(
@@ -237,13 +242,13 @@ class Pipeline:
         entry["frames_searched_in_windows"] = sum(
             all(w is not None for w in by_detector.values()) for by_detector in windows.values()
         )
+        kept = frozenset(b for b, a in self.action_of.items() if a == "keep")
         every_s = self.config.verify.sample_seconds
         if every_s:
             sampled = sample_frames(
                 frame_count, fps, self.footprints.shot_starts, every_s,
                 self.config.keyframe_interval // 2,
             )  # fmt: skip
-            kept = frozenset(b for b, a in self.action_of.items() if a == "keep")
             with self.clock.stage("verification: sampled whole frames"):
                 missed = find_missed(
                     self.job.output_path, self.detectors, sampled,
@@ -251,6 +256,13 @@ class Pipeline:
                     self.config.detect.min_confidence, kept,
                 )  # fmt: skip
             add_missed(entry, *missed)
+        reach = self.config.verify.follow_frames
+        if reach:
+            jobs = follow_jobs(
+                tracks, self.footprints.shot_starts, frame_count, frame_hw, reach, kept
+            )
+            with self.clock.stage("verification: marks followed through the input"):
+                add_left(entry, *find_left(self.job.input_path, self.job.output_path, jobs))
         return entry
 
     def _repaired(self, item: MaskedFrame) -> None:

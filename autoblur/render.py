@@ -29,6 +29,7 @@ from autoblur.review.audit import audit_path, build_audit
 from autoblur.review.crops import BeforeAfter
 from autoblur.review.decisions import Decision, load_decisions, resolve_decisions
 from autoblur.review.saved_detections import SavedMasks, Scan, load_scan
+from autoblur.verify.follow import TrackRecord, add_left, find_left, follow_jobs
 from autoblur.verify.output import Repairs, verification_entry, verify_and_repair
 from autoblur.verify.render import drop_kept, render_frames, scan_detectors
 
@@ -211,7 +212,7 @@ class _Renderer:
             self.progress = Silent()  # the writer's notices were given once already
             self.write()
 
-        return verify_and_repair(
+        entry = verify_and_repair(
             self.output_path,
             detectors,
             render_frames(report, removed),
@@ -220,4 +221,24 @@ class _Renderer:
             rerun,
             self.config.detect.min_confidence,
             drop_kept(report, kept),
-        ), None
+        )
+        if self.config.verify.follow_frames:
+            add_left(entry, *self._follow(removed))
+        return entry, None
+
+    def _follow(self, removed: set[str]) -> tuple[int, list]:
+        """Follow the removed occurrences' marks through the input (``autoblur.verify.follow``)."""
+        report = self.scan.report
+        ids = {t for o in report["occurrences"] if o["id"] in removed for t in o["track_ids"]}
+        tracks = [TrackRecord.from_report(t) for t in report["tracks"] if t["id"] in ids]
+        saved = SavedMasks(self.scan.masks_path)
+        try:
+            shot_starts = saved.shot_starts
+        finally:
+            saved.close()
+        video = report["input"]
+        jobs = follow_jobs(
+            tracks, shot_starts, video["frame_count"], (video["height"], video["width"]),
+            self.config.verify.follow_frames,
+        )  # fmt: skip
+        return find_left(self.input_path, self.output_path, jobs)

@@ -301,3 +301,23 @@ def test_render_exits_4_when_something_is_left(scanned, tmp_path, monkeypatch):
     assert code == ExitCode.RESIDUAL
     assert "verification: brands still found on frames" in err
     assert not audit["verification"]["verified_clean"] and audit["verification"]["residual"]
+
+
+def test_render_exits_4_for_a_frame_the_saved_masks_left_whole(scanned, tmp_path, monkeypatch):
+    # One frame between two keyframes loses its saved masks: the badge is on it whole. The
+    # detectors look only at keyframes and occurrence ends; following the badge through the
+    # input from its detections finds it there.
+    _, _, data = scanned
+    keyframes = {r["frame"] for t in data["tracks"] for r in t["keyframes"]}
+    track = next(t for t in data["tracks"] if len(t["keyframes"]) >= 2)
+    whole = next(f for f in range(track["keyframes"][0]["frame"] + 2, 10**6) if f not in keyframes)
+    frames = SavedMasks.frames
+
+    def without_one(self):
+        for frame_idx, masks in frames(self):
+            yield frame_idx, {} if frame_idx == whole else masks
+
+    monkeypatch.setattr(SavedMasks, "frames", without_one)
+    code, err, audit = render(scanned, tmp_path, None)
+    assert code == ExitCode.RESIDUAL, err
+    assert {r["frame"] for r in audit["verification"]["followed_left"]} == {whole}

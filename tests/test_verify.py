@@ -299,6 +299,33 @@ def test_keyframe_windows_find_what_the_whole_frame_finds(tmp_path, real_media):
     assert verify_output(clip.path, detectors, [12], windows=elsewhere)["verified_clean"]
 
 
+def _blur_config(tmp_path, extra: str):
+    """Keyframes every 12 frames exactly (no change-triggered ones), plus ``extra`` YAML."""
+    config = tmp_path / "c.yaml"
+    config.write_text("keyframe_interval: 12\nchange_keyframes: false\n" + extra)
+    return config
+
+
+def _run_blur_cli(clip_path, tmp_path, extra: str):
+    """``autoblur run --mode blur`` with the Windows logo; (the result, its verification)."""
+    report_path, out = tmp_path / "r.json", tmp_path / "o.mp4"
+    config = _blur_config(tmp_path, extra)
+    result = CliRunner().invoke(
+        main,
+        ["run", str(clip_path), "-o", str(out), "--logo", str(WINDOWS), "--mode", "blur",
+         "--preset", "ultrafast", "--config", str(config), "--report", str(report_path), "-q"],
+        catch_exceptions=False,
+    )  # fmt: skip
+    return result, json.loads(report_path.read_text())["verification"]
+
+
+def _run_blur_again(clip_path, tmp_path, extra: str) -> dict:
+    """The same run through the library, to another output; its report."""
+    config = _blur_config(tmp_path, extra)
+    cues = [BrandCue("windows", "blur", (WINDOWS,))]
+    return Pipeline(Job(clip_path, tmp_path / "o2.mp4", cues, load_config(str(config)))).run()
+
+
 def test_a_brand_between_keyframes_fails_the_verification(tmp_path, real_media):
     # The logo is on screen on frames 13-22 only, between keyframes 12 and 24: without the
     # change-triggered keyframes the first pass never sees it. The whole-picture check on
@@ -308,20 +335,9 @@ def test_a_brand_between_keyframes_fails_the_verification(tmp_path, real_media):
         tmp_path, "bikes.mp4", WINDOWS, 30, width_frac=0.3, speed_px=2, start_frame=13,
         end_frame=22,
     )  # fmt: skip
-    report_path, out = tmp_path / "r.json", tmp_path / "o.mp4"
-    config = tmp_path / "c.yaml"
-    config.write_text(
-        "keyframe_interval: 12\nchange_keyframes: false\nverify:\n  sample_seconds: 0.4\n"
-    )
-    result = CliRunner().invoke(
-        main,
-        ["run", str(clip.path), "-o", str(out), "--logo", str(WINDOWS), "--mode", "blur",
-         "--preset", "ultrafast", "--config", str(config), "--report", str(report_path), "-q"],
-        catch_exceptions=False,
-    )  # fmt: skip
+    result, verification = _run_blur_cli(clip.path, tmp_path, "verify:\n  sample_seconds: 0.4\n")
     assert result.exit_code == ExitCode.RESIDUAL, result.stderr
     assert "were never removed" in result.stderr
-    verification = json.loads(report_path.read_text())["verification"]
     assert not verification["verified_clean"]
     assert 16 in verification["sampled_frames"]
     assert {r["frame"] for r in verification["missed"]} == {16}
@@ -329,16 +345,39 @@ def test_a_brand_between_keyframes_fails_the_verification(tmp_path, real_media):
     [box] = [r["box"] for r in verification["missed"]]
     assert box_iou(np.array(box), truth)[0, 0] > 0.7
     # Without the sampled check the same run says clean: the check is what catches it.
-    config.write_text(
-        "keyframe_interval: 12\nchange_keyframes: false\nverify:\n  sample_seconds: null\n"
-    )
-    report = Pipeline(
-        Job(clip.path, tmp_path / "o2.mp4", [BrandCue("windows", "blur", (WINDOWS,))],
-            load_config(str(config)))
-    ).run()  # fmt: skip
+    report = _run_blur_again(clip.path, tmp_path, "verify:\n  sample_seconds: null\n")
     assert report["verification"]["verified_clean"] and "missed" not in report["verification"]
 
 
 def test_sampled_frames_fall_between_keyframes_and_around_cuts():
     frames = sample_frames(120, 25.0, [0, 70], 2.0, 6)
     assert frames == [6, 56, 69, 76, 106]
+
+
+def test_a_logo_the_removal_lost_between_keyframes_fails_the_verification(
+    short_clip, tmp_path, monkeypatch
+):
+    # From frame 15 on the removal loses the logo (its mask shrinks to one corner pixel); the
+    # detectors, asked again on the keyframes and the sampled frames, do not look at 15-23. The
+    # follow check carries the logo on from its detection on keyframe 12 through the input and
+    # finds it on screen in the output on every one of those frames: the run must exit 4.
+    refine = MaskRefiner.refine
+
+    def lose_from_15(self, rgb, i, t, mask, *a):
+        got = refine(self, rgb, i, t, mask, *a)
+        if i < 15:
+            return got
+        return RegionMask.from_crop(0, 0, np.ones((1, 1), bool), got.frame_hw)
+
+    monkeypatch.setattr(MaskRefiner, "refine", lose_from_15)
+    result, verification = _run_blur_cli(short_clip.path, tmp_path, "")
+    assert result.exit_code == ExitCode.RESIDUAL, result.stderr
+    assert "followed from where it was found is still on" in result.stderr
+    left = verification["followed_left"]
+    assert [item["frame"] for item in left] == list(range(15, 24))
+    for item in left:
+        truth = short_clip.masks[item["frame"]].xyxy
+        assert box_iou(np.array(item["box"]), truth)[0, 0] > 0.7
+    # Without the follow check the same run says clean: the check is what catches it.
+    report = _run_blur_again(short_clip.path, tmp_path, "verify:\n  follow_frames: 0\n")
+    assert report["verification"]["verified_clean"]

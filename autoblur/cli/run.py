@@ -82,8 +82,10 @@ def run(
         click.echo(f"autoblur: wrote {output}: {summary_line(report)}", err=True)
     verification = report.get("verification")
     if verification is not None and not verification["verified_clean"]:
-        left = sorted({r["frame"] for r in verification["residual"] if not r.get("missed")})
+        residual = verification["residual"]
+        left = sorted({r["frame"] for r in residual if not (r.get("missed") or r.get("followed"))})
         missed = sorted({r["frame"] for r in verification.get("missed", [])})
+        followed = sorted({r["frame"] for r in verification.get("followed_left", [])})
         if left:
             click.echo(
                 f"autoblur: verification: brands still found on frames {left} of {output}; "
@@ -97,5 +99,23 @@ def run(
                 "--keyframe-interval (see the report's 'verification', 'missed')",
                 err=True,
             )
+        if followed:
+            click.echo(
+                f"autoblur: verification: a mark followed from where it was found is still on "
+                f"screen on frames {_spans(followed)} of {output}; check them (see the "
+                "report's 'verification', 'followed_left')",
+                err=True,
+            )
         return ExitCode.RESIDUAL
     return ExitCode.OK
+
+
+def _spans(frames: list[int]) -> str:
+    """Frame numbers as runs: ``[3, 4, 5, 9]`` gives ``3-5, 9``."""
+    runs: list[list[int]] = []
+    for f in frames:
+        if runs and f == runs[-1][1] + 1:
+            runs[-1][1] = f
+        else:
+            runs.append([f, f])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
