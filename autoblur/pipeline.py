@@ -40,23 +40,14 @@ from autoblur.track.manager import FrameMasks
 from autoblur.track.recover import LostTracks
 from autoblur.track.refine import MaskRefiner
 from autoblur.types import BrandCue, Detections, RegionMask, union_mask
-from autoblur.verify.follow import add_left, find_left, follow_jobs
-from autoblur.verify.output import (
-    Repairs,
-    add_missed,
-    find_missed,
-    frames_to_check,
-    sample_frames,
-    verify_and_repair,
-)
+from autoblur.verify.output import Repairs
 from autoblur.verify.repair import repair_output
+from autoblur.verify.run_checks import RunRecord, verify_run
 from detectors import (
     BOX_ONLY_DETECTORS,
     detector_brands,
-    detector_sources,
 )
 from detectors.build import build_detectors
-from detectors.windows import detector_windows
 
 log = logging.getLogger(__name__)
 
@@ -186,84 +177,20 @@ class Pipeline:
     def _verify(
         self, tracks: list, frame_hw: tuple[int, int], frame_count: int, fps: float
     ) -> dict:
-        """Check the output; remove what is found again and check those frames again.
-
-        Keyframes that no remover changed are not checked again: their pictures are the
-        input's (packets copied, or re-encoded from the same pixels), on which the first pass
-        ran the same detectors and found nothing to remove. On a long master with a few
-        logos this keeps verification from doubling the detection time.
-
-        Every frame checked is searched only in the windows around what was removed there (and
-        on a keyframe what the detectors found), see :func:`~detectors.windows.search_windows`:
-        the verification judges the removal. On a keyframe the rest of the picture is the
-        input's, where the first pass found nothing; between keyframes a find away from every
-        removed mark is a detector's false alarm on the fill far more often than a mark no
-        keyframe around it showed, and filling it would put a smear where there was nothing.
-        A frame with nothing removed is searched whole.
-
-        Then whole pictures every ``verify.sample_seconds`` and around every cut are searched
-        for what the run missed (:func:`~autoblur.verify.find_missed`): a brand there away
-        from everything removed is residual, and the run is not verified clean.
-
-        Last, without the detectors, each track's mark is followed through the input from each
-        of its detections to the next and past the track's ends (:mod:`autoblur.verify.follow`):
-        a frame where the output left it on screen is residual too.
-        """
-        keyframes = [k for k in self.keyframe_indices if k in self.touched_frames]
-        frames = frames_to_check(
-            keyframes,
-            [(t.first_frame, t.last_frame) for t in tracks],
+        """Check the output (:func:`~autoblur.verify.run_checks.verify_run`)."""
+        record = RunRecord(
+            self.job.input_path, self.job.output_path, self.config, self.detectors,
+            self.action_of, tracks, self.keyframe_indices, self.touched_frames,
             [f for frames in self.refiner.low_confidence.values() for f in frames]
             + [worst.frame_idx for worst in self.worst.worst.values()],
-        )
+            self.search_boxes, self.footprints.shot_starts, frame_hw, frame_count, fps,
+        )  # fmt: skip
 
         def rerun(repairs: Repairs) -> None:
             shot_starts = set(self.footprints.shot_starts)
             repair_output(self.job.output_path, repairs, self.config, shot_starts, self._repaired)
 
-        sources_of = {d.name: detector_sources(d) for d in self.detectors}
-        windows = {
-            f: detector_windows(self.search_boxes[f], frame_hw, sources_of)
-            for f in frames
-            if f in self.search_boxes
-        }
-        with self.clock.stage("verification: removed regions and repairs"):
-            entry = verify_and_repair(
-                self.job.output_path,
-                self.detectors,
-                frames,
-                self.action_of,
-                self.config.remove.margin_px,
-                rerun,
-                self.config.detect.min_confidence,
-                windows=windows,
-            )
-        entry["unchanged_keyframes_not_checked"] = len(self.keyframe_indices) - len(keyframes)
-        entry["frames_searched_in_windows"] = sum(
-            all(w is not None for w in by_detector.values()) for by_detector in windows.values()
-        )
-        kept = frozenset(b for b, a in self.action_of.items() if a == "keep")
-        every_s = self.config.verify.sample_seconds
-        if every_s:
-            sampled = sample_frames(
-                frame_count, fps, self.footprints.shot_starts, every_s,
-                self.config.keyframe_interval // 2,
-            )  # fmt: skip
-            with self.clock.stage("verification: sampled whole frames"):
-                missed = find_missed(
-                    self.job.output_path, self.detectors, sampled,
-                    {f: [box for _, box in boxes] for f, boxes in self.search_boxes.items()},
-                    self.config.detect.min_confidence, kept,
-                )  # fmt: skip
-            add_missed(entry, *missed)
-        reach = self.config.verify.follow_frames
-        if reach:
-            jobs = follow_jobs(
-                tracks, self.footprints.shot_starts, frame_count, frame_hw, reach, kept
-            )
-            with self.clock.stage("verification: marks followed through the input"):
-                add_left(entry, *find_left(self.job.input_path, self.job.output_path, jobs))
-        return entry
+        return verify_run(record, rerun, self.clock)
 
     def _repaired(self, item: MaskedFrame) -> None:
         """Note a frame that a repair wrote again: its masks, and its worst-frame picture."""

@@ -7,8 +7,13 @@ brand is still on screen: at least 5 % (and, plainly, 50 %) of some copy's true 
 the composite showed them (within 12 levels on every channel). A run with such frames must not
 end verified clean (exit 0); it must exit 4 (residual) so a person looks.
 
+With ``--found-well N`` it also runs the first N cases the scan found well, where a run that
+leaves nothing and still exits 4 is a false alarm (a person checks a clean output for nothing);
+those are counted apart.
+
 Usage:
-    python bench/bench_safety_net.py RESULTS.json [--jobs 2] [--data ../shared/data]
+    python bench/bench_safety_net.py RESULTS.json [--jobs 2] [--found-well 20]
+        [--data ../shared/data]
 """
 
 from __future__ import annotations
@@ -75,8 +80,15 @@ def check_case(case_dict: dict, marks_dir: str, clip_path: str) -> dict:
         "frames_half_left": len(half),
         "verified_clean": clean,
         "exit": 0 if clean else 4,
-        "residual_frames": len({r["frame"] for r in verification.get("residual", [])}),
+        "residual_frames": len(
+            {
+                r["frame"]
+                for r in verification.get("residual", [])
+                if not (r.get("missed") or r.get("followed"))
+            }
+        ),  # fmt: skip
         "missed_frames": len({r["frame"] for r in verification.get("missed", [])}),
+        "followed_frames": len({r["frame"] for r in verification.get("followed_left", [])}),
         "seconds": round(time.perf_counter() - started, 1),
     }
 
@@ -86,19 +98,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path, help="a bench_recall.py --json file")
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument(
+        "--found-well", type=int, default=0, help="also run this many cases found well"
+    )
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     args = parser.parse_args(argv)
     try:
         results = json.loads(args.results.read_text())
         todo = [r for r in results["results"] if r.get("verdict") != "found well"]
+        well = [r for r in results["results"] if r.get("verdict") == "found well"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         print(f"{args.results}: not a bench_recall.py --json file ({exc}); write one with --json")
         return 2
     if not (args.data / "brand_marks").is_dir():
         print(f"no brand marks at {args.data / 'brand_marks'}; see --data")
         return 2
+    todo += well[: max(0, args.found_well)]
     seed = results.get("seed")
-    print(f"# Safety net: seed {seed}, {len(todo)} cases the scan did not find well\n")
+    print(
+        f"# Safety net: seed {seed}, {len(todo) - min(len(well), args.found_well)} cases the "
+        f"scan did not find well, {min(len(well), args.found_well)} found well\n"
+    )
     clips = clips_for(args.data)
     marks = str(args.data / "brand_marks")
     jobs = [(r["case"], marks, str(clips[r["case"]["clip"]].path)) for r in todo]
@@ -106,19 +126,22 @@ def main(argv: list[str] | None = None) -> int:
         checked = list(pool.map(check_case, *zip(*jobs, strict=True))) if jobs else []
     print(
         "| case | scan verdict | frames with 5 % / 50 % of the brand left | run exit "
-        "| frames the verification flagged |"
+        "| frames flagged: removed regions / sampled search / followed marks |"
     )
     print("| --- | --- | --- | --- | --- |")
     for r, c in zip(todo, checked, strict=True):
-        flagged = c["residual_frames"] + c["missed_frames"]
+        flagged = f"{c['residual_frames']} / {c['missed_frames']} / {c['followed_frames']}"
         print(
             f"| {c['case']} | {r['verdict']} | {c['frames_left']} / {c['frames_half_left']} "
             f"| {c['exit']} | {flagged} |"
         )
     unsafe = [c for c in checked if c["frames_left"] and c["exit"] == 0]
+    alarms = [c for c in checked if not c["frames_left"] and c["exit"] != 0]
     print(
         f"\nruns with a brand left: {sum(bool(c['frames_left']) for c in checked)}; "
-        f"of them ending verified clean (exit 0): {len(unsafe)}"
+        f"of them ending verified clean (exit 0): {len(unsafe)}\n"
+        f"runs with nothing left: {sum(not c['frames_left'] for c in checked)}; "
+        f"of them exiting 4 (false alarm): {len(alarms)}"
     )
     return 1 if unsafe else 0
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import autoblur.pipeline as pipeline_module
+import autoblur.verify.run_checks as run_checks
 from autoblur.batch.runner import exit_code
 from autoblur.cli import main
 from autoblur.config import load_config
@@ -264,13 +264,13 @@ def test_the_word_detector_does_not_read_around_a_removed_emblem(
     # The brand has a logo and a word; only the logo is on screen. The verification's word
     # reading (the costly part) is not spent around the removed logo.
     captured = {}
-    real = pipeline_module.verify_and_repair
+    real = run_checks.verify_and_repair
 
     def spy(*args, **kwargs):
         captured.update(kwargs["windows"])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline_module, "verify_and_repair", spy)
+    monkeypatch.setattr(run_checks, "verify_and_repair", spy)
     config = load_config(
         None,
         {"remove": {"mode": "blur"}, "encode": {"preset": "ultrafast"}, "change_keyframes": False},

@@ -1,7 +1,9 @@
-"""Verification: the detectors look again at what was written, and what they find is repaired.
+"""Verification: what was written is checked, by the detectors and without them.
 
-- ``output``: the verification pass of a run (``verify_and_repair``), whole frames sampled
-  and every removed region looked at again;
+- ``run_checks``: a run's three checks in order, and their report section;
+- ``output``: the detectors look again at every removed region (``verify_and_repair``, which
+  repairs what they find) and at whole frames sampled (``find_missed``);
+- ``follow``: each removed mark followed through the input, asking no detector;
 - ``repair``: the repairs applied to the output as it is;
 - ``render``: what a render's verification needs from the scan (detectors, frames, spans).
 """
