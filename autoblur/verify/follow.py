@@ -210,10 +210,10 @@ def find_left(
     wanted = {f for job in jobs for f in job.frames}
     if not wanted:
         return 0, []
-    last_of = {}
+    starting: dict[int, list[int]] = {}
     for i, job in enumerate(jobs):
-        last_of.setdefault(job.frames[-1], []).append(i)
-    crops: dict[int, _Crops] = {}
+        starting.setdefault(job.frames[0], []).append(i)
+    open_jobs: dict[int, _Crops] = {}  # the jobs whose frames are being read
     left: list[LeftFrame] = []
     read = 0
     with VideoReader(input_path) as before, VideoReader(output_path) as after:
@@ -223,11 +223,11 @@ def find_left(
                 break  # the output lost a frame: the frame-by-frame checks report that
             read += 1
             f = a.index
-            for i, job in enumerate(jobs):
-                if f in job.frames:
-                    _keep(crops.setdefault(i, _Crops()), job, f, a.time_s, a.rgb, b.rgb)
-            for i in last_of.get(f, []):
-                left.extend(_follow(jobs[i], crops.pop(i, _Crops())))
+            open_jobs.update((i, _Crops()) for i in starting.get(f, []))
+            for i, crops in list(open_jobs.items()):
+                _keep(crops, jobs[i], f, a.time_s, a.rgb, b.rgb)
+                if f == jobs[i].frames[-1]:
+                    left.extend(_follow(jobs[i], open_jobs.pop(i)))
     return read, sorted(left, key=lambda item: (item.frame_idx, item.track_id))
 
 
