@@ -210,6 +210,14 @@ class VerifyConfig(_Strict):
         "each detection to the next and this many frames past the track's ends: a frame where "
         "the output left it on screen fails the verification (0: off)",
     )
+    follow_min_score: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description="tracks whose best detection scored lower are not followed (a false find's "
+        "scenery stays on screen and would pass for a brand left); lower it for detectors "
+        "that score true finds lower",
+    )
 
 
 class EncodeConfig(_Strict):

@@ -239,6 +239,6 @@ class _Renderer:
         video = report["input"]
         jobs = follow_jobs(
             tracks, shot_starts, video["frame_count"], (video["height"], video["width"]),
-            self.config.verify.follow_frames,
+            self.config.verify.follow_frames, min_score=self.config.verify.follow_min_score,
         )  # fmt: skip
         return find_left(self.input_path, self.output_path, jobs)

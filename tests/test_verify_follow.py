@@ -165,7 +165,7 @@ def test_nothing_is_left_when_every_frame_was_removed(composite):
     assert find_left(done.path, out, jobs)[1] == []
 
 
-def test_jobs_stay_in_the_shot_and_skip_kept_brands_and_undetected_tracks():
+def test_jobs_stay_in_the_shot_and_skip_kept_brands_doubtful_and_undetected_tracks():
     t = SimpleNamespace(
         track_id=1, brand="A", first_frame=10, last_frame=19,
         keyframes=[{"frame": 12, "xyxy": [100, 100, 160, 150]}],
@@ -175,6 +175,9 @@ def test_jobs_stay_in_the_shot_and_skip_kept_brands_and_undetected_tracks():
     jobs = follow_jobs([t], [0, 5, 20], 100, (360, 640), 3)
     assert [(j.step, j.anchor, j.stop) for j in jobs] == [(1, 12, 19), (-1, 12, 7)]
     assert follow_jobs([t], [0], 100, (360, 640), 24, frozenset({"A"})) == []
+    t.keyframes = [{"frame": 12, "xyxy": [100, 100, 160, 150], "score": 0.66}]  # a doubtful find
+    assert follow_jobs([t], [0], 100, (360, 640), 24, min_score=0.8) == []
+    assert len(follow_jobs([t], [0], 100, (360, 640), 24, min_score=0.6)) == 2
     t.keyframes = []
     assert follow_jobs([t], [0], 100, (360, 640), 24) == []
 

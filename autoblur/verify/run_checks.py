@@ -133,7 +133,7 @@ def verify_run(record: RunRecord, rerun: Callable[[Repairs], None], clock: Stage
     if config.verify.follow_frames:
         jobs = follow_jobs(
             record.tracks, record.shot_starts, record.frame_count, record.frame_hw,
-            config.verify.follow_frames, kept,
+            config.verify.follow_frames, kept, config.verify.follow_min_score,
         )  # fmt: skip
         with clock.stage("verification: marks followed through the input"):
             add_left(entry, *find_left(record.input_path, record.output_path, jobs))
