@@ -214,9 +214,8 @@ class VerifyConfig(_Strict):
         0.8,
         ge=0,
         le=1,
-        description="tracks whose best detection scored lower are not followed (a false find's "
-        "scenery stays on screen and would pass for a brand left); lower it for detectors "
-        "that score true finds lower",
+        description="a track found on one keyframe only with a lower score is not followed (a "
+        "false find's scenery stays on screen and would pass for a brand left)",
     )
 
 

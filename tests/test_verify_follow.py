@@ -178,6 +178,9 @@ def test_jobs_stay_in_the_shot_and_skip_kept_brands_doubtful_and_undetected_trac
     t.keyframes = [{"frame": 12, "xyxy": [100, 100, 160, 150], "score": 0.66}]  # a doubtful find
     assert follow_jobs([t], [0], 100, (360, 640), 24, min_score=0.8) == []
     assert len(follow_jobs([t], [0], 100, (360, 640), 24, min_score=0.6)) == 2
+    # found again on a second keyframe (as a textured logo's SIFT score of 0.6 every time): sure
+    t.keyframes = t.keyframes + [{"frame": 15, "xyxy": [104, 100, 164, 150], "score": 0.6}]
+    assert len(follow_jobs([t], [0], 100, (360, 640), 24, min_score=0.8)) == 3
     t.keyframes = []
     assert follow_jobs([t], [0], 100, (360, 640), 24) == []
 

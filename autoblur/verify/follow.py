@@ -121,8 +121,10 @@ def follow_jobs(
 ) -> list[FollowJob]:
     """The jobs for ``tracks``: from each detection to the next, past the last, before the first.
 
-    A track whose best detection scored under ``min_score`` is not followed: it may be a false
-    find, and the scenery it found would stay on screen past its end and pass for a brand left.
+    A track found on one keyframe only, with a score under ``min_score``, is not followed: it
+    may be a false find, and the scenery it found would stay on screen past its end and pass for
+    a brand left. (Scores are the detectors' own: a textured logo matched by 25 SIFT inliers
+    scores 0.6 on every keyframe of a true track, so the score alone cannot tell.)
 
     Args:
         tracks: the run's tracks (``track_id``, ``brand``, ``first_frame``, ``last_frame`` and
@@ -132,14 +134,14 @@ def follow_jobs(
         frame_hw: the frames' (height, width).
         reach: frames to follow past a track's ends.
         kept_brands: brands left on purpose: not followed.
-        min_score: the least best-detection score of a track followed.
+        min_score: the least score of a track found on one keyframe only, to be followed.
     """
     jobs = []
     for track in tracks:
         anchors = sorted(track.keyframes, key=lambda k: k["frame"])
         if not anchors or track.brand in kept_brands:
             continue
-        if max(float(k.get("score", 1.0)) for k in anchors) < min_score:
+        if len(anchors) == 1 and float(anchors[0].get("score", 1.0)) < min_score:
             continue
         shot = max(0, int(np.searchsorted(shot_starts, anchors[0]["frame"], side="right")) - 1)
         lo = shot_starts[shot] if len(shot_starts) else 0
