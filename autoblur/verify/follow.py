@@ -168,12 +168,12 @@ def _job(
     box = (max(0, x0), max(0, y0), min(w, x1), min(h, y1))
     if min(box[2] - box[0], box[3] - box[1]) < _MIN_SIDE:
         return None
-    reach = np.array(box, float)
+    around = np.array(box, float)
     if towards is not None:  # the region covers the next detection too
         nx0, ny0, nx1, ny1 = towards["xyxy"]
-        reach = np.array([min(box[0], nx0), min(box[1], ny0), max(box[2], nx1), max(box[3], ny1)])
+        around = np.array([min(box[0], nx0), min(box[1], ny0), max(box[2], nx1), max(box[3], ny1)])
     pad = 1.5 * max(box[2] - box[0], box[3] - box[1]) + 16
-    roi = _inside(reach + (-pad, -pad, pad, pad), frame_hw)
+    roi = _inside(around + (-pad, -pad, pad, pad), frame_hw)
     return FollowJob(track.track_id, track.brand, frame, box, step, stop, roi)
 
 
