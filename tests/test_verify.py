@@ -11,6 +11,7 @@ from autoblur.batch.runner import exit_code
 from autoblur.cli import main
 from autoblur.config import load_config
 from autoblur.exit_codes import ExitCode
+from autoblur.io import VideoReader
 from autoblur.job import Job
 from autoblur.pipeline import Pipeline
 from autoblur.report.html import write_video_html
@@ -360,7 +361,8 @@ def test_a_logo_the_removal_lost_between_keyframes_fails_the_verification(
     # From frame 15 on the removal loses the logo (its mask shrinks to one corner pixel); the
     # detectors, asked again on the keyframes and the sampled frames, do not look at 15-23. The
     # follow check carries the logo on from its detection on keyframe 12 through the input and
-    # finds it on screen in the output on every one of those frames: the run must exit 4.
+    # finds it on screen in the output on every one of those frames, and removes it there; the
+    # run must still exit 4 (the tracking failed there: a person looks).
     refine = MaskRefiner.refine
 
     def lose_from_15(self, rgb, i, t, mask, *a):
@@ -372,12 +374,29 @@ def test_a_logo_the_removal_lost_between_keyframes_fails_the_verification(
     monkeypatch.setattr(MaskRefiner, "refine", lose_from_15)
     result, verification = _run_blur_cli(short_clip.path, tmp_path, "")
     assert result.exit_code == ExitCode.RESIDUAL, result.stderr
-    assert "followed from where it was found is still on" in result.stderr
+    assert "followed from where it was found was left on screen on frames 15-23" in result.stderr
+    assert "(removed by a repair on 15-23)" in result.stderr
     left = verification["followed_left"]
     assert [item["frame"] for item in left] == list(range(15, 24))
     for item in left:
         truth = short_clip.masks[item["frame"]].xyxy
         assert box_iou(np.array(item["box"]), truth)[0, 0] > 0.7
-    # Without the follow check the same run says clean: the check is what catches it.
+        assert item["repaired"]
+    assert _logo_kept(short_clip, tmp_path / "o.mp4", range(15, 24)) < 0.05
+    # Without the follow check the same run says clean, and the logo is left: the check is
+    # what catches it and removes it.
     report = _run_blur_again(short_clip.path, tmp_path, "verify:\n  follow_frames: 0\n")
     assert report["verification"]["verified_clean"]
+    assert _logo_kept(short_clip, tmp_path / "o2.mp4", range(15, 24)) > 0.5
+
+
+def _logo_kept(clip, output, frames: range) -> float:
+    """The share of the logo's true pixels on ``frames`` that ``output`` kept as the input."""
+    kept, total = 0, 0
+    with VideoReader(clip.path) as before, VideoReader(output) as after:
+        pairs = zip(before.frames(only=set(frames)), after.frames(only=set(frames)), strict=True)
+        for a, b in pairs:
+            truth = clip.masks[a.index].to_dense()
+            same = (np.abs(a.rgb.astype(np.int16) - b.rgb) <= 12).all(axis=2)
+            kept, total = kept + int(same[truth].sum()), total + int(truth.sum())
+    return kept / total

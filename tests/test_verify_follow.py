@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from autoblur.io import VideoReader
-from autoblur.verify.follow import LeftFrame, add_left, find_left, follow_jobs
+from autoblur.verify.follow import LeftFrame, add_left, find_left, follow_jobs, follow_repairs
 from bench.recall_cases import CaseSpec, Copy, _encode, _encoder, render_case
 from tests.conftest import VIDEOS
 from tests.test_bench_recall import made_up_mark, write_mark
@@ -110,6 +110,23 @@ def test_a_mark_left_after_its_track_ended_is_found_where_it_is(composite):
     for item in left:
         assert overlap(item.xyxy, done.truths[item.frame_idx][0].xyxy) > 0.7
         assert item.track_id == 7 and item.brand == "Made Up"
+
+
+def test_the_repair_masks_cover_the_mark_where_it_was_left(composite):
+    # What was removed on the track's last frame, moved to where the mark was followed and
+    # grown: it covers every pixel of the mark on each frame it was left, in the brand's action.
+    tmp, done = composite(0, FRAMES - 1, "after")
+    out = write_output(tmp, done, range(0, 15))
+    jobs = follow_jobs([track(done, 0, 14, [0, 12])], [0], FRAMES, frame_hw(done), 24)
+    _, left = find_left(done.path, out, jobs)
+    repairs = follow_repairs(left, {"Made Up": "blur"}, 6)
+    assert sorted(repairs) == sorted({item.frame_idx for item in left})
+    for f, by_action in repairs.items():
+        [mask] = by_action["blur"]
+        truth = done.truths[f][0].to_dense()
+        assert mask.to_dense()[truth].mean() == 1.0
+        assert mask.to_dense().sum() < 4 * truth.sum()  # the mark's place, not the picture
+    assert follow_repairs([LeftFrame(15, 0.6, 7, "Made Up", (1, 2, 30, 40))], {}, 6) == {}
 
 
 def test_a_mark_left_before_its_track_began_is_found(composite):

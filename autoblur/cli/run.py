@@ -85,7 +85,12 @@ def run(
         residual = verification["residual"]
         left = sorted({r["frame"] for r in residual if not (r.get("missed") or r.get("followed"))})
         missed = sorted({r["frame"] for r in verification.get("missed", [])})
-        followed = sorted({r["frame"] for r in verification.get("followed_left", [])})
+        followed_left = verification.get("followed_left", [])
+        followed = sorted({r["frame"] for r in followed_left})
+        repaired = sorted(
+            {r["frame"] for r in followed_left if r.get("repaired")}
+            - {r["frame"] for r in followed_left if not r.get("repaired")}
+        )
         if left:
             click.echo(
                 f"autoblur: verification: brands still found on frames {left} of {output}; "
@@ -101,9 +106,11 @@ def run(
             )
         if followed:
             click.echo(
-                f"autoblur: verification: a mark followed from where it was found is still on "
-                f"screen on frames {_spans(followed)} of {output}; check them (see the "
-                "report's 'verification', 'followed_left')",
+                f"autoblur: verification: a mark followed from where it was found was left on "
+                f"screen on frames {_spans(followed)} of {output}"
+                + (f" (removed by a repair on {_spans(repaired)})" if repaired else "")
+                + "; check them and the frames around them (see the report's 'verification', "
+                "'followed_left')",
                 err=True,
             )
         return ExitCode.RESIDUAL

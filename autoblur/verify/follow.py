@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from autoblur.io import VideoReader
+from autoblur.types import RegionMask
 
 _SAME = 12  # a channel within this many levels of the input is unchanged
 _MATCH = 0.7  # frame-to-frame correlation below this: the mark is no longer followed
@@ -40,6 +41,7 @@ _MIN_SIDE = 10  # boxes smaller than this are not followed
 _SCALES = (0.9, 1.0, 1.0 / 0.9)  # size changes tried from one frame to the next
 _MAX_SPAN = 240  # frames between an anchor and the end of its reach, at most
 _COARSE_SIDE = 48  # templates larger than this are first sought shrunk to it
+_WIDEN_SHARE = 0.1  # a repair mask grows by this x its box's larger side, plus twice the margin
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class FollowJob:
             first detection, past the track's start).
         stop: the last frame to follow to, inclusive (in the anchor's shot).
         roi: (x0, y0, x1, y1) ints, the part of the frames kept for this job.
+        frame_hw: the frames' (height, width).
     """
 
     track_id: int
@@ -64,6 +67,7 @@ class FollowJob:
     step: int
     stop: int
     roi: tuple[int, int, int, int]
+    frame_hw: tuple[int, int]
 
     @property
     def frames(self) -> range:
@@ -101,6 +105,8 @@ class LeftFrame:
         track_id: the track whose mark it is.
         brand: its brand.
         xyxy: where the mark is, frame pixels.
+        mask: what was removed inside the mark's box on the last frame it was removed, moved
+            and sized to ``xyxy`` (what a repair removes); None: not repaired.
     """
 
     frame_idx: int
@@ -108,6 +114,7 @@ class LeftFrame:
     track_id: int
     brand: str
     xyxy: tuple[int, int, int, int]
+    mask: RegionMask | None = None
 
 
 def follow_jobs(
@@ -174,7 +181,7 @@ def _job(
         around = np.array([min(box[0], nx0), min(box[1], ny0), max(box[2], nx1), max(box[3], ny1)])
     pad = 1.5 * max(box[2] - box[0], box[3] - box[1]) + 16
     roi = _inside(around + (-pad, -pad, pad, pad), frame_hw)
-    return FollowJob(track.track_id, track.brand, frame, box, step, stop, roi)
+    return FollowJob(track.track_id, track.brand, frame, box, step, stop, roi, frame_hw)
 
 
 class _Crops:
@@ -254,7 +261,7 @@ def _follow(job: FollowJob, crops: _Crops) -> list[LeftFrame]:
     ox, oy = job.roi[:2]
     box = np.array(job.box, float) - (ox, oy, ox, oy)  # in the job's region from here on
     motion = np.zeros(4)
-    mark = fill = None  # the mark and its fill, on the last frame it was removed
+    mark = fill = shape = None  # the mark, its fill and what was removed, when last removed
     left = []
     f = job.anchor + job.step
     while f in crops and (f - job.stop) * job.step <= 0:
@@ -270,6 +277,7 @@ def _follow(job: FollowJob, crops: _Crops) -> list[LeftFrame]:
             break
         if changed_prev[y0:y1, x0:x1].mean() >= _REMOVED:
             mark, fill = template, fill_prev[y0:y1, x0:x1]
+            shape = changed_prev[y0:y1, x0:x1]
         centre = ((x0 + x1 + motion[0] + motion[2]) / 2, (y0 + y1 + motion[1] + motion[3]) / 2)
         grey, shown, changed = crops.grey(f)
         score, found = _best_match(grey, template, centre)
@@ -280,13 +288,26 @@ def _follow(job: FollowJob, crops: _Crops) -> list[LeftFrame]:
             kept = changed[y0:y1, x0:x1].mean() <= _KEPT
             if kept and _likeness(shown, mark, fill, found) < _LIKE_MARK:
                 xyxy = (x0 + ox, y0 + oy, x1 + ox, y1 + oy)
-                left.append(LeftFrame(f, crops.times[f], job.track_id, job.brand, xyxy))
+                mask = _moved(shape, xyxy, job.frame_hw)
+                left.append(LeftFrame(f, crops.times[f], job.track_id, job.brand, xyxy, mask))
             elif _likeness(grey, mark, fill, found) >= _LIKE_MARK:
                 break  # the input looks like the fill too: the mark is gone
         motion = np.array(found, float) - box
         box = np.array(found, float)
         f += job.step
     return left
+
+
+def _moved(
+    shape: np.ndarray, xyxy: tuple[int, int, int, int], frame_hw: tuple[int, int]
+) -> RegionMask:
+    """``shape`` (a box's changed pixels) resized into ``xyxy`` of a frame of ``frame_hw``.
+
+    The whole box where the resizing loses every pixel.
+    """
+    x0, y0, x1, y1 = xyxy
+    sized = cv2.resize(shape.astype(np.uint8), (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST)
+    return RegionMask(x0, y0, sized.astype(bool) if sized.any() else sized == 0, frame_hw)
 
 
 def _inside(box: np.ndarray, hw: tuple[int, ...]) -> tuple[int, int, int, int]:
@@ -380,8 +401,13 @@ def _likeness(
     return to_mark / max(to_fill, 1e-3)
 
 
-def left_entries(left: Sequence[LeftFrame]) -> list[dict]:
-    """The report's residual entries for followed marks left on screen (``followed``)."""
+def left_entries(left: Sequence[LeftFrame], still: Sequence[LeftFrame] | None = None) -> list[dict]:
+    """The report's residual entries for followed marks left on screen (``followed``).
+
+    ``repaired``: a repair removed it (following again on the repaired output, the mark was
+    not found there); ``still`` holds what was found again, None where nothing was repaired.
+    """
+    again = {(item.frame_idx, item.track_id) for item in still or ()}
     return [
         {
             "frame": item.frame_idx,
@@ -390,14 +416,52 @@ def left_entries(left: Sequence[LeftFrame]) -> list[dict]:
             "box": [float(v) for v in item.xyxy],
             "track_id": item.track_id,
             "followed": True,
+            "repaired": still is not None
+            and item.mask is not None
+            and (item.frame_idx, item.track_id) not in again,
         }
         for item in left
     ]
 
 
-def add_left(entry: dict, frames_read: int, left: Sequence[LeftFrame]) -> dict:
-    """Join the follow check's findings to a ``verification`` section (in place)."""
-    extra = left_entries(left)
+def follow_repairs(
+    left: Sequence[LeftFrame], action_of: dict[str, str], margin_px: int
+) -> dict[int, dict[str, list[RegionMask]]]:
+    """Masks that remove the marks left, per frame and action (the brand's).
+
+    Each is what was removed inside the mark's box on the last frame it was removed, moved to
+    where it was followed and grown by twice the margin and a tenth of the box's larger side
+    (the mark turned or changed size a little since). Frames without a mask are not repaired.
+    """
+    repairs: dict[int, dict[str, list[RegionMask]]] = {}
+    for item in left:
+        if item.mask is None:
+            continue
+        x0, y0, x1, y1 = item.xyxy
+        wide = item.mask.dilate(2 * margin_px + round(_WIDEN_SHARE * max(x1 - x0, y1 - y0)))
+        action = action_of.get(item.brand, "inpaint")
+        repairs.setdefault(item.frame_idx, {}).setdefault(action, []).append(wide)
+    return repairs
+
+
+def add_left(
+    entry: dict,
+    frames_read: int,
+    left: Sequence[LeftFrame],
+    still: Sequence[LeftFrame] | None = None,
+) -> dict:
+    """Join the follow check's findings to a ``verification`` section (in place).
+
+    Every mark found left is a residual, repaired or not: the tracking failed around it, and
+    the frames the following could not reach may hold more of it.
+
+    Args:
+        entry: the section.
+        frames_read: frames the check read (both passes where there was a repair).
+        left: the frames with a mark left, as the output was first written.
+        still: those found again once they were repaired; None where no repair was made.
+    """
+    extra = left_entries(left, still)
     entry["followed_frames_read"] = frames_read
     entry["followed_left"] = extra
     entry["residual"] = entry["residual"] + extra

@@ -8,7 +8,10 @@
 2. the sampled search: whole pictures every ``verify.sample_seconds`` and around every cut,
    for brands the run never removed (:func:`~autoblur.verify.output.find_missed`);
 3. the followed marks: each track's mark followed through the input, asking no detector
-   (:mod:`autoblur.verify.follow`).
+   (:mod:`autoblur.verify.follow`). Where a mark was left on screen it is removed there and
+   followed once more on the repaired output; the run still ends with a residual (exit 4):
+   the tracking failed around those frames, and the frames the following could not reach
+   may hold more of the mark.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 from autoblur.config import PipelineConfig
 from autoblur.keyframes.search import SearchBoxes
 from autoblur.stage_clock import StageClock
-from autoblur.verify.follow import add_left, find_left, follow_jobs
+from autoblur.verify.follow import add_left, find_left, follow_jobs, follow_repairs
 from autoblur.verify.output import (
     Repairs,
     add_missed,
@@ -136,5 +139,12 @@ def verify_run(record: RunRecord, rerun: Callable[[Repairs], None], clock: Stage
             config.verify.follow_frames, kept, config.verify.follow_min_score,
         )  # fmt: skip
         with clock.stage("verification: marks followed through the input"):
-            add_left(entry, *find_left(record.input_path, record.output_path, jobs))
+            read, left = find_left(record.input_path, record.output_path, jobs)
+            repairs = follow_repairs(left, record.action_of, config.remove.margin_px)
+            still = None
+            if repairs:
+                rerun(repairs)
+                again, still = find_left(record.input_path, record.output_path, jobs)
+                read += again
+        add_left(entry, read, left, still)
     return entry
