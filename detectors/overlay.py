@@ -11,7 +11,9 @@ place, while the picture behind changes. This matcher:
    those of a moving picture blur away;
 2. correlates the reference's own edge field (outline and inner edges), at a range of widths,
    with it (normalised), on a half-size copy first, keeping places whose centre lies in a
-   corner zone (the outer third of the frame both across and down);
+   corner zone (the outer third of the frame both across and down): a few local maxima at each
+   width, not only the best, since a mark of the picture's own colour (a green shield over
+   grass) correlates less where it is than the grass does elsewhere;
 3. refines the best places at the work size and keeps a place only when the picture just inside
    the outline is the one just outside it mixed with the reference's colours at one opacity
    (``_MIN_OPACITY`` to ``_MAX_OPACITY``), which must explain ``_MIN_EXPLAINED`` of the change
@@ -46,11 +48,14 @@ _FIELD_SIGMA = 1.2  # Gaussian blur of the edge fields, work pixels
 _MIN_WIDTH = 40  # the smallest overlay searched, work pixels (1/16 of the width)
 _MAX_SHARE = 0.35  # the largest, as a share of the frame width (and 0.45 of its height)
 _WIDTH_STEP = 1.1  # between searched widths (coarse)
-_CANDIDATES = 4  # places per reference refined at the work size
+_CANDIDATES = 12  # places per reference refined at the work size
+_PEAKS_PER_WIDTH = 3  # the best local maxima kept at each searched width (coarse)
+_PEAK_GAP = 2  # coarse pixels between two local maxima
 _REFINE_STEPS = (0.94, 0.97, 1.0, 1.03, 1.06)
 _FINE_STEPS = (0.985, 1.0, 1.015)
 _REFINE_PX = 4  # work pixels around a coarse place
-_MIN_SCORE = 0.35
+_MIN_SCORE = 0.25  # edge correlation; the blend checks decide (a mark of the picture's own
+# colour, as a green shield over grass, correlates at 0.27-0.33 where it is)
 _MIN_OPACITY = 0.2
 _MAX_OPACITY = 1.05
 _MIN_EXPLAINED = 0.7
@@ -101,6 +106,7 @@ class OverlayReference:
         rgb: (h, w, 3) uint8 colours.
         alpha: (h, w) uint8 coverage (the silhouette where the image has no alpha).
         fields: width (pixels) to the reference's edge field at that width, with a border.
+        sized: width (pixels) to its colours and coverage at that width.
     """
 
     brand: str
@@ -108,6 +114,7 @@ class OverlayReference:
     rgb: np.ndarray
     alpha: np.ndarray
     fields: dict[int, np.ndarray] = field(default_factory=dict)
+    sized: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     @property
     def aspect(self) -> float:
@@ -119,11 +126,13 @@ class OverlayReference:
         return max(4, round(width / self.aspect))
 
     def at_width(self, width: int) -> tuple[np.ndarray, np.ndarray]:
-        """(rgb float32, coverage 0-1 float32) resized to ``width``."""
-        size = (width, self.height_at(width))
-        alpha = cv2.resize(self.alpha, size, interpolation=cv2.INTER_AREA).astype(np.float32)
-        rgb = cv2.resize(self.rgb, size, interpolation=cv2.INTER_AREA).astype(np.float32)
-        return rgb, alpha / 255
+        """(rgb float32, coverage 0-1 float32) resized to ``width`` (cached; not to be changed)."""
+        if width not in self.sized:
+            size = (width, self.height_at(width))
+            alpha = cv2.resize(self.alpha, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+            rgb = cv2.resize(self.rgb, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+            self.sized[width] = (rgb, alpha / 255)
+        return self.sized[width]
 
     def edge_template(self, width: int, sigma: float) -> np.ndarray:
         """The edge field at ``width``, with a border of ``_BORDER`` pixels (cached)."""
@@ -298,15 +307,15 @@ def _coarse_places(ref: OverlayReference, coarse: np.ndarray) -> list[_Place]:
         xs = np.arange(response.shape[1]) + tw / 2
         zone = _in_corner_zone(xs, ys, width, height)
         response = np.where(zone, response, -1.0)
-        y, x = np.unravel_index(int(np.argmax(response)), response.shape)
-        places.append(
-            _Place(
-                float(response[y, x]),
-                round((x + _BORDER) / _COARSE),
-                round((y + _BORDER) / _COARSE),
-                round(w / _COARSE),
+        for y, x in _peaks(response, _PEAKS_PER_WIDTH):
+            places.append(
+                _Place(
+                    float(response[y, x]),
+                    round((x + _BORDER) / _COARSE),
+                    round((y + _BORDER) / _COARSE),
+                    round(w / _COARSE),
+                )
             )
-        )
     places.sort(key=lambda p: -p.score)
     distinct: list[_Place] = []
     for place in places:
@@ -318,6 +327,15 @@ def _coarse_places(ref: OverlayReference, coarse: np.ndarray) -> list[_Place]:
         if len(distinct) == _CANDIDATES:
             break
     return distinct
+
+
+def _peaks(response: np.ndarray, count: int) -> np.ndarray:
+    """The (y, x) of the ``count`` highest positive local maxima of ``response``, best first."""
+    kernel = np.ones((2 * _PEAK_GAP + 1,) * 2, np.uint8)
+    peaks = (response == cv2.dilate(response, kernel)) & (response > 0)
+    where = np.argwhere(peaks)
+    order = np.argsort(-response[peaks], kind="stable")[:count]
+    return where[order]
 
 
 def _refine(ref: OverlayReference, work: np.ndarray, rough: _Place) -> _Place | None:
