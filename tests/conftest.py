@@ -11,11 +11,19 @@ import cv2
 import numpy as np
 import pytest
 
+from autoblur.config import EncodeConfig
+from autoblur.io import VideoReader, VideoWriter
 from autoblur.synth import Composite, composite_logo, moving_placement
 from detectors.logo import read_logo
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"
+SAMPLE = REPO / "examples" / "sample.mp4"
+# The README sample's first frames: both of its logos (OpenCV from frame 0, Windows from frame
+# 15) at a fifth of the full sample's cost, for tests about rules, batches and reports rather
+# than detection. The full sample runs end to end in CI's first step (.ci/run: the README's
+# command, which must exit 0).
+SHORT_FRAMES = 24
 VIDEOS = DATA / "videos"
 IMAGES = DATA / "images"
 PARITY_ENV = "AUTOBLUR_PARITY_DIR"
@@ -167,3 +175,16 @@ def _list_skipped(nodeid: str) -> None:
     if path:
         with open(path, "a", encoding="utf-8") as listing:
             listing.write(nodeid + "\n")
+
+
+@pytest.fixture(scope="session")
+def short_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first SHORT_FRAMES frames of the README sample, audio kept, cut with autoblur's I/O."""
+    path = tmp_path_factory.mktemp("short_sample") / "sample_short.mp4"
+    with VideoReader(SAMPLE) as reader:
+        with VideoWriter(path, reader.info, EncodeConfig(), reader.audio_streams) as writer:
+            for frame in reader.frames(writer.mux_audio):
+                if frame.index >= SHORT_FRAMES:
+                    break
+                writer.write(frame, None)
+    return path

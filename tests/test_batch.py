@@ -18,30 +18,10 @@ import pytest
 from click.testing import CliRunner
 
 from autoblur.cli import main
-from autoblur.config import EncodeConfig
-from autoblur.io import VideoReader, VideoWriter
 from tests.cdp import HEADLESS_FLAGS, chromium
 from tests.conftest import REPO, VIDEOS, write_tiny_video
 
 RULES = REPO / "brand_lists" / "kr.yaml"
-SAMPLE = REPO / "examples" / "sample.mp4"
-# The README sample's first frames: both of its logos (OpenCV from frame 0, Windows from frame
-# 15) at a fifth of the full sample's cost. The batch tests are about the batch, not detection;
-# the full sample runs end to end once, in test_cli.py::test_rule_file_run_on_the_bundled_sample.
-SHORT_FRAMES = 24
-
-
-@pytest.fixture(scope="session")
-def short_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The first SHORT_FRAMES frames of the README sample, audio kept, cut with autoblur's I/O."""
-    path = tmp_path_factory.mktemp("short_sample") / "sample_short.mp4"
-    with VideoReader(SAMPLE) as reader:
-        with VideoWriter(path, reader.info, EncodeConfig(), reader.audio_streams) as writer:
-            for frame in reader.frames(writer.mux_audio):
-                if frame.index >= SHORT_FRAMES:
-                    break
-                writer.write(frame, None)
-    return path
 
 
 def invoke(*args: object) -> tuple[int, str]:

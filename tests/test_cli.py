@@ -217,12 +217,14 @@ def test_logo_that_leaves_and_comes_back(tmp_path, real_media):
     assert 46 <= b0 <= 48 and b1 == 71  # back from frame 46, found between keyframes
 
 
-def test_rule_file_run_on_the_bundled_sample(tmp_path, monkeypatch):
+def test_rule_file_run_on_the_bundled_sample(tmp_path, monkeypatch, short_sample):
+    # The sample's first frames, both logos on screen (the whole sample runs in CI's first
+    # step, the README's command).
     monkeypatch.setenv("HF_HOME", str(tmp_path / "empty_hf_cache"))
     out, report = tmp_path / "s.mp4", tmp_path / "s.json"
     code, _, err = invoke(
         "run",
-        REPO / "examples/sample.mp4",
+        short_sample,
         "-o",
         out,
         "--rules",
