@@ -365,6 +365,7 @@ class Pipeline:
             if self.job.thumbnails:
                 self._capture_thumbnails(key)
             if cut:
+                self.lookback.carry_over_cut()  # an overlay confirmed on the cut's keyframe
                 yield from self.lookback.release()
             cuts = [False] * len(between) + [cut]  # a cut always makes its frame a keyframe
             stretch = list(zip([*between, key], per_frame, cuts, strict=True))

@@ -5,9 +5,11 @@ from autoblur.config import PipelineConfig
 from autoblur.io import VideoReader
 from autoblur.pipeline import Job, Pipeline
 from autoblur.track import TrackManager, build_propagator
+from autoblur.track.base import PropagatorWrapper
 from autoblur.track.lookback import LookBack
 from autoblur.track.recover import LostTracks
 from autoblur.types import BrandCue, Detections, RegionMask
+from tests.conftest import VIDEOS
 
 
 def iou(a: RegionMask, b: RegionMask) -> float:
@@ -153,3 +155,46 @@ def test_a_keyframe_taken_off_schedule_is_no_missed_keyframe(bunny_windows, extr
     manager.advance(frames[25:30], frames[30], detections_from([], "W"), False, extra=extra)
     manager.advance(frames[31:36], frames[36], detections_from([], "W"), False)
     assert bool(manager.active) == extra
+
+
+class _HoldsStill(PropagatorWrapper):
+    """Holds every mask still (as the overlay holder holds a channel's bug), or none."""
+
+    def __init__(self, inner, still: bool) -> None:
+        super().__init__(inner)
+        self.still = still
+
+    def holds_still(self, mask: RegionMask) -> bool:
+        return self.still
+
+    def propagate(self, frames_rgb, start_masks, continues=False):
+        return [dict(start_masks) for _ in frames_rgb]
+
+
+@pytest.mark.parametrize("still", [True, False])
+def test_an_overlay_first_found_on_a_cuts_keyframe_covers_the_shot_before(real_media, still):
+    # bikes.mp4 cuts at frame 30; keyframes at 0, 12, 24 and 30 (the cut's), 36. A fixed bug
+    # is first reported on the cut's keyframe (the overlay matcher confirms a place on its
+    # third keyframe: 12 and 24 showed it). A mask the tracker holds still also goes back into
+    # the shot before, from keyframe 12, as a track of its own (no track crosses a cut); any
+    # other track starts at the cut.
+    config = PipelineConfig(change_keyframes=False)
+    config.track.lookback_keyframes = 2
+    pipeline = Pipeline(Job(VIDEOS / "bikes.mp4", None, [BrandCue("W", "blur")], config))
+    propagator = _HoldsStill(build_propagator(config, []), still)
+    pipeline.manager = TrackManager(propagator, config.track, {"W": "blur"})
+    no_finds = lambda *_: None  # noqa: E731
+    pipeline.lost = LostTracks(pipeline.manager, propagator, no_finds, config.track.match_iou)
+    pipeline.lookback = LookBack(pipeline.manager, 2)
+    pipeline.detectors = []
+    bug = RegionMask.from_dense(np.pad(np.ones((30, 60), bool), ((10, 232), (570, 10))))
+    pipeline._detect = lambda keys: [detections_from([bug] if k.index >= 30 else []) for k in keys]
+    with VideoReader(VIDEOS / "bikes.mp4") as reader:
+        frames = (f for f in reader.frames() if f.index < 42)
+        out = {f.index: masks for f, masks, _ in pipeline._tracked(frames)}
+    assert sorted(out) == list(range(42))
+    first = 12 if still else 30
+    assert [i for i in out if out[i]] == list(range(first, 42))
+    assert all(iou(mask, bug) == 1.0 for i in out for mask in out[i].values())
+    spans = sorted((t.first_frame, t.last_frame) for t in pipeline.manager.all_tracks())
+    assert spans == ([(12, 29), (30, 41)] if still else [(30, 41)])

@@ -31,6 +31,10 @@ class OverlayHolder(PropagatorWrapper):
         super().__init__(inner)
         self.matcher = matcher
 
+    def holds_still(self, mask: RegionMask) -> bool:
+        """Whether ``mask`` is an overlay this holder keeps still (a fixed bug, cuts or not)."""
+        return self.matcher.holds(mask)
+
     def propagate(
         self,
         frames_rgb: Sequence[np.ndarray],

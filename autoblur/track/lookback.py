@@ -49,6 +49,24 @@ class LookBack:
             for track_id, mask in extra.items():
                 masks.setdefault(track_id, mask)
 
+    def carry_over_cut(self) -> None:
+        """Give the manager's :attr:`carried_back` masks to the held frames, before a cut.
+
+        The frames from the older of the two keyframes held last (those that showed the
+        overlay before the cut's keyframe confirmed it), and not before an earlier cut.
+        """
+        carried = self.manager.carried_back
+        if not carried or not self._held:
+            return
+        held = [item for stretch in self._held for item in stretch]
+        keys = [stretch[-1][0].index for stretch in self._held]
+        since = max([keys[-2] if len(keys) > 1 else keys[-1]] + [f.index for f, _, c in held if c])
+        for frame, masks, _ in held:
+            if frame.index >= since:
+                for track_id, mask in carried.items():
+                    masks.setdefault(track_id, mask)
+                    self.manager.track(track_id).seen(frame)
+
     def hold(self, stretch: list[Tracked]) -> Iterator[Tracked]:
         """Hold a stretch; the frames of those now more than ``keep`` stretches old."""
         self._held.append(stretch)
