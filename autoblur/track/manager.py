@@ -196,6 +196,7 @@ class TrackManager:
         if holds_still is None or not between:
             return {}
         before = forward[len(between) - 1] if len(forward) >= len(between) else {}
+        last = between[-1]  # the twins' spans grow back from here as frames get their masks
         carried: FrameMasks = {}
         for track in list(self.active.values()):
             mask = track.mask
@@ -203,7 +204,6 @@ class TrackManager:
                 continue
             if any(box_iou(mask.xyxy[None], m.xyxy[None])[0, 0] > 0.5 for m in before.values()):
                 continue
-            last = between[-1]
             twin = Track(
                 self._next_id, track.brand, track.action, track.source, track.cue,
                 last.index, last.index, last.time_s, last.time_s, sources=set(track.sources),

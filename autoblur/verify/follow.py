@@ -29,6 +29,7 @@ import numpy as np
 
 from autoblur.io import VideoReader
 from autoblur.types import RegionMask
+from autoblur.verify.output import widened
 
 _SAME = 12  # a channel within this many levels of the input is unchanged
 _MATCH = 0.7  # frame-to-frame correlation below this: the mark is no longer followed
@@ -41,7 +42,6 @@ _MIN_SIDE = 10  # boxes smaller than this are not followed
 _SCALES = (0.9, 1.0, 1.0 / 0.9)  # size changes tried from one frame to the next
 _MAX_SPAN = 240  # frames between an anchor and the end of its reach, at most
 _COARSE_SIDE = 48  # templates larger than this are first sought shrunk to it
-_WIDEN_SHARE = 0.1  # a repair mask grows by this x its box's larger side, plus twice the margin
 
 
 @dataclass(frozen=True)
@@ -430,17 +430,17 @@ def follow_repairs(
     """Masks that remove the marks left, per frame and action (the brand's).
 
     Each is what was removed inside the mark's box on the last frame it was removed, moved to
-    where it was followed and grown by twice the margin and a tenth of the box's larger side
-    (the mark turned or changed size a little since). Frames without a mask are not repaired.
+    where it was followed and grown as the detectors' repairs are (:func:`widened`: the mark
+    turned or changed size a little since). Frames without a mask are not repaired.
     """
     repairs: dict[int, dict[str, list[RegionMask]]] = {}
     for item in left:
         if item.mask is None:
             continue
-        x0, y0, x1, y1 = item.xyxy
-        wide = item.mask.dilate(2 * margin_px + round(_WIDEN_SHARE * max(x1 - x0, y1 - y0)))
         action = action_of.get(item.brand, "inpaint")
-        repairs.setdefault(item.frame_idx, {}).setdefault(action, []).append(wide)
+        repairs.setdefault(item.frame_idx, {}).setdefault(action, []).append(
+            widened(item.mask, margin_px)
+        )
     return repairs
 
 

@@ -227,6 +227,15 @@ def add_missed(entry: dict, sampled: list[int], missed: list[Residual]) -> dict:
     return entry
 
 
+def widened(mask: RegionMask, margin_px: int) -> RegionMask:
+    """A repair's mask: ``mask`` grown by twice the margin and a tenth of its box's larger side.
+
+    A repair is the second try at a mark the first removal left; it may have turned or grown.
+    """
+    side = float(np.max(mask.xyxy[2:] - mask.xyxy[:2]))
+    return mask.dilate(2 * margin_px + round(_WIDEN_SHARE * side))
+
+
 def repair_masks(
     residual: list[Residual], action_of: dict[str, str], margin_px: int, blur: bool
 ) -> Repairs:
@@ -244,8 +253,7 @@ def repair_masks(
             mask = item.detections.mask_or_box(i, item.frame_hw)
             if mask is None:
                 continue
-            side = float(np.max(mask.xyxy[2:] - mask.xyxy[:2]))
-            wide = mask.dilate(2 * margin_px + round(_WIDEN_SHARE * side))
+            wide = widened(mask, margin_px)
             action = "blur" if blur else action_of.get(item.detections.brand[i], "inpaint")
             repairs.setdefault(item.frame_idx, {}).setdefault(action, []).append(wide)
     return repairs
