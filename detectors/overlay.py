@@ -282,11 +282,34 @@ class OverlayMatcher:
         return RegionMask.from_dense(grown.astype(bool))
 
 
-def _in_corner_zone(xs: np.ndarray, ys: np.ndarray, frame_w: float, frame_h: float) -> np.ndarray:
-    """(len(ys), len(xs)) bool: centres in the outer third of the frame both across and down."""
-    across = (xs < frame_w / 3) | (xs > 2 * frame_w / 3)
-    down = (ys < frame_h / 3) | (ys > 2 * frame_h / 3)
-    return down[:, None] & across[None, :]
+def _corner_response(field: np.ndarray, template: np.ndarray) -> np.ndarray:
+    """Normalised correlation of ``template`` over ``field``, only in the corner zones.
+
+    A corner zone: where the template's centre lies in the outer third of the frame both
+    across and down; the response is -1 elsewhere. The zones are at most four windows of the
+    field: correlating those alone gives the values the whole field gives there (each place is
+    normalised by its own window), at less cost.
+    """
+    height, width = field.shape[:2]
+    th, tw = template.shape[:2]
+    response = np.full((height - th + 1, width - tw + 1), -1.0, np.float32)
+    rows = _outer_runs(np.arange(response.shape[0]) + th / 2, height)
+    columns = _outer_runs(np.arange(response.shape[1]) + tw / 2, width)
+    for y0, y1 in rows:
+        for x0, x1 in columns:
+            window = field[y0 : y1 + th - 1, x0 : x1 + tw - 1]
+            response[y0:y1, x0:x1] = cv2.matchTemplate(window, template, cv2.TM_CCORR_NORMED)
+    return response
+
+
+def _outer_runs(centres: np.ndarray, extent: float) -> list[tuple[int, int]]:
+    """The [start, stop) runs of ``centres`` in the outer thirds of ``extent``.
+
+    Two runs, or one where the thirds meet.
+    """
+    outer = (centres < extent / 3) | (centres > 2 * extent / 3)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], outer.astype(np.int8), [0]])))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
 
 
 def _coarse_places(ref: OverlayReference, coarse: np.ndarray) -> list[_Place]:
@@ -302,11 +325,7 @@ def _coarse_places(ref: OverlayReference, coarse: np.ndarray) -> list[_Place]:
         th, tw = template.shape[:2]
         if th - 2 * _BORDER > 0.45 * height or th >= height or tw >= width:
             continue
-        response = cv2.matchTemplate(coarse, template, cv2.TM_CCORR_NORMED)
-        ys = np.arange(response.shape[0]) + th / 2
-        xs = np.arange(response.shape[1]) + tw / 2
-        zone = _in_corner_zone(xs, ys, width, height)
-        response = np.where(zone, response, -1.0)
+        response = _corner_response(coarse, template)
         for y, x in _peaks(response, _PEAKS_PER_WIDTH):
             places.append(
                 _Place(

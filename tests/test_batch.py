@@ -29,15 +29,30 @@ def invoke(*args: object) -> tuple[int, str]:
     return result.exit_code, result.stderr
 
 
-@pytest.fixture
-def inputs(tmp_path: Path, real_media: Path, short_sample: Path) -> Path:
-    folder = tmp_path / "in"
+def make_inputs(folder: Path, short_sample: Path) -> Path:
+    """A batch folder: a branded clip, a plain one in a subfolder, a broken one, a text file."""
     (folder / "sub").mkdir(parents=True)
     shutil.copy(short_sample, folder / "branded.mp4")
     write_tiny_video(folder / "sub" / "plain.mp4", frames=8)
     (folder / "broken.mp4").write_text("not a video\n" * 20)
     (folder / "notes.txt").write_text("ignored")
     return folder
+
+
+@pytest.fixture
+def inputs(tmp_path: Path, real_media: Path, short_sample: Path) -> Path:
+    return make_inputs(tmp_path / "in", short_sample)
+
+
+@pytest.fixture(scope="module")
+def folder_batch(tmp_path_factory: pytest.TempPathFactory, short_sample: Path):
+    """One folder batch with two workers and the HTML report, read by several tests (code,
+    stderr, input folder, output folder); none of them writes to either folder."""
+    root = tmp_path_factory.mktemp("folder_batch")
+    inputs, out = make_inputs(root / "in", short_sample), root / "out"
+    args = ("batch", inputs, "--rules", RULES, "-o", out, "--workers", "2", "--html", "-q")
+    code, err = invoke(*args)
+    return code, err, inputs, out
 
 
 def batch_command(inputs: Path, out: Path, *extra: str) -> list[str]:
@@ -61,9 +76,8 @@ def summary_of(out: Path) -> dict:
     return json.loads((out / "batch_summary.json").read_text())
 
 
-def test_folder_batch_statuses_outputs_and_summary(inputs, tmp_path):
-    out = tmp_path / "out"
-    code, err = invoke("batch", inputs, "--rules", RULES, "-o", out, "--workers", "2", "-q")
+def test_folder_batch_statuses_outputs_and_summary(folder_batch):
+    code, err, inputs, out = folder_batch
     assert code == 3, err  # one item failed
     summary = summary_of(out)
     status = {i["key"]: i["status"] for i in summary["items"]}
@@ -206,9 +220,8 @@ class _Collector(HTMLParser):
         self._current = None
 
 
-def test_html_reports_match_the_json(inputs, tmp_path):
-    out = tmp_path / "out"
-    invoke("batch", inputs, "--rules", RULES, "-o", out, "--html", "-q")
+def test_html_reports_match_the_json(folder_batch):
+    *_, out = folder_batch
     page = (out / "batch_report.html").read_text()
     parsed = _Collector()
     parsed.feed(page)
@@ -229,9 +242,8 @@ def test_html_reports_match_the_json(inputs, tmp_path):
 
 
 @pytest.mark.skipif(chromium() is None, reason="no chromium on this machine (.ci/run installs it)")
-def test_html_renders_in_a_headless_browser(inputs, tmp_path):
-    out = tmp_path / "out"
-    invoke("batch", inputs, "--rules", RULES, "-o", out, "--html", "-q")
+def test_html_renders_in_a_headless_browser(folder_batch, tmp_path):
+    *_, out = folder_batch
     flags = [*HEADLESS_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
     url = (out / "batch_report.html").as_uri()
     dom = subprocess.run(

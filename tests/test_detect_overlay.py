@@ -13,6 +13,7 @@ from autoblur.types import BrandCue, RegionMask, box_iou
 from detectors.logo import LogoDetector, read_logo
 from detectors.overlay import (
     OverlayMatcher,
+    _corner_response,
     blend_check,
     edge_field,
     inner_blend_check,
@@ -278,3 +279,19 @@ def test_a_bug_in_the_pictures_own_colour_is_found_where_the_picture_correlates_
         assert union(found, (h, w))[truth].mean() >= 0.95
     bare = OverlayMatcher([ref])
     assert not any(len(bare.detect(frame)) for frame in frames)
+
+
+@pytest.mark.parametrize("template_hw", [(9, 14), (31, 40), (70, 90)])
+def test_the_corner_search_correlates_the_corner_zones_as_the_whole_field_does(template_hw):
+    rng = np.random.default_rng(5)
+    field = cv2.GaussianBlur(rng.normal(size=(180, 320, 2)).astype(np.float32), (0, 0), 2)
+    template = field[40 : 40 + template_hw[0], 200 : 200 + template_hw[1]].copy()
+    whole = cv2.matchTemplate(field, template, cv2.TM_CCORR_NORMED)
+    th, tw = template_hw
+    cy = np.arange(whole.shape[0])[:, None] + th / 2
+    cx = np.arange(whole.shape[1])[None, :] + tw / 2
+    zone = ((cy < 60) | (cy > 120)) & ((cx < 320 / 3) | (cx > 640 / 3))
+    corner = _corner_response(field, template)
+    assert corner.shape == whole.shape
+    np.testing.assert_allclose(corner[zone], whole[zone], atol=1e-5)
+    assert (corner[~zone] == -1).all() and zone.any() and (~zone).any()
