@@ -48,6 +48,7 @@ from detectors import (
     detector_brands,
 )
 from detectors.build import build_detectors
+from detectors.overlay import STEADY_KEYFRAMES
 
 log = logging.getLogger(__name__)
 
@@ -349,13 +350,17 @@ class Pipeline:
         """Detect, track and hand the stretches' frames on, ``lookback_keyframes`` stretches late.
 
         The held stretches are where a track first detected on a later keyframe is followed
-        backwards (:class:`~autoblur.track.lookback.LookBack`); a cut releases them, since no
-        track crosses it. A track lost inside a stretch is looked for once more where it was
-        lost (:class:`~autoblur.track.recover.LostTracks`).
+        backwards, back to the last cut (:class:`~autoblur.track.lookback.LookBack`), and where
+        an overlay found after a cut goes back into the shot before. A track lost inside a
+        stretch is looked for once more where it was lost
+        (:class:`~autoblur.track.recover.LostTracks`).
         """
         keys = [key for _, key, _ in stretches]
+        first = len(self.keyframe_indices)
         self.keyframe_indices.extend(key.index for key in keys)
-        for (between, key, cut), detections in zip(stretches, self._detect(keys), strict=True):
+        for n, ((between, key, cut), detections) in enumerate(
+            zip(stretches, self._detect(keys), strict=True)
+        ):
             extra = key.index in self._extra_keys
             self._extra_keys.discard(key.index)
             with self.clock.stage("tracking"):
@@ -364,12 +369,12 @@ class Pipeline:
                 self.lost.recover(between, key, cut, per_frame)
             if self.job.thumbnails:
                 self._capture_thumbnails(key)
-            if cut:
-                self.lookback.carry_over_cut()  # an overlay confirmed on the cut's keyframe
-                yield from self.lookback.release()
             cuts = [False] * len(between) + [cut]  # a cut always makes its frame a keyframe
             stretch = list(zip([*between, key], per_frame, cuts, strict=True))
             with self.clock.stage("tracking: look-back"):
+                # An overlay is reported on the last of the keyframes that showed it.
+                shown = self.keyframe_indices[max(first + n - STEADY_KEYFRAMES + 1, 0)]
+                self.lookback.carry_overlays(stretch, since=shown)
                 self.lookback.reach_back(stretch[0][0])
             yield from self.lookback.hold(stretch)
 

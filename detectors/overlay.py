@@ -75,7 +75,7 @@ _BORDER = 3  # pixels around a template: the outline's edge lies inside it
 _GROW_PX = 2  # work pixels the mask is grown by (refinement is to a pixel or two there)
 _SAME_PLACE = 0.9
 _STEADY_PX = 1  # work pixels a fixed overlay's place may move between keyframes (refinement)
-_STEADY_KEYFRAMES = 3  # keyframes in a row that must show a place before it counts
+STEADY_KEYFRAMES = 3  # keyframes in a row that must show a place before it counts
 _REFERENCE_SIDE = 400  # IoU of two masks taken as the same hit
 
 
@@ -192,7 +192,7 @@ class OverlayMatcher:
         self._seen: list[deque[list[_Place]]] = self._no_places()
 
     def _no_places(self) -> list[deque[list[_Place]]]:
-        return [deque(maxlen=_STEADY_KEYFRAMES - 1) for _ in self.references]
+        return [deque(maxlen=STEADY_KEYFRAMES - 1) for _ in self.references]
 
     def holds(self, mask: RegionMask) -> bool:
         """Whether ``mask`` is (nearly) a recent hit of this matcher: an overlay to hold still."""
@@ -223,7 +223,7 @@ class OverlayMatcher:
             confirmed = [
                 p
                 for p in places
-                if len(self._seen[k]) == _STEADY_KEYFRAMES - 1
+                if len(self._seen[k]) == STEADY_KEYFRAMES - 1
                 and all(any(_steady(p, q) for q in earlier) for earlier in self._seen[k])
             ]
             self._seen[k].append(places)

@@ -168,7 +168,36 @@ class _HoldsStill(PropagatorWrapper):
         return self.still
 
     def propagate(self, frames_rgb, start_masks, continues=False):
-        return [dict(start_masks) for _ in frames_rgb]
+        return [dict(start_masks) for _ in frames_rgb[1:]]
+
+
+@pytest.mark.parametrize(("reported", "first"), [(30, 12), (42, 24), (54, 30)])
+def test_an_overlay_found_just_after_a_cut_covers_the_shot_before(real_media, reported, first):
+    # bikes.mp4 cuts at frame 30; keyframes at 0, 12, 24, 30 (the cut's), 42, 54. A fixed bug
+    # first reported on keyframe ``reported`` was shown by the two keyframes before it (the
+    # overlay matcher confirms a place on the third): held still, it goes back to the older of
+    # them, into the shot before the cut as a track of its own (no track crosses a cut) when
+    # that keyframe lies there.
+    config = PipelineConfig(change_keyframes=False)
+    pipeline = Pipeline(Job(VIDEOS / "bikes.mp4", None, [BrandCue("W", "blur")], config))
+    propagator = _HoldsStill(build_propagator(config, []), True)
+    pipeline.manager = TrackManager(propagator, config.track, {"W": "blur"})
+    no_finds = lambda *_: None  # noqa: E731
+    pipeline.lost = LostTracks(pipeline.manager, propagator, no_finds, config.track.match_iou)
+    pipeline.lookback = LookBack(pipeline.manager, 2)
+    pipeline.detectors = []
+    bug = RegionMask.from_dense(np.pad(np.ones((30, 60), bool), ((10, 232), (570, 10))))
+    found = lambda k: [bug] if k.index >= reported else []  # noqa: E731
+    pipeline._detect = lambda keys: [detections_from(found(k)) for k in keys]
+    with VideoReader(VIDEOS / "bikes.mp4") as reader:
+        frames = (f for f in reader.frames() if f.index < 60)
+        out = {f.index: masks for f, masks, _ in pipeline._tracked(frames)}
+    assert pipeline.keyframe_indices == [0, 12, 24, 30, 42, 54, 59]
+    assert sorted(out) == list(range(60))
+    assert [i for i in out if out[i]] == list(range(first, 60))
+    assert all(iou(mask, bug) == 1.0 for i in out for mask in out[i].values())
+    spans = sorted((t.first_frame, t.last_frame) for t in pipeline.manager.all_tracks())
+    assert spans == ([(first, 29), (30, 59)] if first < 30 else [(30, 59)])
 
 
 @pytest.mark.parametrize("still", [True, False])

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from autoblur.io import VideoFrame
 from autoblur.track.manager import FrameMasks, TrackManager
+from autoblur.types import box_iou
 
 # A frame, its track masks and whether it follows a cut.
 Tracked = tuple[VideoFrame, FrameMasks, bool]
@@ -16,11 +17,12 @@ class LookBack:
     """Holds the last ``keep`` stretches (keyframe to keyframe) of tracked frames.
 
     A track first detected on a keyframe is followed back through the held frames (a brand
-    on screen before the keyframe that found it); a cut releases them, since no track
-    crosses it.
+    on screen before the keyframe that found it), back to the last cut, since no track
+    crosses one; a cut does not release them, for an overlay found after it was on the
+    keyframes before it too (:meth:`carry_overlays`).
 
     Args:
-        manager: the run's tracks (``reach_back`` and ``extend_back``).
+        manager: the run's tracks (``reach_back``, ``extend_back``, ``new_still``, ``twin``).
         keep: stretches held at most (``track.lookback_keyframes``).
     """
 
@@ -49,23 +51,40 @@ class LookBack:
             for track_id, mask in extra.items():
                 masks.setdefault(track_id, mask)
 
-    def carry_over_cut(self) -> None:
-        """Give the manager's :attr:`carried_back` masks to the held frames, before a cut.
+    def carry_overlays(self, stretch: list[Tracked], since: int) -> None:
+        """Give the overlays new on ``stretch``'s keyframe to the shots before its last cut.
 
-        The frames from the older of the two keyframes held last (those that showed the
-        overlay before the cut's keyframe confirmed it), and not before an earlier cut.
+        The overlay matcher reports a fixed place on the third keyframe that shows it; the
+        two before may lie in an earlier shot (a channel's bug stays through cuts). From
+        ``since`` (the older of those two keyframes) to the last cut, each earlier shot gets
+        a track of its own (:meth:`TrackManager.twin`) with the overlay's mask, unless a
+        track there already covered that place; the shot of the keyframe is reached by
+        tracking backwards (:meth:`reach_back`).
+
+        Args:
+            stretch: the frames up to the keyframe, not held yet.
+            since: the first frame to give the masks to.
         """
-        carried = self.manager.carried_back
-        if not carried or not self._held:
+        new = self.manager.new_still
+        frames = [item for held in self._held for item in held] + stretch
+        cuts = [i for i, (_, _, cut) in enumerate(frames) if cut]
+        if not new or not cuts:
             return
-        held = [item for stretch in self._held for item in stretch]
-        keys = [stretch[-1][0].index for stretch in self._held]
-        since = max([keys[-2] if len(keys) > 1 else keys[-1]] + [f.index for f, _, c in held if c])
-        for frame, masks, _ in held:
-            if frame.index >= since:
-                for track_id, mask in carried.items():
-                    masks.setdefault(track_id, mask)
-                    self.manager.track(track_id).seen(frame)
+        shots: list[list[Tracked]] = [[]]
+        for item in frames[: cuts[-1]]:
+            if item[2]:
+                shots.append([])
+            if item[0].index >= since:
+                shots[-1].append(item)
+        for shot in (shot for shot in shots if shot):
+            last = shot[-1][1]
+            for track_id, mask in new.items():
+                if any(box_iou(mask.xyxy[None], m.xyxy[None])[0, 0] > 0.5 for m in last.values()):
+                    continue
+                twin = self.manager.twin(track_id, shot[-1][0])
+                for frame, masks, _ in shot:
+                    masks.setdefault(twin, mask)
+                    self.manager.track(twin).seen(frame)
 
     def hold(self, stretch: list[Tracked]) -> Iterator[Tracked]:
         """Hold a stretch; the frames of those now more than ``keep`` stretches old."""
@@ -74,6 +93,6 @@ class LookBack:
             yield from self._held.popleft()
 
     def release(self) -> Iterator[Tracked]:
-        """Every held frame, oldest first (at a cut, and at the end)."""
+        """Every held frame, oldest first (at the end)."""
         while self._held:
             yield from self._held.popleft()

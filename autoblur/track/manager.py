@@ -89,9 +89,10 @@ class TrackManager:
         # Tracks started on the last keyframe that reach the first frame of its stretch: their
         # masks there, where tracking backwards may go on into earlier frames.
         self.reach_back: FrameMasks = {}
-        # At a cut: tracks for the shot before it, of overlays first found on the cut's
-        # keyframe, and their masks (:meth:`_carry_back`), for the frames held before it.
-        self.carried_back: FrameMasks = {}
+        # Tracks started on the last keyframe whose masks the tracker holds still (overlays
+        # fixed on screen), and their masks: shown on the keyframes before, which may lie in
+        # an earlier shot (:meth:`twin`).
+        self.new_still: FrameMasks = {}
         # Tracks that end on the keyframe being handled (missed once too often) while the
         # tracker still followed them to it: their masks there.
         self._followed_to_key: FrameMasks = {}
@@ -135,12 +136,11 @@ class TrackManager:
         )
         backward = self._backward(between, key, {} if cut else backward_starts)
         new_ids = {tid for tid, t in self.active.items() if t.first_frame == key.index}
-        self.carried_back = self._carry_back(key, between, forward) if cut else {}
+        self.new_still = self._held_still(new_ids)
         per_frame = []
         for i, frame in enumerate(between):
             masks = dict(backward[i])
             masks.update(forward[i] if i < len(forward) else {})
-            masks.update(self.carried_back)
             for track_id in masks:
                 self._track(track_id).seen(frame)
             per_frame.append(masks)
@@ -177,42 +177,29 @@ class TrackManager:
                 self._track(track_id).seen(frame)
         return found
 
-    def _carry_back(
-        self, key: VideoFrame, between: list[VideoFrame], forward: list[FrameMasks]
-    ) -> FrameMasks:
-        """Tracks for the shot before a cut, of the overlays first found on the cut's keyframe.
-
-        A channel's bug stays through cuts, and the overlay matcher confirms a place only on
-        the third keyframe that shows it, which may be the cut's: the two keyframes before,
-        in the shot that ends here, showed it too. Each such overlay (one the propagator holds
-        still) gets an ended track of its own there (no track crosses a cut), with the same
-        mask, unless a track of that shot already covered that place.
-
-        Returns:
-            The new tracks' masks, for ``between`` and for the frames held before it back to
-            the older of those two keyframes (:attr:`carried_back`).
-        """
+    def _held_still(self, new_ids: set[int]) -> FrameMasks:
+        """The masks of the tracks in ``new_ids`` that the propagator holds still."""
         holds_still = getattr(self.propagator, "holds_still", None)
-        if holds_still is None or not between:
+        if holds_still is None:
             return {}
-        before = forward[len(between) - 1] if len(forward) >= len(between) else {}
-        last = between[-1]  # the twins' spans grow back from here as frames get their masks
-        carried: FrameMasks = {}
-        for track in list(self.active.values()):
-            mask = track.mask
-            if track.first_frame != key.index or mask is None or not holds_still(mask):
-                continue
-            if any(box_iou(mask.xyxy[None], m.xyxy[None])[0, 0] > 0.5 for m in before.values()):
-                continue
-            twin = Track(
-                self._next_id, track.brand, track.action, track.source, track.cue,
-                last.index, last.index, last.time_s, last.time_s, sources=set(track.sources),
-            )  # fmt: skip
-            self._next_id += 1
-            self._by_id[twin.track_id] = twin
-            self.finished.append(twin)
-            carried[twin.track_id] = mask
-        return carried
+        masks = {tid: self._by_id[tid].mask for tid in new_ids}
+        return {tid: m for tid, m in masks.items() if m is not None and holds_still(m)}
+
+    def twin(self, track_id: int, frame: VideoFrame) -> int:
+        """A new ended track like ``track_id`` (same brand, action and cues), seen on ``frame``.
+
+        For an overlay found in one shot and shown by earlier keyframes in a shot before: no
+        track crosses a cut, so that shot gets a track of its own. Returns its id.
+        """
+        track = self._by_id[track_id]
+        twin = Track(
+            self._next_id, track.brand, track.action, track.source, track.cue,
+            frame.index, frame.index, frame.time_s, frame.time_s, sources=set(track.sources),
+        )  # fmt: skip
+        self._next_id += 1
+        self._by_id[twin.track_id] = twin
+        self.finished.append(twin)
+        return twin.track_id
 
     def resume(self, track_id: int, key_mask: RegionMask) -> None:
         """Take an ended track up again from the last keyframe, where it has ``key_mask``.
