@@ -28,6 +28,7 @@ COPIED = [
     "images/graf1.png",
     "images/graf3.png",
     "images/opencv-logo.png",
+    "brand_marks/audiobookshelf.png",
 ]
 VTEST_FRAMES = 64
 
@@ -56,8 +57,9 @@ def main() -> None:
     parser.add_argument("--source", type=Path, default=HERE.parents[2] / "shared" / "data")
     args = parser.parse_args()
     for name in COPIED:
-        (HERE / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(args.source / name, HERE / name)
+        kept = HERE / name.replace("brand_marks/", "marks/")
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(args.source / name, kept)
     remux_head(args.source / "videos/vtest.avi", HERE / "videos/vtest.avi", VTEST_FRAMES)
 
 
