@@ -28,7 +28,6 @@ COPIED = [
     "images/graf1.png",
     "images/graf3.png",
     "images/opencv-logo.png",
-    "brand_marks/audiobookshelf.png",
 ]
 VTEST_FRAMES = 64
 
@@ -57,9 +56,8 @@ def main() -> None:
     parser.add_argument("--source", type=Path, default=HERE.parents[2] / "shared" / "data")
     args = parser.parse_args()
     for name in COPIED:
-        kept = HERE / name.replace("brand_marks/", "marks/")
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(args.source / name, kept)
+        (HERE / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(args.source / name, HERE / name)
     remux_head(args.source / "videos/vtest.avi", HERE / "videos/vtest.avi", VTEST_FRAMES)
 
 
