@@ -120,8 +120,6 @@ class FlatReference:
         work_silhouette: (h, w) uint8 silhouette at work size (1 inside).
         parts: (P, 7) float64 seed parts at work size: colour, area, centroid x, centroid y,
             axis angle, elongation, square angle (see ``detectors._groups.square_angle``).
-        inner_parts: (I, 7) the same, of large parts inside others (:func:`_inner_parts`), for
-            one-part hypotheses only.
         groups: (G, 7) float64 the same for the hull of each large colour's pixels (see
             ``detectors._groups``).
         verify_labels: (C, hv, wv) bool, each colour's pixels at verify size, eroded by one.
@@ -148,7 +146,6 @@ class FlatReference:
     ecc_colours: tuple[int, ...]
     work_silhouette: np.ndarray
     parts: np.ndarray
-    inner_parts: np.ndarray
     groups: np.ndarray
     verify_labels: np.ndarray
     verify_rings: np.ndarray
@@ -207,30 +204,15 @@ def _ecc_colours(labels: np.ndarray) -> tuple[int, ...]:
 
 
 def _seed_parts(labels: np.ndarray) -> np.ndarray:
-    """(P, 7) colour, area, centroid x, y, axis angle, elongation, square angle of seed parts."""
-    total = max(int((labels >= 0).sum()), 1)
-    parts = []
-    for colour in range(int(labels.max()) + 1):
-        area, centre_xy, shape = _components((labels == colour).astype(np.uint8))
-        for a, (x, y), (angle, elongation, square) in zip(area, centre_xy, shape, strict=True):
-            if a >= _MIN_PART_SHARE * total:
-                parts.append((colour, a, x, y, angle, elongation, square))
-    return np.array(parts, np.float64).reshape(-1, 7)
+    """(P, 7) colour, area, centroid x, y, axis angle, elongation, square angle of seed parts.
 
-
-def _inner_parts(labels: np.ndarray, parts: np.ndarray) -> np.ndarray:
-    """Large parts (as :func:`_seed_parts`) that are not outer ones: those inside another.
-
-    A part inside another of its colour (an emblem in a ring) counts, and so does each
-    colour's union of pieces closed over gaps of ``_CLOSE_PX`` (an emblem of bars a few
-    pixels apart is one blob on a small mark). In a frame a thin ring often breaks or fades,
-    and the emblem alone is the region found: laid onto the whole mark's part it gave the
-    wrong scale. Only parts of ``_SINGLE_PART_SHARE`` of the silhouette, for one-part
-    hypotheses (the small pieces inside a ring, paired, fit specks of the scenery).
+    A part inside another of its colour (an emblem in a ring) is a part too: in a frame the
+    thin ring often breaks or fades, and the emblem alone is the region found. So are the
+    parts of each colour closed over gaps of ``_CLOSE_PX`` (an emblem of pieces a few pixels
+    apart is one blob on a small mark), repeats dropped.
     """
     total = max(int((labels >= 0).sum()), 1)
-    found: list[tuple[float, ...]] = []
-    known = [tuple(p) for p in parts]
+    parts: list[tuple[float, ...]] = []
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (_CLOSE_PX, _CLOSE_PX))
     for colour in range(int(labels.max()) + 1):
         own = (labels == colour).astype(np.uint8)
@@ -239,11 +221,11 @@ def _inner_parts(labels: np.ndarray, parts: np.ndarray) -> np.ndarray:
             for a, (x, y), (angle, elongation, square) in zip(area, centre_xy, shape, strict=True):
                 repeat = any(
                     c == colour and abs(a / pa - 1) < 0.1 and np.hypot(x - px, y - py) < 2
-                    for c, pa, px, py, *_ in known + found
+                    for c, pa, px, py, *_ in parts
                 )
-                if a >= _SINGLE_PART_SHARE * total and not repeat:
-                    found.append((colour, a, x, y, angle, elongation, square))
-    return np.array(found, np.float64).reshape(-1, 7)
+                if a >= _MIN_PART_SHARE * total and not repeat:
+                    parts.append((colour, a, x, y, angle, elongation, square))
+    return np.array(parts, np.float64).reshape(-1, 7)
 
 
 def _components(
@@ -317,7 +299,6 @@ def prepare_flat_reference(brand: str, path: Path) -> FlatReference:
         raise ConfigError(f"{path}: logo image of brand {brand!r} is not a flat mark")
     labels = _label_map(lab, work_sil, centres)
     parts = _seed_parts(labels)
-    inner_parts = _inner_parts(labels, parts)
     if len(parts) == 0 or (len(centres) == 1 and work_sil.all()):
         raise ConfigError(f"{path}: logo image of brand {brand!r} has no shape to match")
     # Padded, so that the rings reach past the mark's own rectangle (a square badge has all
@@ -352,7 +333,6 @@ def prepare_flat_reference(brand: str, path: Path) -> FlatReference:
         ecc_colours=ecc_colours,
         work_silhouette=work_sil.astype(np.uint8),
         parts=parts,
-        inner_parts=inner_parts,
         groups=reference_groups(labels),
         verify_labels=np.stack(verify_labels),
         verify_rings=np.stack(verify_rings),
@@ -680,7 +660,6 @@ class FlatMatcher:
                     candidates.append((error, homography))
         candidates.sort(key=lambda eh: eh[0])
         large = ref.parts[ref.parts[:, 1] >= _SINGLE_PART_SHARE * float(ref.work_silhouette.sum())]
-        large = np.concatenate([large, ref.inner_parts])
         single = FlatMatcher._single_part_hypotheses(large, regions, min_scale, max_scale)
         # A hull's axis tells a turn up to a half turn, and a mark drawn in pieces is seldom
         # on its side: near upright only (a wordmark on end is a pole, a lamp a wordmark).
