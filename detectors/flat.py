@@ -87,7 +87,6 @@ _SPREAD_PER_CONTRAST = 0.2  # or this share of the median distance of the pixels
 _CLEAN_SPILL = 0.15  # (where at most this share of them show the colour)
 _MIN_VISIBLE_ONE_COLOUR = 0.6  # and the share of it inside the frame (its outline is all there is)
 _GROWN = 0.05  # the grown silhouette: this share of the reference's longest side around it
-_CLOSE_PX = 7  # reference parts are also taken with gaps this wide closed (work pixels)
 _SINGLE_PART_SHARE = 0.3  # parts that seed one-part hypotheses: this share at least
 _MAX_ELONGATION_GAP = 0.25  # a region's elongation within this of the part's
 _ROUND = 0.15  # elongation under which a part's principal axis is no guide to its turn
@@ -204,36 +203,19 @@ def _ecc_colours(labels: np.ndarray) -> tuple[int, ...]:
 
 
 def _seed_parts(labels: np.ndarray) -> np.ndarray:
-    """(P, 7) colour, area, centroid x, y, axis angle, elongation, square angle of seed parts.
-
-    A part inside another of its colour (an emblem in a ring) is a part too: in a frame the
-    thin ring often breaks or fades, and the emblem alone is the region found. So are the
-    parts of each colour closed over gaps of ``_CLOSE_PX`` (an emblem of pieces a few pixels
-    apart is one blob on a small mark), repeats dropped.
-    """
+    """(P, 7) colour, area, centroid x, y, axis angle, elongation, square angle of seed parts."""
     total = max(int((labels >= 0).sum()), 1)
-    parts: list[tuple[float, ...]] = []
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (_CLOSE_PX, _CLOSE_PX))
+    parts = []
     for colour in range(int(labels.max()) + 1):
-        own = (labels == colour).astype(np.uint8)
-        for mask in (own, cv2.morphologyEx(own, cv2.MORPH_CLOSE, kernel)):
-            area, centre_xy, shape = _components(mask, nested=True)
-            for a, (x, y), (angle, elongation, square) in zip(area, centre_xy, shape, strict=True):
-                repeat = any(
-                    c == colour and abs(a / pa - 1) < 0.1 and np.hypot(x - px, y - py) < 2
-                    for c, pa, px, py, *_ in parts
-                )
-                if a >= _MIN_PART_SHARE * total and not repeat:
-                    parts.append((colour, a, x, y, angle, elongation, square))
+        area, centre_xy, shape = _components((labels == colour).astype(np.uint8))
+        for a, (x, y), (angle, elongation, square) in zip(area, centre_xy, shape, strict=True):
+            if a >= _MIN_PART_SHARE * total:
+                parts.append((colour, a, x, y, angle, elongation, square))
     return np.array(parts, np.float64).reshape(-1, 7)
 
 
-def _components(
-    mask: np.ndarray, nested: bool = False
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Areas (N,), centroids (N, 2) and shapes (N, 3) of the outer contours of a uint8 mask.
-
-    ``nested``: also the outer contours of components inside another's holes.
 
     Contours are far faster than connected-component labelling on a whole frame. Areas count
     the pixels the outline encloses (polygon area plus half its perimeter), holes included,
@@ -242,12 +224,7 @@ def _components(
     line), from the second-order central moments, and its square angle (the turn of its
     smallest rectangle: ``detectors._groups.square_angle``).
     """
-    if nested:  # two levels: every component's outer contour, then its holes'
-        contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
-        outer = [] if hierarchy is None else hierarchy[0][:, 3] < 0
-        contours = [c for c, top in zip(contours, outer, strict=True) if top]
-    else:
-        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     areas, centres, shapes = [], [], []
     for contour in contours:
         moments = cv2.moments(contour)
