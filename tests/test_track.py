@@ -171,16 +171,12 @@ class _HoldsStill(PropagatorWrapper):
         return [dict(start_masks) for _ in frames_rgb[1:]]
 
 
-@pytest.mark.parametrize(("reported", "first"), [(30, 12), (42, 24), (54, 30)])
-def test_an_overlay_found_just_after_a_cut_covers_the_shot_before(real_media, reported, first):
-    # bikes.mp4 cuts at frame 30; keyframes at 0, 12, 24, 30 (the cut's), 42, 54. A fixed bug
-    # first reported on keyframe ``reported`` was shown by the two keyframes before it (the
-    # overlay matcher confirms a place on the third): held still, it goes back to the older of
-    # them, into the shot before the cut as a track of its own (no track crosses a cut) when
-    # that keyframe lies there.
+def _bug_pipeline(still: bool, reported: int) -> tuple[Pipeline, RegionMask]:
+    """A pipeline over bikes.mp4 (keyframes every 12 frames, and at cuts) whose detectors
+    report a fixed bug from frame ``reported`` on, whose tracker holds it still or not."""
     config = PipelineConfig(change_keyframes=False)
     pipeline = Pipeline(Job(VIDEOS / "bikes.mp4", None, [BrandCue("W", "blur")], config))
-    propagator = _HoldsStill(build_propagator(config, []), True)
+    propagator = _HoldsStill(build_propagator(config, []), still)
     pipeline.manager = TrackManager(propagator, config.track, {"W": "blur"})
     no_finds = lambda *_: None  # noqa: E731
     pipeline.lost = LostTracks(pipeline.manager, propagator, no_finds, config.track.match_iou)
@@ -189,6 +185,17 @@ def test_an_overlay_found_just_after_a_cut_covers_the_shot_before(real_media, re
     bug = RegionMask.from_dense(np.pad(np.ones((30, 60), bool), ((10, 232), (570, 10))))
     found = lambda k: [bug] if k.index >= reported else []  # noqa: E731
     pipeline._detect = lambda keys: [detections_from(found(k)) for k in keys]
+    return pipeline, bug
+
+
+@pytest.mark.parametrize(("reported", "first"), [(30, 12), (42, 24), (54, 30)])
+def test_an_overlay_found_just_after_a_cut_covers_the_shot_before(real_media, reported, first):
+    # bikes.mp4 cuts at frame 30; keyframes at 0, 12, 24, 30 (the cut's), 42, 54. A fixed bug
+    # first reported on keyframe ``reported`` was shown by the two keyframes before it (the
+    # overlay matcher confirms a place on the third): held still, it goes back to the older of
+    # them, into the shot before the cut as a track of its own (no track crosses a cut) when
+    # that keyframe lies there.
+    pipeline, bug = _bug_pipeline(True, reported)
     with VideoReader(VIDEOS / "bikes.mp4") as reader:
         frames = (f for f in reader.frames() if f.index < 60)
         out = {f.index: masks for f, masks, _ in pipeline._tracked(frames)}
@@ -207,17 +214,7 @@ def test_an_overlay_first_found_on_a_cuts_keyframe_covers_the_shot_before(real_m
     # third keyframe: 12 and 24 showed it). A mask the tracker holds still also goes back into
     # the shot before, from keyframe 12, as a track of its own (no track crosses a cut); any
     # other track starts at the cut.
-    config = PipelineConfig(change_keyframes=False)
-    config.track.lookback_keyframes = 2
-    pipeline = Pipeline(Job(VIDEOS / "bikes.mp4", None, [BrandCue("W", "blur")], config))
-    propagator = _HoldsStill(build_propagator(config, []), still)
-    pipeline.manager = TrackManager(propagator, config.track, {"W": "blur"})
-    no_finds = lambda *_: None  # noqa: E731
-    pipeline.lost = LostTracks(pipeline.manager, propagator, no_finds, config.track.match_iou)
-    pipeline.lookback = LookBack(pipeline.manager, 2)
-    pipeline.detectors = []
-    bug = RegionMask.from_dense(np.pad(np.ones((30, 60), bool), ((10, 232), (570, 10))))
-    pipeline._detect = lambda keys: [detections_from([bug] if k.index >= 30 else []) for k in keys]
+    pipeline, bug = _bug_pipeline(still, 30)
     with VideoReader(VIDEOS / "bikes.mp4") as reader:
         frames = (f for f in reader.frames() if f.index < 42)
         out = {f.index: masks for f, masks, _ in pipeline._tracked(frames)}
