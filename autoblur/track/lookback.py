@@ -66,9 +66,11 @@ class LookBack:
             since: the first frame to give the masks to.
         """
         new = self.manager.new_still
+        if not new:  # most keyframes: nothing to look through
+            return
         frames = [item for held in self._held for item in held] + stretch
         cuts = [i for i, (_, _, cut) in enumerate(frames) if cut]
-        if not new or not cuts:
+        if not cuts:
             return
         shots: list[list[Tracked]] = [[]]
         for item in frames[: cuts[-1]]:
