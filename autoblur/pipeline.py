@@ -287,8 +287,8 @@ class Pipeline:
     ) -> Iterator[tuple[VideoFrame, FrameMasks, bool]]:
         """Frames in order with their track masks and whether they follow a cut.
 
-        Keyframes come every N frames, at cuts, and where something new appeared on the
-        picture (:class:`~autoblur.keyframes.change.ChangeTrigger`, config ``change_keyframes``).
+        Keyframes come on every Nth frame of the file (index a multiple of N), at cuts, and
+        where something new appeared on the picture (:class:`~autoblur.keyframes.change.ChangeTrigger`, config ``change_keyframes``).
 
         A scan may space its keyframes out to ``scan_idle_keyframe_interval`` while no brand is
         on screen (off by default: an appearance shorter than that can be missed); the backward
@@ -318,7 +318,13 @@ class Pipeline:
             idle_interval = self.config.scan_idle_keyframe_interval
             if scanning and idle_interval and not self.manager.active:
                 interval = max(interval, idle_interval)
-            if last_key is None or cut or appeared or since >= interval:
+            # Regular keyframes sit on the frames whose index the interval divides (unless a
+            # cut or an appearance took one less than half an interval before), so that what
+            # came long before does not move them: a piece of a long file read from the middle
+            # of a shot has the same keyframes as one process. No keyframe is more than 1.5
+            # intervals after the one before.
+            on_grid = frame.index % interval == 0 and since >= max(1, interval // 2)
+            if last_key is None or cut or appeared or on_grid:
                 if trigger is not None:
                     trigger.keyframe()
                 if appeared and not cut and since < interval:
