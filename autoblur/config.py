@@ -238,6 +238,15 @@ class EncodeConfig(_Strict):
     )
 
 
+class ChunkConfig(_Strict):
+    """Splitting a long file's scan into pieces run side by side (``autoblur.chunks``)."""
+
+    seconds: float = Field(60.0, gt=0, description="the wanted length of a piece")
+    min_seconds: float = Field(
+        180.0, ge=0, description="files up to this long are scanned in one piece"
+    )
+
+
 class PipelineConfig(_Strict):
     """Everything a run needs besides its inputs."""
 
@@ -261,6 +270,7 @@ class PipelineConfig(_Strict):
     remove: RemoveConfig = RemoveConfig()
     encode: EncodeConfig = EncodeConfig()
     verify: VerifyConfig = VerifyConfig()
+    chunk: ChunkConfig = ChunkConfig()
 
 
 def preset_names() -> list[str]:

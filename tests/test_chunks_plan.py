@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from autoblur.chunks import FrameIndex, plan_chunks, read_frame_index
-from autoblur.chunks.plan import overlap_frames
+from autoblur.chunks.plan import overlap_frames, past_cut_frames
 from autoblur.config import PipelineConfig
 from autoblur.io import VideoReader
 from bench.make_io_corpus import clip_frames, write_case
@@ -54,12 +54,18 @@ def test_a_cut_near_the_length_is_taken_and_no_overlap_crosses_a_cut():
     assert [p.start for p in plan.pieces] == [0, 440, 1000]
     assert [p.starts_at for p in plan.pieces] == ["file start", "cut", "cut"]
     first, second, third = plan.pieces
-    assert first.lead_out == 0 and second.lead_in == 0  # the border is a cut
-    assert second.lead_out == 0 and third.lead_in == 0
-    # A cut inside a piece bounds nothing; one inside the overlap stops it there.
+    # The border is a cut: no lead-in; the lead-out reads the cut's frame and the keyframes
+    # after it that confirm an overlay (2 x 12 + 1 frames with the defaults).
+    assert past_cut_frames(CONFIG) == 25
+    assert first.lead_out == 25 and second.lead_in == 0
+    assert second.lead_out == 25 and third.lead_in == 0
+    # A cut inside a piece bounds nothing; one inside the overlap stops the lead-in there,
+    # and the lead-out 25 frames past it.
     plan = plan_chunks(index_of(1500, list(range(0, 1500, 25))), 20, CONFIG, cuts=[480])
     assert plan.pieces[1].start == 500
     assert plan.pieces[1].lead_in == 20 and plan.pieces[0].lead_out == OVERLAP
+    plan = plan_chunks(index_of(1500, list(range(0, 1500, 25))), 20, CONFIG, cuts=[540])
+    assert plan.pieces[0].lead_out == 40 + 25
 
 
 def test_the_last_piece_is_never_under_half_the_length_and_long_gops_move_the_border():

@@ -68,11 +68,25 @@ def test_only_the_serve_command_starts_the_service(graph):
 
 def test_the_pipeline_is_run_from_above_only(graph):
     importers = set(graph.find_modules_that_directly_import("autoblur.pipeline"))
-    assert importers <= {"autoblur.batch.runner", "autoblur.cli.common", "autoblur.service.tasks"}
+    # The workflows that run it: the command line, a batch, the service's tasks, and the
+    # pieces of a long file.
+    assert importers <= {
+        "autoblur.batch.runner",
+        "autoblur.chunks.piece",
+        "autoblur.chunks.runner",
+        "autoblur.cli.common",
+        "autoblur.service.tasks",
+    }
 
 
 def test_detectors_know_nothing_of_the_workflows(graph):
-    workflows = ("autoblur.pipeline", "autoblur.verify", "autoblur.review", "autoblur.report")
+    workflows = (
+        "autoblur.pipeline",
+        "autoblur.verify",
+        "autoblur.review",
+        "autoblur.report",
+        "autoblur.chunks",
+    )
     reaching = [
         (module, workflow)
         for module in sorted(m for m in graph.modules if _within(m, "detectors"))

@@ -5,7 +5,8 @@ closed GOP's keyframe for long-GOP codecs (the keyframe is the first frame shown
 at any frame of an intra-only stream. Among those, a scene cut near the wanted length is
 taken first (tracks end at cuts, so nothing crosses the border); otherwise the start nearest
 the wanted length. A piece reads ``lead_in`` frames before its first written frame and
-``lead_out`` after its last (never across a cut), so that a logo crossing the border is
+``lead_out`` after its last (the lead-in never across a cut, the lead-out only as far as
+the keyframes that confirm an overlay after one), so that a logo crossing the border is
 detected, tracked back and filled with the same frames around it as in one process.
 
 The plan is read from the packets alone (no decoding): a two-hour file is indexed in seconds.
@@ -21,9 +22,11 @@ from pathlib import Path
 
 import av
 
+from autoblur.chunks.cuts import CutSource, KnownCuts
 from autoblur.config import PipelineConfig
 from autoblur.errors import VideoError
 from autoblur.io.streams import main_video_stream
+from detectors.overlay import STEADY_KEYFRAMES
 
 
 @dataclass(frozen=True)
@@ -147,11 +150,20 @@ def overlap_frames(config: PipelineConfig) -> int:
     return (config.track.lookback_keyframes + 1) * stretch + config.remove.temporal_window
 
 
+def past_cut_frames(config: PipelineConfig) -> int:
+    """Frames a piece reads past a cut after its end.
+
+    The cut's keyframe and the keyframes after it on which an overlay seen across the cut is
+    confirmed.
+    """
+    return (STEADY_KEYFRAMES - 1) * config.keyframe_interval + 1
+
+
 def plan_chunks(
     index: FrameIndex,
     seconds: float,
     config: PipelineConfig,
-    cuts: Iterable[int] = (),
+    cuts: Iterable[int] | CutSource = (),
 ) -> ChunkPlan:
     """Split ``index``'s frames into pieces of about ``seconds``.
 
@@ -159,19 +171,27 @@ def plan_chunks(
         index: the video's frames (``read_frame_index``).
         seconds: the wanted length of a piece; 0 or more than the file: one piece.
         config: where the overlap comes from (``overlap_frames``).
-        cuts: display indices of scene cuts known beforehand (a scan's report); a border
-            is put on one where a piece may start there, and no overlap crosses one.
+        cuts: display indices of scene cuts known beforehand (a scan's report), or where to
+            ask for them (:class:`~autoblur.chunks.cuts.CutScanner` decodes the stretches
+            asked about); a border is put on one where a piece may start there, and no
+            overlap crosses one.
     """
+    source = cuts if hasattr(cuts, "between") else KnownCuts(cuts)
     total = len(index.times)
-    cut_starts = sorted(set(cuts) & set(index.starts))
-    all_cuts = sorted(set(cuts))
+    overlap = overlap_frames(config)
     borders = [0]
+    starts = set(index.starts)
     if seconds > 0:
         wanted = max(1, round(seconds * index.fps))
         while total - borders[-1] > wanted * 3 // 2:  # no last piece under half the length
             target = borders[-1] + wanted
             low, high = borders[-1] + wanted // 2, min(total - wanted // 2, target + wanted // 2)
-            near = _within(cut_starts, low, high) or _within(index.starts, low, high)
+            # Cuts are looked for only near the wanted length (a stretch of the overlap or an
+            # eighth of a piece on each side): the frames a scanner decodes before the pieces.
+            reach = max(overlap, wanted // 8)
+            seen = source.between(max(low, target - reach), min(high, target + reach))
+            near = _within(sorted(set(seen) & starts), low, high)
+            near = near or _within(index.starts, low, high)
             if not near:  # a GOP longer than half a piece: the next place a piece may start
                 after = bisect_right(index.starts, borders[-1])
                 later = index.starts[after : after + 1]
@@ -180,18 +200,21 @@ def plan_chunks(
                 near = later
             borders.append(min(near, key=lambda s: (abs(s - target), s)))
     borders.append(total)
-    overlap = overlap_frames(config)
     pieces = []
     for k, (start, end) in enumerate(zip(borders, borders[1:], strict=False)):
-        # No overlap across a cut: the last cut at or before the start, the first at or after
-        # the end.
-        before = ([0, *all_cuts])[bisect_right(all_cuts, start)]
-        after = ([*all_cuts, total])[bisect_left(all_cuts, end)]
+        # No lead-in across a cut: from the last cut at or before the start. The lead-out
+        # stops at the first cut at or after the end, plus the keyframes after it that confirm
+        # an overlay (one found there covers the shot before, as in one process); reading the
+        # cut's frame also ends the tracks there as one process does.
+        before = max(source.between(start - overlap, start), default=0)
+        after = min(source.between(end, end + overlap), default=total)
         lead_in = min(overlap, start - before)
         lead_out = min(overlap, after - end)
+        if after < total:
+            lead_out = min(after - end + past_cut_frames(config), total - end)
         if start == 0:
             reason = "file start"
-        elif start in all_cuts:
+        elif source.between(start, start):
             reason = "cut"
         else:
             reason = "frame" if index.intra_only else "closed GOP"

@@ -7,25 +7,47 @@ from typing import Any
 
 import click
 
-from autoblur.cli.common import build_job, execute, handle_errors, shared_options, summary_line
+from autoblur.chunks.runner import default_jobs, scan_in_pieces
+from autoblur.cli.common import Bar, build_job, handle_errors, shared_options, summary_line
 from autoblur.exit_codes import ExitCode
+from autoblur.report.html import write_video_html
 
 
 @click.command()
 @shared_options
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    help="Processes that scan the pieces of a long file side by side (default: the cores).",
+)
+@click.option(
+    "--chunk-seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Split the file into pieces of about this many seconds, at scene cuts where there "
+    "are any (default: chunk.seconds of the config, for files longer than chunk.min_seconds).",
+)
 @handle_errors
-def scan(**options: Any) -> int:
+def scan(jobs: int | None, chunk_seconds: float | None, **options: Any) -> int:
     """Detect and track brands in INPUT_PATH without writing video.
 
     Exit code 0 when nothing was found, 1 when brands were found.
     """
     quiet = options["quiet"]
     job = build_job(options, None, {})
-    report = execute(job, "scanning", quiet, options["html_path"])
+    bar = Bar("scanning", quiet)
+    try:
+        report = scan_in_pieces(job, jobs or default_jobs(), bar, chunk_seconds)
+    finally:
+        bar.close()
+    if options["html_path"] is not None:
+        write_video_html(options["html_path"], report)
     if options["report_path"] is None and not quiet:
         click.echo(
             json.dumps({k: report[k] for k in ("brands_found", "occurrences", "tracks")}, indent=2)
         )
     if not quiet:
-        click.echo(f"autoblur: scanned {job.input_path}: {summary_line(report)}", err=True)
+        chunks = report.get("chunks")
+        split = f" in {len(chunks['pieces'])} pieces, {chunks['jobs']} processes" if chunks else ""
+        line = f"autoblur: scanned {job.input_path}{split}: {summary_line(report)}"
+        click.echo(line, err=True)
     return ExitCode.FOUND if report["tracks"] else 0

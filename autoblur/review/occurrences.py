@@ -99,7 +99,7 @@ class Occurrence:
         return entry
 
 
-def _overlap(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> float:
+def overlap(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> float:
     """Intersection over the smaller box's area, for two [x0, y0, x1, y1] boxes."""
     iw = min(a_xyxy[2], b_xyxy[2]) - max(a_xyxy[0], b_xyxy[0])
     ih = min(a_xyxy[3], b_xyxy[3]) - max(a_xyxy[1], b_xyxy[1])
@@ -113,11 +113,11 @@ def _same_mark(a: dict[int, np.ndarray], b: dict[int, np.ndarray]) -> bool:
     """Whether two tracks' per-frame boxes show one mark: overlap where they meet in time."""
     shared = a.keys() & b.keys()
     if shared:
-        return max(_overlap(a[f], b[f]) for f in shared) >= MIN_OVERLAP
+        return max(overlap(a[f], b[f]) for f in shared) >= MIN_OVERLAP
     _, frame_a, frame_b = min(
         (abs(fa - fb), fa, fb) for fa in (min(a), max(a)) for fb in (min(b), max(b))
     )  # where one ends and the other starts
-    return _overlap(a[frame_a], b[frame_b]) >= MIN_OVERLAP
+    return overlap(a[frame_a], b[frame_b]) >= MIN_OVERLAP
 
 
 # Detectors that find a reference logo image (SIFT for textured marks, flat for flat ones):

@@ -1,0 +1,164 @@
+"""A scan split into pieces run side by side: plan, run each piece in a process, join.
+
+The plan (:mod:`autoblur.chunks.plan`) puts the borders on scene cuts near the wanted length
+where decoding can begin there (found by :class:`~autoblur.chunks.cuts.CutScanner`, which
+decodes only the frames around the places it considers), otherwise on a closed GOP. Each
+piece runs in a worker process (:mod:`autoblur.chunks.piece`); a piece whose process dies or
+fails is run again alone, up to ``ATTEMPTS`` times. The report and the saved masks are written
+only once every piece has finished, to temporary names renamed into place.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from bisect import bisect_right
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from pathlib import Path
+
+from autoblur.chunks import piece as piece_module
+from autoblur.chunks.cuts import CutScanner
+from autoblur.chunks.merge import merge_pieces
+from autoblur.chunks.piece import PieceResult
+from autoblur.chunks.plan import ChunkPlan, FrameIndex, Piece, plan_chunks, read_frame_index
+from autoblur.errors import AutoblurError, ConfigError, VideoError
+from autoblur.io import VideoReader
+from autoblur.job import Job, check_paths
+from autoblur.pipeline import Pipeline
+from autoblur.progress import Progress, Silent
+from autoblur.remove.worker import share_cores
+from autoblur.report.build import write_json_atomic
+from autoblur.review.saved_detections import masks_path_for
+
+ATTEMPTS = 3  # runs of one piece before the scan fails
+
+
+def plan_file(job: Job, seconds: float) -> tuple[FrameIndex, ChunkPlan, int]:
+    """The input's frame index and plan of pieces of about ``seconds``.
+
+    Also the number of frames decoded to find the cuts near the borders.
+    """
+    index = read_frame_index(job.input_path)
+    scanner = CutScanner(job.input_path, index.times, index.starts, job.config.scene_cut)
+    plan = plan_chunks(index, seconds, job.config, scanner)
+    return index, plan, scanner.frames_decoded
+
+
+def scan_in_pieces(
+    job: Job, jobs: int, progress: Progress | None = None, seconds: float | None = None
+) -> dict:
+    """Scan ``job`` (no output video) in pieces run on ``jobs`` processes.
+
+    Args:
+        job: the scan.
+        jobs: processes side by side.
+        progress: told of each piece's frames as it finishes.
+        seconds: the wanted length of a piece; None: ``chunk.seconds`` of the config, and
+            only a file longer than ``chunk.min_seconds`` scanned on more than one process
+            is split.
+
+    A file not split is scanned as usual, in this process. The report of a split one gets a
+    ``chunks`` entry with the plan.
+
+    Raises:
+        AutoblurError: bad input or config (not retried), or a piece that failed
+            ``ATTEMPTS`` times; nothing is left half-written.
+    """
+    if job.output_path is not None:
+        raise ConfigError("only a scan is split into pieces (no output video)")
+    progress = progress or Silent()
+    check_paths(job)
+    started = time.perf_counter()
+    chunk = job.config.chunk
+    if seconds is None:
+        with VideoReader(job.input_path) as reader:
+            duration = reader.info.duration_s
+        if jobs <= 1 or job.masks_dir is not None or not duration or duration <= chunk.min_seconds:
+            return Pipeline(job, progress).run()
+    if job.masks_dir is not None:
+        raise ConfigError("--masks writes one folder in one process: scan without --chunk-seconds")
+    index, plan, cut_frames = plan_file(job, seconds or chunk.seconds)
+    if len(plan.pieces) == 1:
+        return Pipeline(job, progress).run()
+    with VideoReader(job.input_path) as reader:
+        info = reader.info
+    progress.start(plan.frames)
+    masks_final = masks_path_for(job.report_path) if job.report_path is not None else None
+    where = job.report_path.parent if job.report_path is not None else None
+    with tempfile.TemporaryDirectory(prefix=".autoblur-pieces-", dir=where) as work:
+        tasks = [
+            (
+                piece,
+                _begin(index, piece),
+                Path(work) / f"piece{piece.index:04d}.masks.npz" if masks_final else None,
+            )
+            for piece in plan.pieces
+        ]
+        results, reruns = _run_all(job, tasks, jobs, progress)
+        report = merge_pieces(job, info, plan, results, time.perf_counter() - started, masks_final)
+    report["chunks"] |= {"jobs": jobs, "reruns": reruns, "frames_decoded_for_cuts": cut_frames}
+    if job.report_path is not None:
+        write_json_atomic(job.report_path, report)
+    return report
+
+
+def _begin(index: FrameIndex, piece: Piece) -> tuple[int, int]:
+    """Where decoding begins for ``piece``: the last start at or before its first lead frame."""
+    first = piece.start - piece.lead_in
+    begin = index.starts[bisect_right(index.starts, first) - 1]
+    return begin, index.times[begin]
+
+
+def _run_all(
+    job: Job,
+    tasks: list[tuple[Piece, tuple[int, int], Path | None]],
+    jobs: int,
+    progress: Progress,
+) -> tuple[list[PieceResult], int]:
+    """Every piece's result in plan order, and the number of runs again (of failed pieces)."""
+    results: dict[int, PieceResult] = {}
+    attempts = dict.fromkeys(range(len(tasks)), 0)
+    pending = list(range(len(tasks)))
+    while pending:
+        workers = min(jobs, len(pending))
+        with ProcessPoolExecutor(
+            max_workers=workers, initializer=share_cores, initargs=(workers,)
+        ) as pool:
+            futures: dict[Future, int] = {
+                pool.submit(piece_module.run_piece, job, *tasks[k]): k for k in pending
+            }
+            pending = []
+            waiting = set(futures)
+            try:
+                while waiting:
+                    done, waiting = wait(waiting, timeout=1.0, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        k = futures[future]
+                        try:
+                            results[k] = future.result()
+                        except AutoblurError:
+                            raise  # the input or the config: running it again changes nothing
+                        except Exception as exc:  # a crash, or the process killed
+                            attempts[k] += 1
+                            if attempts[k] >= ATTEMPTS:
+                                piece = tasks[k][0]
+                                raise VideoError(
+                                    f"{job.input_path}: piece {k} (frames {piece.start}-"
+                                    f"{piece.end - 1}) failed {ATTEMPTS} times, last: "
+                                    f"{type(exc).__name__}: {exc}"
+                                ) from None
+                            pending.append(k)
+                        else:
+                            progress.advance(results[k].frames)
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+    return [results[k] for k in range(len(tasks))], sum(attempts.values())
+
+
+def default_jobs() -> int:
+    """The cores free to this process."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
