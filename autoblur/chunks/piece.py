@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from autoblur.io import VideoFrame, VideoReader
 from autoblur.io.format_plan import planned_format
 from autoblur.job import Job
 from autoblur.pipeline import Pipeline
+from autoblur.progress import Progress
 from autoblur.remove.mask_folder import MaskFolder
 from autoblur.review.saved_detections import MaskWriter
 from autoblur.track.manager import Track
@@ -69,12 +71,18 @@ class PiecePipeline(Pipeline):
         begin: a frame where decoding can begin at or before the piece's first lead frame,
             with its presentation time.
         masks_path: where to save the masks of the piece's own frames; None: nowhere.
+        progress: told of each of the piece's own frames once done.
     """
 
     def __init__(
-        self, job: Job, piece: Piece, begin: tuple[int, int], masks_path: Path | None
+        self,
+        job: Job,
+        piece: Piece,
+        begin: tuple[int, int],
+        masks_path: Path | None,
+        progress: Progress | None = None,
     ) -> None:
-        super().__init__(job)
+        super().__init__(job, progress)
         self.piece = piece
         self.begin = begin
         self.masks_path = masks_path
@@ -85,8 +93,9 @@ class PiecePipeline(Pipeline):
         self.output_format = planned_format(self.job.input_path, self.config.encode)
         if self.masks_path is not None:
             self.saved = _OwnFrames(self.masks_path, self.piece)
-        for _ in self._masked_frames(self._read(reader)):
-            pass
+        for item in self._masked_frames(self._read(reader)):
+            if self.piece.start <= item.frame.index < self.piece.end:
+                self.progress.advance(1)
         return len(self.times)
 
     def _read(self, reader: VideoReader) -> Iterator[VideoFrame]:
@@ -160,11 +169,43 @@ class _OwnFrames(MaskWriter):
             super().add(frame_idx, track_masks)
 
 
+class QueuedProgress:
+    """A piece's progress, sent to the process that runs the pieces as (piece, frames done).
+
+    The first message, (piece, 0), says that the piece has begun.
+    """
+
+    EVERY = 25  # frames between messages
+
+    def __init__(self, queue: Any, piece: int) -> None:
+        self.queue = queue
+        self.piece = piece
+        self.done = self.sent = 0
+
+    def start(self, total_frames: int | None) -> None:
+        """The piece has begun."""
+        self.queue.put((self.piece, 0))
+
+    def advance(self, frames: int) -> None:
+        """Send the frames done now and then."""
+        self.done += frames
+        if self.done - self.sent >= self.EVERY:
+            self.queue.put((self.piece, self.done))
+            self.sent = self.done
+
+    def note(self, message: str) -> None:
+        """The notices come back with the result."""
+
+
 def run_piece(
-    job: Job, piece: Piece, begin: tuple[int, int], masks_path: Path | None
+    job: Job, piece: Piece, begin: tuple[int, int], masks_path: Path | None, queue: Any = None
 ) -> PieceResult:
-    """Run one piece (in a worker process) and return what it keeps."""
+    """Run one piece (in a worker process) and return what it keeps.
+
+    With ``queue``, the piece's progress goes there (:class:`QueuedProgress`).
+    """
     job = dataclasses.replace(job, output_path=None, report_path=None, notices=list(job.notices))
-    pipeline = PiecePipeline(job, piece, begin, masks_path)
+    progress = QueuedProgress(queue, piece.index) if queue is not None else None
+    pipeline = PiecePipeline(job, piece, begin, masks_path, progress)
     report = pipeline.run()
     return pipeline.result((report["input"]["height"], report["input"]["width"]))

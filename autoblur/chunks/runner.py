@@ -10,11 +10,13 @@ only once every piece has finished, to temporary names renamed into place.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import tempfile
 import time
 from bisect import bisect_right
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from autoblur.chunks import piece as piece_module
@@ -116,44 +118,65 @@ def _run_all(
     jobs: int,
     progress: Progress,
 ) -> tuple[list[PieceResult], int]:
-    """Every piece's result in plan order, and the number of runs again (of failed pieces)."""
+    """Every piece's result in plan order, and the number of runs again (of failed pieces).
+
+    A piece is charged a run when it failed after it had begun: when a process dies, the pool
+    breaks and every piece in it fails too; those running (the dead one among them) are
+    charged, those still waiting are only submitted again.
+    """
     results: dict[int, PieceResult] = {}
     attempts = dict.fromkeys(range(len(tasks)), 0)
+    counted = dict.fromkeys(range(len(tasks)), 0)  # frames of each piece on the bar
     pending = list(range(len(tasks)))
-    while pending:
-        workers = min(jobs, len(pending))
-        with ProcessPoolExecutor(
-            max_workers=workers, initializer=share_cores, initargs=(workers,)
-        ) as pool:
-            futures: dict[Future, int] = {
-                pool.submit(piece_module.run_piece, job, *tasks[k]): k for k in pending
-            }
-            pending = []
-            waiting = set(futures)
-            try:
-                while waiting:
-                    done, waiting = wait(waiting, timeout=1.0, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        k = futures[future]
-                        try:
-                            results[k] = future.result()
-                        except AutoblurError:
-                            raise  # the input or the config: running it again changes nothing
-                        except Exception as exc:  # a crash, or the process killed
-                            attempts[k] += 1
-                            if attempts[k] >= ATTEMPTS:
-                                piece = tasks[k][0]
-                                raise VideoError(
-                                    f"{job.input_path}: piece {k} (frames {piece.start}-"
-                                    f"{piece.end - 1}) failed {ATTEMPTS} times, last: "
-                                    f"{type(exc).__name__}: {exc}"
-                                ) from None
-                            pending.append(k)
-                        else:
-                            progress.advance(results[k].frames)
-            except BaseException:
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
+    with multiprocessing.Manager() as manager:
+        queue = manager.Queue()
+
+        def drain(begun: set[int]) -> None:
+            while not queue.empty():
+                k, done = queue.get()
+                begun.add(k)
+                if done > counted[k]:
+                    progress.advance(done - counted[k])
+                    counted[k] = done
+
+        while pending:
+            begun: set[int] = set()
+            workers = min(jobs, len(pending))
+            with ProcessPoolExecutor(
+                max_workers=workers, initializer=share_cores, initargs=(workers,)
+            ) as pool:
+                futures: dict[Future, int] = {
+                    pool.submit(piece_module.run_piece, job, *tasks[k], queue): k for k in pending
+                }
+                pending = []
+                waiting = set(futures)
+                try:
+                    while waiting:
+                        done, waiting = wait(waiting, timeout=1.0, return_when=FIRST_COMPLETED)
+                        drain(begun)
+                        for future in done:
+                            k = futures[future]
+                            try:
+                                results[k] = future.result()
+                            except AutoblurError:
+                                raise  # the input or the config: another run changes nothing
+                            except Exception as exc:  # a crash, or its process killed
+                                if k in begun or not isinstance(exc, BrokenProcessPool):
+                                    attempts[k] += 1
+                                if attempts[k] >= ATTEMPTS:
+                                    piece = tasks[k][0]
+                                    raise VideoError(
+                                        f"{job.input_path}: piece {k} (frames {piece.start}-"
+                                        f"{piece.end - 1}) failed {ATTEMPTS} times, last: "
+                                        f"{type(exc).__name__}: {exc}"
+                                    ) from None
+                                pending.append(k)
+                            else:
+                                progress.advance(max(0, results[k].frames - counted[k]))
+                                counted[k] = max(counted[k], results[k].frames)
+                except BaseException:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
     return [results[k] for k in range(len(tasks))], sum(attempts.values())
 
 
