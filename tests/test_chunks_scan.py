@@ -6,8 +6,11 @@ so the plan has a border on the cut and borders in the middle of the logo's appe
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -60,6 +63,13 @@ def long_gop(tmp_path_factory) -> Path:
 def intra_only(tmp_path_factory) -> Path:
     """An intra-only master (FFV1): 45 + 40 frames."""
     return write_case("ffv1", tmp_path_factory.mktemp("intra"), _frames(45, 40))
+
+
+@pytest.fixture(scope="module")
+def intra_one(intra_only, tmp_path_factory) -> tuple[dict, Path]:
+    """The intra-only master scanned in one process: its report and the report's path."""
+    path = tmp_path_factory.mktemp("intra_one") / "one.json"
+    return scan_in_pieces(_job(intra_only, path), jobs=1), path
 
 
 def _job(clip: Path, report: Path) -> Job:
@@ -153,10 +163,9 @@ class Recorded:
 
 
 def test_an_intra_only_master_split_anywhere_with_a_killed_piece_run_again(
-    intra_only, tmp_path, monkeypatch
+    intra_only, intra_one, tmp_path, monkeypatch
 ):
-    one_path = tmp_path / "one.json"
-    one = scan_in_pieces(_job(intra_only, one_path), jobs=1)
+    one, one_path = intra_one
     split_path = tmp_path / "split.json"
     monkeypatch.setenv("AUTOBLUR_TEST_MARKER", str(tmp_path / "died"))
     monkeypatch.setattr(piece_module.PiecePipeline, "_save_detections", _dies_once)
@@ -173,4 +182,23 @@ def test_an_intra_only_master_split_anywhere_with_a_killed_piece_run_again(
     assert [(p["start"], p["starts_at"]) for p in pieces] == [
         (0, "file start"), (25, "frame"), (45, "cut"), (70, "frame")
     ]  # fmt: skip
+    _same_scan(one, one_path, split, split_path)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("ray") is None,
+    reason="needs the cluster extra (Ray): pip install -e '.[test,cluster]'",
+)
+def test_pieces_on_ray_scan_as_one_process(intra_only, intra_one, tmp_path):
+    one, one_path = intra_one
+    split_path = tmp_path / "ray.json"
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # a local instance
+    done = subprocess.run(
+        [sys.executable, "-m", "autoblur", "scan", str(intra_only), "--logo", str(LOGO),
+         "--report", str(split_path), "--chunk-seconds", "1", "--executor", "ray", "-q"],
+        capture_output=True, text=True, timeout=600, env=env, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr[-2000:]  # brands found
+    split = json.loads(split_path.read_text())
+    assert split["chunks"]["executor"] == "ray" and len(split["chunks"]["pieces"]) == 4
     _same_scan(one, one_path, split, split_path)

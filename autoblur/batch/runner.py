@@ -14,6 +14,7 @@ from typing import Any
 
 from autoblur.batch.items import BatchItem
 from autoblur.batch.state import BatchState, file_digest, rules_digest
+from autoblur.cluster import start_ray
 from autoblur.config import PipelineConfig
 from autoblur.errors import AutoblurError, ConfigError
 from autoblur.exit_codes import ExitCode
@@ -144,23 +145,7 @@ def _local_results(pending: list[BatchItem], options: BatchOptions) -> Iterator[
 
 
 def _ray_results(pending: list[BatchItem], options: BatchOptions) -> Iterator[dict]:
-    try:
-        import ray
-    except ImportError:
-        raise ConfigError(
-            "--executor ray needs Ray: pip install 'autoblur[cluster]' (or pip install ray)"
-        ) from None
-    cluster = os.environ.get("RAY_ADDRESS")
-    ray.init(
-        # "local": a new instance, never the cluster that Ray's ray_current_cluster file names
-        # (a stale one there made ray.init() wait for a dead head node), on the loopback
-        # interface: a local instance has no reason to listen on the network.
-        address=cluster or "local",
-        **({} if cluster else {"_node_ip_address": "127.0.0.1"}),
-        ignore_reinit_error=True,
-        include_dashboard=False,
-        log_to_driver=False,
-    )
+    ray = start_ray()
     remote = ray.remote(num_cpus=1, num_gpus=options.gpus_per_task)(run_item)
     waiting = [remote.remote(item, options) for item in pending]
     try:

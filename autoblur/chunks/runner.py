@@ -15,15 +15,18 @@ import os
 import tempfile
 import time
 from bisect import bisect_right
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import Any
 
 from autoblur.chunks import piece as piece_module
 from autoblur.chunks.cuts import CutScanner
 from autoblur.chunks.merge import merge_pieces
 from autoblur.chunks.piece import PieceResult
 from autoblur.chunks.plan import ChunkPlan, FrameIndex, Piece, plan_chunks, read_frame_index
+from autoblur.cluster import start_ray
 from autoblur.errors import AutoblurError, ConfigError, VideoError
 from autoblur.io import VideoReader
 from autoblur.job import Job, check_paths
@@ -48,7 +51,11 @@ def plan_file(job: Job, seconds: float) -> tuple[FrameIndex, ChunkPlan, int]:
 
 
 def scan_in_pieces(
-    job: Job, jobs: int, progress: Progress | None = None, seconds: float | None = None
+    job: Job,
+    jobs: int,
+    progress: Progress | None = None,
+    seconds: float | None = None,
+    executor: str = "local",
 ) -> dict:
     """Scan ``job`` (no output video) in pieces run on ``jobs`` processes.
 
@@ -58,7 +65,9 @@ def scan_in_pieces(
         progress: told of each piece's frames as it finishes.
         seconds: the wanted length of a piece; None: ``chunk.seconds`` of the config, and
             only a file longer than ``chunk.min_seconds`` scanned on more than one process
-            is split.
+            (or on Ray) is split.
+        executor: ``local`` (``jobs`` processes here) or ``ray`` (a task per piece on the
+            cluster at ``RAY_ADDRESS``, or on a local Ray instance; ``jobs`` unused).
 
     A file not split is scanned as usual, in this process. The report of a split one gets a
     ``chunks`` entry with the plan.
@@ -76,7 +85,8 @@ def scan_in_pieces(
     if seconds is None:
         with VideoReader(job.input_path) as reader:
             duration = reader.info.duration_s
-        if jobs <= 1 or job.masks_dir is not None or not duration or duration <= chunk.min_seconds:
+        alone = jobs <= 1 and executor != "ray"
+        if alone or job.masks_dir is not None or not duration or duration <= chunk.min_seconds:
             return Pipeline(job, progress).run()
     if job.masks_dir is not None:
         raise ConfigError("--masks writes one folder in one process: scan without --chunk-seconds")
@@ -97,9 +107,17 @@ def scan_in_pieces(
             )
             for piece in plan.pieces
         ]
-        results, reruns = _run_all(job, tasks, jobs, progress)
+        if executor == "ray":
+            results, reruns = _run_on_ray(job, tasks, progress), None
+        else:
+            results, reruns = _run_all(job, tasks, jobs, progress)
         report = merge_pieces(job, info, plan, results, time.perf_counter() - started, masks_final)
-    report["chunks"] |= {"jobs": jobs, "reruns": reruns, "frames_decoded_for_cuts": cut_frames}
+    report["chunks"] |= {
+        "executor": executor,
+        "jobs": jobs if executor == "local" else None,
+        "reruns": reruns,  # None on Ray: it runs a task again itself
+        "frames_decoded_for_cuts": cut_frames,
+    }
     if job.report_path is not None:
         write_json_atomic(job.report_path, report)
     return report
@@ -110,6 +128,28 @@ def _begin(index: FrameIndex, piece: Piece) -> tuple[int, int]:
     first = piece.start - piece.lead_in
     begin = index.starts[bisect_right(index.starts, first) - 1]
     return begin, index.times[begin]
+
+
+class _Tally:
+    """The pieces' frames on the bar, each frame once whatever runs again; who has begun."""
+
+    def __init__(self, progress: Progress, pieces: int) -> None:
+        self.progress = progress
+        self.counted = dict.fromkeys(range(pieces), 0)
+        self.begun: set[int] = set()
+
+    def heard(self, queue: Any, empty: Callable[[], bool]) -> None:
+        """Take every (piece, frames done) message waiting in ``queue``."""
+        while not empty():
+            k, done = queue.get()
+            self.begun.add(k)
+            self.finished(k, done)
+
+    def finished(self, k: int, frames: int) -> None:
+        """Piece ``k`` has done ``frames`` of its own frames."""
+        if frames > self.counted[k]:
+            self.progress.advance(frames - self.counted[k])
+            self.counted[k] = frames
 
 
 def _run_all(
@@ -126,21 +166,12 @@ def _run_all(
     """
     results: dict[int, PieceResult] = {}
     attempts = dict.fromkeys(range(len(tasks)), 0)
-    counted = dict.fromkeys(range(len(tasks)), 0)  # frames of each piece on the bar
+    tally = _Tally(progress, len(tasks))
     pending = list(range(len(tasks)))
     with multiprocessing.Manager() as manager:
         queue = manager.Queue()
-
-        def drain(begun: set[int]) -> None:
-            while not queue.empty():
-                k, done = queue.get()
-                begun.add(k)
-                if done > counted[k]:
-                    progress.advance(done - counted[k])
-                    counted[k] = done
-
         while pending:
-            begun: set[int] = set()
+            tally.begun = set()
             workers = min(jobs, len(pending))
             with ProcessPoolExecutor(
                 max_workers=workers, initializer=share_cores, initargs=(workers,)
@@ -153,7 +184,7 @@ def _run_all(
                 try:
                     while waiting:
                         done, waiting = wait(waiting, timeout=1.0, return_when=FIRST_COMPLETED)
-                        drain(begun)
+                        tally.heard(queue, queue.empty)
                         for future in done:
                             k = futures[future]
                             try:
@@ -161,23 +192,66 @@ def _run_all(
                             except AutoblurError:
                                 raise  # the input or the config: another run changes nothing
                             except Exception as exc:  # a crash, or its process killed
-                                if k in begun or not isinstance(exc, BrokenProcessPool):
+                                if k in tally.begun or not isinstance(exc, BrokenProcessPool):
                                     attempts[k] += 1
                                 if attempts[k] >= ATTEMPTS:
-                                    piece = tasks[k][0]
-                                    raise VideoError(
-                                        f"{job.input_path}: piece {k} (frames {piece.start}-"
-                                        f"{piece.end - 1}) failed {ATTEMPTS} times, last: "
-                                        f"{type(exc).__name__}: {exc}"
-                                    ) from None
+                                    raise _failed(job, tasks[k][0], exc) from None
                                 pending.append(k)
                             else:
-                                progress.advance(max(0, results[k].frames - counted[k]))
-                                counted[k] = max(counted[k], results[k].frames)
+                                tally.finished(k, results[k].frames)
                 except BaseException:
                     pool.shutdown(wait=False, cancel_futures=True)
                     raise
     return [results[k] for k in range(len(tasks))], sum(attempts.values())
+
+
+def _run_on_ray(
+    job: Job, tasks: list[tuple[Piece, tuple[int, int], Path | None]], progress: Progress
+) -> list[PieceResult]:
+    """Every piece's result in plan order, each piece a Ray task (one CPU).
+
+    Ray runs a task again when its worker dies (``ATTEMPTS`` runs in all); the cluster must
+    see the input and the report's folder at the same paths (shared storage).
+    """
+    ray = start_ray()
+    from ray.util.queue import Queue
+
+    queue = Queue()
+    tally = _Tally(progress, len(tasks))
+    remote = ray.remote(num_cpus=1, max_retries=ATTEMPTS - 1)(piece_module.run_piece)
+    refs = {remote.remote(job, *task, queue): k for k, task in enumerate(tasks)}
+    results: dict[int, PieceResult] = {}
+    waiting = list(refs)
+    try:
+        while waiting:
+            done, waiting = ray.wait(waiting, num_returns=1, timeout=1.0)
+            tally.heard(queue, queue.empty)
+            for ref in done:
+                k = refs[ref]
+                try:
+                    results[k] = ray.get(ref)
+                except ray.exceptions.RayError as exc:
+                    cause = getattr(exc, "cause", None)
+                    if isinstance(cause, AutoblurError):
+                        raise cause from None
+                    raise _failed(job, tasks[k][0], cause or exc) from None
+                tally.finished(k, results[k].frames)
+    except BaseException:
+        for ref in waiting:
+            ray.cancel(ref, force=True)
+        raise
+    finally:
+        queue.shutdown()
+    return [results[k] for k in range(len(tasks))]
+
+
+def _failed(job: Job, piece: Piece, exc: BaseException) -> VideoError:
+    """The error of a piece that failed every run."""
+    reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
+    return VideoError(
+        f"{job.input_path}: piece {piece.index} (frames {piece.start}-{piece.end - 1}) failed "
+        f"{ATTEMPTS} times, last: {type(exc).__name__}{': ' + reason if reason else ''}"
+    )
 
 
 def default_jobs() -> int:

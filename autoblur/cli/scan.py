@@ -26,8 +26,16 @@ from autoblur.report.html import write_video_html
     help="Split the file into pieces of about this many seconds, at scene cuts where there "
     "are any (default: chunk.seconds of the config, for files longer than chunk.min_seconds).",
 )
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Where the pieces run: processes here, or Ray tasks on the cluster at RAY_ADDRESS "
+    "(a local Ray instance when unset; the cluster must see the same paths).",
+)
 @handle_errors
-def scan(jobs: int | None, chunk_seconds: float | None, **options: Any) -> int:
+def scan(jobs: int | None, chunk_seconds: float | None, executor: str, **options: Any) -> int:
     """Detect and track brands in INPUT_PATH without writing video.
 
     Exit code 0 when nothing was found, 1 when brands were found.
@@ -36,7 +44,7 @@ def scan(jobs: int | None, chunk_seconds: float | None, **options: Any) -> int:
     job = build_job(options, None, {})
     bar = Bar("scanning", quiet)
     try:
-        report = scan_in_pieces(job, jobs or default_jobs(), bar, chunk_seconds)
+        report = scan_in_pieces(job, jobs or default_jobs(), bar, chunk_seconds, executor)
     finally:
         bar.close()
     if options["html_path"] is not None:
@@ -47,7 +55,8 @@ def scan(jobs: int | None, chunk_seconds: float | None, **options: Any) -> int:
         )
     if not quiet:
         chunks = report.get("chunks")
-        split = f" in {len(chunks['pieces'])} pieces, {chunks['jobs']} processes" if chunks else ""
+        where = f"{chunks['jobs']} processes" if chunks and chunks["jobs"] else "Ray"
+        split = f" in {len(chunks['pieces'])} pieces on {where}" if chunks else ""
         line = f"autoblur: scanned {job.input_path}{split}: {summary_line(report)}"
         click.echo(line, err=True)
     return ExitCode.FOUND if report["tracks"] else 0
