@@ -226,21 +226,35 @@ def _print(results: dict, args: argparse.Namespace) -> None:
               f"{run['same_as_one_process']} | {run['frames_with_other_masks']} |")  # fmt: skip
     j1, j2 = runs["pieces, --jobs 1"]["wall_s"], runs["pieces, --jobs 2"]["wall_s"]
     print(f"\n--jobs 2 over --jobs 1: {j1 / j2:.2f}x (target 1.6x)")
-    # Paper plan: a piece's cost from the one-process split run, the serial parts measured.
+    # Paper plan: a piece's cost from the split run on one process (pieces one after the
+    # other), the parts that do not run side by side (plan, join) measured there too.
     chunks = runs["pieces, --jobs 1"]["chunks"]
     pieces = chunks["pieces"]
-    per_piece = j1 / max(pieces, 1)
-    programme_h = results["frames"] / float(RATE) / 3600
-    print(f"\nPaper plan ({pieces} pieces of {args.chunk_seconds:.0f} s, {per_piece:.1f} s each "
-          f"on one core here; frames read with lead-in/out: {chunks.get('frames_read')} of "
-          f"{results['frames']}; frames decoded to find cuts: "
-          f"{chunks.get('frames_decoded_for_cuts')}):")  # fmt: skip
+    per_piece = chunks["pieces_s"] / max(pieces, 1)
+    serial = chunks["plan_s"] + chunks["join_s"]
+    length = results["frames"] / float(RATE)  # seconds of programme
+    piece_s = length / max(pieces, 1)
+    print(
+        f"\nPaper plan: {pieces} pieces of {piece_s:.0f} s of programme, {per_piece:.1f} s each "
+        f"on one core here; plan {chunks['plan_s']:.1f} s and join {chunks['join_s']:.1f} s "
+        f"per file (not side by side; {chunks['frames_decoded_for_cuts']} frames decoded to "
+        f"find cuts); frames read with the lead frames: {chunks['frames_read']} for "
+        f"{results['frames']}."
+    )
+    hour = 3600 / length  # this file's serial parts scaled to an hour of programme
     for nodes in (1, 8, 64):
-        cores = nodes * 2
-        waves = -(-pieces // cores)
-        wall = waves * per_piece
-        print(f"  {nodes:>2} node(s) of 2 cores: {programme_h * 3600 / wall:.1f} programme-hours "
-              f"per wall hour for this file ({waves} wave(s) of pieces)")  # fmt: skip
+        cores = 2 * nodes
+        # A day's schedule: every file's pieces share the cores; each file's plan and join run
+        # beside other files' pieces, so the cores bound it.
+        schedule = cores * piece_s / per_piece
+        # One hour-long file alone: its plan, then its pieces in waves, then its join.
+        waves = -(-round(3600 / piece_s) // cores)
+        alone = serial * hour + waves * per_piece
+        print(
+            f"  {nodes:>2} node(s) of 2 cores: a day's schedule {schedule:.2f} programme-hours per "
+            f"wall hour; one 60-minute file alone {alone / 60:.1f} min "
+            f"(plan + join {serial * hour / 60:.1f} min of it)"
+        )
 
 
 if __name__ == "__main__":

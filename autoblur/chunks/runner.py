@@ -91,6 +91,7 @@ def scan_in_pieces(
     if job.masks_dir is not None:
         raise ConfigError("--masks writes one folder in one process: scan without --chunk-seconds")
     index, plan, cut_frames = plan_file(job, seconds or chunk.seconds)
+    planned = time.perf_counter()
     if len(plan.pieces) == 1:
         return Pipeline(job, progress).run()
     with VideoReader(job.input_path) as reader:
@@ -111,12 +112,24 @@ def scan_in_pieces(
             results, reruns = _run_on_ray(job, tasks, progress), None
         else:
             results, reruns = _run_all(job, tasks, jobs, progress)
-        report = merge_pieces(job, info, plan, results, time.perf_counter() - started, masks_final)
+        ran = time.perf_counter()
+        report = merge_pieces(job, info, plan, results, ran - started, masks_final)
+        joined = time.perf_counter()
     report["chunks"] |= {
         "executor": executor,
         "jobs": jobs if executor == "local" else None,
         "reruns": reruns,  # None on Ray: it runs a task again itself
         "frames_decoded_for_cuts": cut_frames,
+        # The parts that do not run side by side: the plan (the cuts near the borders) and
+        # the join (the report and the masks' archive).
+        "plan_s": round(planned - started, 3),
+        "pieces_s": round(ran - planned, 3),
+        "join_s": round(joined - ran, 3),
+    }
+    seconds_all = time.perf_counter() - started
+    report["timing"] |= {
+        "seconds": round(seconds_all, 3),
+        "fps": round(report["input"]["frame_count"] / seconds_all, 2),
     }
     if job.report_path is not None:
         write_json_atomic(job.report_path, report)
