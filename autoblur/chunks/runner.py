@@ -21,8 +21,6 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-import cv2
-
 from autoblur.chunks import piece as piece_module
 from autoblur.chunks.cuts import CutScanner
 from autoblur.chunks.merge import merge_pieces
@@ -145,15 +143,6 @@ def _begin(index: FrameIndex, piece: Piece) -> tuple[int, int]:
     return begin, index.times[begin]
 
 
-def _piece_worker(workers: int) -> None:
-    """Give a process that runs pieces beside ``workers - 1`` others its share of the cores.
-
-    For OpenCV's threads, and for inpainting workers (none in a scan).
-    """
-    share_cores(workers)
-    cv2.setNumThreads(max(1, default_jobs() // workers))
-
-
 class _Tally:
     """The pieces' frames on the bar, each frame once whatever runs again; who has begun."""
 
@@ -198,7 +187,7 @@ def _run_all(
             tally.begun = set()
             workers = min(jobs, len(pending))
             with ProcessPoolExecutor(
-                max_workers=workers, initializer=_piece_worker, initargs=(workers,)
+                max_workers=workers, initializer=share_cores, initargs=(workers,)
             ) as pool:
                 futures: dict[Future, int] = {
                     pool.submit(piece_module.run_piece, job, *tasks[k], queue): k for k in pending
