@@ -8,7 +8,7 @@ from autoblur.config import DetectConfig
 from autoblur.errors import ConfigError
 from autoblur.io import VideoReader
 from autoblur.types import BrandCue
-from detectors.logo import LogoDetector, plausible_quad, read_logo, silhouette_of
+from detectors.logo import LogoDetector, _share_inside, plausible_quad, read_logo, silhouette_of
 from tests.conftest import IMAGES, VIDEOS
 
 
@@ -96,6 +96,22 @@ def test_quad_plausibility():
     turned = seen @ np.array([[0.9, -0.44], [0.44, 0.9]]).T
     assert plausible_quad(seen) and plausible_quad(turned)
     assert not plausible_quad(np.array([[1660, 1091], [-636, 46], [157, 38], [2676, 574]], float))
+
+
+def test_a_fit_thrown_mostly_outside_the_frame_is_no_mark(real_media):
+    # A frame of the recall benchmark's bare tree.avi segment (seed 2207): 15 stray matches of
+    # the Google Calendar reference in the foliage fit a homography that puts the 400 px
+    # reference on a quad about five frames wide; its mask was the whole picture, tracked over
+    # 67 frames of a clip with no mark.
+    found = detector("googlecalendar.png").detect(load_rgb("foliage.png"))
+    assert len(found) == 0
+    # What the guard reads: the share of the projected outline inside the frame.
+    thrown = np.array([[-138, 887], [-3, 88], [630, -315], [1616, 731]], float)
+    assert _share_inside(thrown, (640, 480)) < 0.25  # the working scale of a 320x240 frame
+    half_out = np.array([[-50, 0], [50, 0], [50, 100], [-50, 100]], float)
+    assert _share_inside(half_out, (640, 480)) == pytest.approx(0.5)
+    # A real mark, found whole and with a fifth of it still inside at a frame's edge.
+    assert _share_inside(half_out + [100, 100], (640, 480)) == pytest.approx(1.0)
 
 
 def test_unreadable_or_featureless_reference(tmp_path):

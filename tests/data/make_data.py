@@ -30,6 +30,9 @@ COPIED = [
     "images/opencv-logo.png",
 ]
 VTEST_FRAMES = 64
+MARKS = {"brand_marks/googlecalendar.png": "images/googlecalendar.png"}
+# The recall benchmark's case where SIFT fitted a reference onto foliage: seed, case, frame.
+FOLIAGE = (2207, 13, 36)
 
 
 def remux_head(src: Path, dst: Path, frames: int) -> None:
@@ -59,6 +62,34 @@ def main() -> None:
         (HERE / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(args.source / name, HERE / name)
     remux_head(args.source / "videos/vtest.avi", HERE / "videos/vtest.avi", VTEST_FRAMES)
+    for name, kept_as in MARKS.items():
+        shutil.copyfile(args.source / name, HERE / kept_as)
+    foliage_frame(args.source, HERE / "images/foliage.png")
+
+
+def foliage_frame(source: Path, dst: Path) -> None:
+    """Frame ``FOLIAGE`` of the recall benchmark's bare segment of that case, as PNG."""
+    import sys
+    import tempfile
+
+    import cv2
+
+    sys.path.insert(0, str(HERE.parents[1]))
+    from autoblur.io import VideoReader
+    from bench.bench_recall import clips_for
+    from bench.recall_cases import load_marks, make_cases, render_case
+
+    seed, case_index, frame_index = FOLIAGE
+    clips = clips_for(source)
+    case = make_cases(seed, load_marks(source / "brand_marks"), clips)[case_index]
+    with tempfile.TemporaryDirectory() as tmp:
+        rendered = render_case(
+            case, source / "brand_marks" / case.mark, clips[case.clip].path,
+            Path(tmp) / "in.mp4", Path(tmp) / "clean.mp4",
+        )  # fmt: skip
+        with VideoReader(rendered.clean_path) as reader:
+            rgb = next(f.rgb for f in reader.frames() if f.index == frame_index)
+    cv2.imwrite(str(dst), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
 
 
 if __name__ == "__main__":
