@@ -119,11 +119,11 @@ def write_programme(path: Path, data: Path, frames: int) -> list[tuple]:
     return appearances
 
 
-def scan(clip: Path, report: Path, extra: list[str]) -> float:
+def scan(clip: Path, report: Path, data: Path, extra: list[str]) -> float:
     """Wall seconds of ``autoblur scan`` on ``clip`` (report and saved masks at ``report``)."""
     args = [sys.executable, "-m", "autoblur", "scan", str(clip), "-q", "--report", str(report)]
     for mark in MARKS:
-        args += ["--logo", str(DATA / mark)]
+        args += ["--logo", str(data / mark)]
     started = time.perf_counter()
     done = subprocess.run([*args, *extra], cwd=ROOT, capture_output=True, text=True)
     if done.returncode not in (0, 1):
@@ -157,7 +157,6 @@ def summary(report_path: Path) -> tuple:
 
 
 def main() -> None:
-    global DATA
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--minutes", type=float, default=20.0)
@@ -165,13 +164,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    DATA = args.data
     frames = round(args.minutes * 60 * RATE)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         clip = folder / "programme.mp4"
         started = time.perf_counter()
-        appearances = write_programme(clip, DATA, frames)
+        appearances = write_programme(clip, args.data, frames)
         print(f"programme: {frames} frames ({args.minutes} min), {len(appearances)} logo "
               f"appearances, written in {time.perf_counter() - started:.0f} s")  # fmt: skip
         one_piece = folder / "one_piece.yaml"
@@ -184,7 +182,7 @@ def main() -> None:
         times: dict[str, list[float]] = {name: [] for name in runs}
         for _ in range(args.repeat):
             for k, (name, extra) in enumerate(runs.items()):
-                times[name].append(scan(clip, folder / f"scan{k}.json", extra))
+                times[name].append(scan(clip, folder / f"scan{k}.json", args.data, extra))
                 print(f"  {name}: {times[name][-1]:.1f} s", flush=True)
         one = summary(folder / "scan0.json")
         results = {"frames": frames, "appearances": len(appearances), "runs": {}}

@@ -15,7 +15,6 @@ import os
 import tempfile
 import time
 from bisect import bisect_right
-from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -82,10 +81,11 @@ def scan_in_pieces(
     check_paths(job)
     started = time.perf_counter()
     chunk = job.config.chunk
+    with VideoReader(job.input_path) as reader:
+        info = reader.info
     if seconds is None:
-        with VideoReader(job.input_path) as reader:
-            duration = reader.info.duration_s
         alone = jobs <= 1 and executor != "ray"
+        duration = info.duration_s
         if alone or job.masks_dir is not None or not duration or duration <= chunk.min_seconds:
             return Pipeline(job, progress).run()
     if job.masks_dir is not None:
@@ -94,8 +94,6 @@ def scan_in_pieces(
     planned = time.perf_counter()
     if len(plan.pieces) == 1:
         return Pipeline(job, progress).run()
-    with VideoReader(job.input_path) as reader:
-        info = reader.info
     progress.start(plan.frames)
     masks_final = masks_path_for(job.report_path) if job.report_path is not None else None
     where = job.report_path.parent if job.report_path is not None else None
@@ -151,9 +149,9 @@ class _Tally:
         self.counted = dict.fromkeys(range(pieces), 0)
         self.begun: set[int] = set()
 
-    def heard(self, queue: Any, empty: Callable[[], bool]) -> None:
+    def heard(self, queue: Any) -> None:
         """Take every (piece, frames done) message waiting in ``queue``."""
-        while not empty():
+        while not queue.empty():
             k, done = queue.get()
             self.begun.add(k)
             self.finished(k, done)
@@ -197,7 +195,7 @@ def _run_all(
                 try:
                     while waiting:
                         done, waiting = wait(waiting, timeout=1.0, return_when=FIRST_COMPLETED)
-                        tally.heard(queue, queue.empty)
+                        tally.heard(queue)
                         for future in done:
                             k = futures[future]
                             try:
@@ -238,7 +236,7 @@ def _run_on_ray(
     try:
         while waiting:
             done, waiting = ray.wait(waiting, num_returns=1, timeout=1.0)
-            tally.heard(queue, queue.empty)
+            tally.heard(queue)
             for ref in done:
                 k = refs[ref]
                 try:
