@@ -10,7 +10,7 @@ that overruns is recorded as timed out and the suite goes on; the whole suite st
 steps once ``--budget`` seconds are spent. ``--smoke`` runs the same steps on the CPU at tiny
 sizes, so that the suite cannot rot. Exit code 1 when a step failed, timed out or was not run.
 
-Usage: bench/gpu_suite.sh [--smoke] [--out DIR] [--only STEP ...] [--budget 470]
+Usage: bench/gpu_suite.sh [--smoke] [--out DIR] [--only STEP ...] [--budget 470] [--parallel N]
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,20 +39,21 @@ LIMITS = {
 
 
 def run_suite(
-    steps: list[str], smoke: bool, device: str, out: Path, budget: float
+    steps: list[str], smoke: bool, device: str, out: Path, budget: float, parallel: int = 1
 ) -> tuple[list[dict], int]:
-    """Run ``steps`` one process each; every row (one per failed step too), and the failures."""
+    """Run ``steps`` one process each, ``parallel`` at a time; every row (one per failed step
+    too), and the failures."""
     rows_file = out / "rows.jsonl"
     rows_file.write_text("")
-    failures = []
     started = time.monotonic()
-    for name in steps:
+
+    def one(name: str) -> dict | None:
         left = budget - (time.monotonic() - started)
         if left < 5:
-            failures.append(_row(name, f"not run: the suite's {budget:.0f} s budget is spent"))
-            continue
+            return _row(name, f"not run: the suite's {budget:.0f} s budget is spent")
         limit = min(LIMITS[name][1 if smoke else 0], left)
         step_started = time.monotonic()
+        failure = None
         with tempfile.TemporaryDirectory() as work:
             command = [sys.executable, "-m", "bench.gpu_suite", "--step", name, "--device",
                        device, "--rows", str(rows_file), "--work", work]  # fmt: skip
@@ -62,13 +64,19 @@ def run_suite(
                     command, cwd=ROOT, capture_output=True, text=True, timeout=limit, check=False
                 )
             except subprocess.TimeoutExpired:
-                failures.append(_row(name, f"timed out after {limit:.0f} s"))
+                failure = _row(name, f"timed out after {limit:.0f} s")
             else:
                 if done.returncode != 0:
                     lines = done.stderr.strip().splitlines() or [f"exit code {done.returncode}"]
-                    failures.append(_row(name, f"failed: {lines[-1]}"))
+                    failure = _row(name, f"failed: {lines[-1]}")
                     (out / f"{name}.stderr.txt").write_text(done.stderr)
         print(f"[{name}: {time.monotonic() - step_started:.0f} s]", file=sys.stderr, flush=True)
+        return failure
+
+    # Each step appends its rows to the file in single short writes, so steps side by side
+    # do not mix their lines.
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        failures = [f for f in pool.map(one, steps) if f is not None]
     rows = [json.loads(line) for line in rows_file.read_text().splitlines()]
     return sorted(rows + failures, key=lambda row: steps.index(row["step"])), len(failures)
 
@@ -105,6 +113,10 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", choices=list(LIMITS), help="run these steps only")
     parser.add_argument("--device", default=None, help="default: cpu with --smoke, else auto")
     parser.add_argument("--budget", type=float, help="seconds for all steps (470; smoke 280)")
+    parser.add_argument(
+        "--parallel", type=int, default=1,
+        help="steps run side by side (a smoke run's steps use one thread each; GPU steps: 1)",
+    )  # fmt: skip
     parser.add_argument("--step", choices=list(LIMITS), help=argparse.SUPPRESS)
     parser.add_argument("--rows", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
@@ -118,7 +130,9 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     budget = args.budget or (280 if args.smoke else 470)
-    rows, failures = run_suite(args.only or list(LIMITS), args.smoke, device, args.out, budget)
+    rows, failures = run_suite(
+        args.only or list(LIMITS), args.smoke, device, args.out, budget, args.parallel
+    )
     result = {**machine(device), "smoke": args.smoke, "seconds": time.monotonic() - started,
               "rows": rows}  # fmt: skip
     (args.out / "gpu_suite.json").write_text(json.dumps(result, indent=1) + "\n")

@@ -24,6 +24,9 @@ SAMPLE = REPO / "examples" / "sample.mp4"
 # than detection. The full sample runs end to end in CI's first step (.ci/run: the README's
 # command, which must exit 0).
 SHORT_FRAMES = 24
+# Its first keyframe interval (the OpenCV logo alone), for tests about batches, which need a
+# branded item under every rule file but not what each detector finds.
+FIRST_INTERVAL_FRAMES = 12
 VIDEOS = DATA / "videos"
 IMAGES = DATA / "images"
 PARITY_ENV = "AUTOBLUR_PARITY_DIR"
@@ -177,14 +180,25 @@ def _list_skipped(nodeid: str) -> None:
             listing.write(nodeid + "\n")
 
 
-@pytest.fixture(scope="session")
-def short_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The first SHORT_FRAMES frames of the README sample, audio kept, cut with autoblur's I/O."""
-    path = tmp_path_factory.mktemp("short_sample") / "sample_short.mp4"
-    with VideoReader(SAMPLE) as reader:
+def head_of(source: Path, path: Path, frames: int) -> Path:
+    """The first ``frames`` frames of ``source`` into ``path``, audio kept, with autoblur's I/O."""
+    with VideoReader(source) as reader:
         with VideoWriter(path, reader.info, EncodeConfig(), reader.audio_streams) as writer:
             for frame in reader.frames(writer.mux_audio):
-                if frame.index >= SHORT_FRAMES:
+                if frame.index >= frames:
                     break
                 writer.write(frame, None)
     return path
+
+
+@pytest.fixture(scope="session")
+def short_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first SHORT_FRAMES frames of the README sample (both logos)."""
+    return head_of(SAMPLE, tmp_path_factory.mktemp("short") / "sample_short.mp4", SHORT_FRAMES)
+
+
+@pytest.fixture(scope="session")
+def first_interval_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first FIRST_INTERVAL_FRAMES frames of the README sample (the OpenCV logo)."""
+    path = tmp_path_factory.mktemp("first_interval") / "sample_first_interval.mp4"
+    return head_of(SAMPLE, path, FIRST_INTERVAL_FRAMES)

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from autoblur.cli import main
 from tests.cdp import HEADLESS_FLAGS, chromium
-from tests.conftest import REPO, VIDEOS, write_tiny_video
+from tests.conftest import REPO, VIDEOS, head_of, write_tiny_video
 
 RULES = REPO / "brand_lists" / "kr.yaml"
 
@@ -29,10 +29,10 @@ def invoke(*args: object) -> tuple[int, str]:
     return result.exit_code, result.stderr
 
 
-def make_inputs(folder: Path, short_sample: Path) -> Path:
+def make_inputs(folder: Path, branded: Path) -> Path:
     """A batch folder: a branded clip, a plain one in a subfolder, a broken one, a text file."""
     (folder / "sub").mkdir(parents=True)
-    shutil.copy(short_sample, folder / "branded.mp4")
+    shutil.copy(branded, folder / "branded.mp4")
     write_tiny_video(folder / "sub" / "plain.mp4", frames=8)
     (folder / "broken.mp4").write_text("not a video\n" * 20)
     (folder / "notes.txt").write_text("ignored")
@@ -40,16 +40,16 @@ def make_inputs(folder: Path, short_sample: Path) -> Path:
 
 
 @pytest.fixture
-def inputs(tmp_path: Path, real_media: Path, short_sample: Path) -> Path:
-    return make_inputs(tmp_path / "in", short_sample)
+def inputs(tmp_path: Path, real_media: Path, first_interval_sample: Path) -> Path:
+    return make_inputs(tmp_path / "in", first_interval_sample)
 
 
 @pytest.fixture(scope="module")
-def folder_batch(tmp_path_factory: pytest.TempPathFactory, short_sample: Path):
+def folder_batch(tmp_path_factory: pytest.TempPathFactory, first_interval_sample: Path):
     """One folder batch with two workers and the HTML report, read by several tests (code,
     stderr, input folder, output folder); none of them writes to either folder."""
     root = tmp_path_factory.mktemp("folder_batch")
-    inputs, out = make_inputs(root / "in", short_sample), root / "out"
+    inputs, out = make_inputs(root / "in", first_interval_sample), root / "out"
     args = ("batch", inputs, "--rules", RULES, "-o", out, "--workers", "2", "--html", "-q")
     code, err = invoke(*args)
     return code, err, inputs, out
@@ -116,15 +116,16 @@ def test_rerun_skips_finished_items_and_retries_failed_ones(inputs, tmp_path):
     assert not third["branded.mp4"]["skipped"] and not third["sub/plain.mp4"]["skipped"]
 
 
-def test_manifest_rows_rules_countries_and_escapes(tmp_path, real_media, short_sample):
-    shutil.copy(short_sample, tmp_path / "one.mp4")
+def test_manifest_rows_rules_countries_and_escapes(tmp_path, real_media, first_interval_sample):
+    shutil.copy(first_interval_sample, tmp_path / "one.mp4")
+    plain = head_of(VIDEOS / "carphone_pristine.mp4", tmp_path / "carphone.mp4", 24)
     manifest = tmp_path / "list.jsonl"
     manifest.write_text(
         "\n".join(
             json.dumps(row)
             for row in [
                 {"path": "one.mp4", "country": "de", "output": "de/one.mp4"},
-                {"path": str(VIDEOS / "carphone_pristine.mp4"), "rules": str(RULES)},
+                {"path": str(plain), "rules": str(RULES)},
                 {"path": "one.mp4", "country": "kr", "output": "../escape.mp4"},
             ]
         )
