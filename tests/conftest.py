@@ -175,7 +175,8 @@ def pytest_collectreport(report: pytest.CollectReport) -> None:
 
 def _list_skipped(nodeid: str) -> None:
     path = os.environ.get(SKIPPED_FILE_ENV)
-    if path:
+    # With pytest-xdist every report reaches the controller too: only it writes.
+    if path and "PYTEST_XDIST_WORKER" not in os.environ:
         with open(path, "a", encoding="utf-8") as listing:
             listing.write(nodeid + "\n")
 
