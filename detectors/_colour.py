@@ -28,6 +28,10 @@ _MIN_CHROMA = 6.0  # below this a pixel's hue is noise: never a chromatic colour
 # Achromatic colours: lightness tolerance below (a white dimmed by the picture's exposure is
 # grey) and above (a black lit up stays dark), tight and loose.
 _GREY_L_BELOW = (40.0, 60.0)
+# The loose box of the mark's own pixels reaches further down: a white shown at 0.7 of its
+# brightness (lightness 186) is still the mark's white. Pixels around the mark keep the box
+# above (a pale wall beside a white part is not its white spilling over).
+_DIMMED_L_BELOW = 75.0
 _GREY_L_ABOVE = (30.0, 45.0)
 # and chroma above the colour's own: a dark colour's chroma is small and so is its noise (a
 # black mark's box must not take in a shadow on grass), a white's grows with the light's tint.
@@ -44,7 +48,11 @@ _TINT_MIN_CHROMA = (5.0, 4.0)
 
 
 def colour_boxes(
-    centres_lab: np.ndarray, tight: bool, chroma_floor: float | None = None, by_hue: bool = True
+    centres_lab: np.ndarray,
+    tight: bool,
+    chroma_floor: float | None = None,
+    by_hue: bool = True,
+    dimmed: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """LCh boxes (lo, hi), each (C, 3) float32, of (C, 3) Lab palette centres.
 
@@ -54,6 +62,7 @@ def colour_boxes(
     ``chroma_floor`` (a share of the colour's chroma) replaces the box's own: a lower one
     keeps the pale thin strokes of a small mark, and lets a lawn in with a green mark.
     ``by_hue`` False leaves a tinted grey's box a plain grey's (lightness and chroma only).
+    ``dimmed`` (loose boxes only): an achromatic colour's box reaches ``_DIMMED_L_BELOW`` below.
     """
     centres = np.asarray(centres_lab, np.float64).reshape(-1, 3)
     a, b = centres[:, 1] - 128, centres[:, 2] - 128
@@ -70,9 +79,9 @@ def colour_boxes(
     hi = np.stack([centres[:, 0] + l_tol, ceiling * chroma + margin, (hue + angle) % 360], axis=1)
     grey = chroma < ACHROMATIC
     index = 0 if tight else 1
+    below = _DIMMED_L_BELOW if dimmed and not tight else _GREY_L_BELOW[index]
     lo[grey] = np.stack(
-        [centres[grey, 0] - _GREY_L_BELOW[index], np.zeros(grey.sum()), np.zeros(grey.sum())],
-        axis=1,
+        [centres[grey, 0] - below, np.zeros(grey.sum()), np.zeros(grey.sum())], axis=1
     )
     hi[grey] = np.stack(
         [

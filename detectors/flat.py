@@ -106,8 +106,9 @@ class FlatReference:
             ``detectors._colour``: lightness, chroma, hue in degrees; a hue range whose
             lower end is above its upper end wraps through 0).
         box_hi: (C, 3) float32 upper LCh bounds.
-        spill_lo: (C, 3) float32 the same, a tinted grey's kept to its hue: pixels just
-            outside the mark that show its colour (``box_*`` for the mark's own pixels).
+        spill_lo: (C, 3) float32 the same, a tinted grey's kept to its hue and a grey's not
+            reaching down to a dimmed white: pixels just outside the mark that show its
+            colour (``box_*`` for the mark's own pixels).
         spill_hi: (C, 3) float32 their upper bounds.
         seed_lo: (C, 3) float32 tighter lower bounds, for the regions that seed hypotheses.
         seed_hi: (C, 3) float32 tighter upper bounds.
@@ -290,7 +291,7 @@ def prepare_flat_reference(brand: str, path: Path) -> FlatReference:
         verify_labels.append(cv2.erode(own, kernel).astype(bool))
         near = cv2.dilate(own, np.ones((7, 7), np.uint8)).astype(bool)
         verify_rings.append(near & outside & ~cv2.dilate(own, kernel).astype(bool))
-    lo, hi = colour_boxes(centres, tight=False, by_hue=False)
+    lo, hi = colour_boxes(centres, tight=False, by_hue=False, dimmed=True)
     spill_lo, spill_hi = colour_boxes(centres, tight=False)
     ecc_colours = _ecc_colours(labels)
     seed_lo, seed_hi = colour_boxes(centres, tight=True)
@@ -892,10 +893,14 @@ class FlatMatcher:
             if count < 4:
                 continue
             match = within(warped_lch, ref.box_lo[colour], ref.box_hi[colour]).astype(bool)
-            # A tinted grey's spill is told by its hue too (see ``detectors._colour``).
-            by_hue = not np.array_equal(ref.spill_lo[colour], ref.box_lo[colour])
+            # Spill is judged with the spill box: a tinted grey's is told by its hue too, and
+            # a grey's does not reach down to a dimmed white (see ``detectors._colour``).
+            by_hue = (ref.spill_lo[colour, 2], ref.spill_hi[colour, 2]) != (
+                ref.box_lo[colour, 2],
+                ref.box_hi[colour, 2],
+            )
             spilt = match
-            if by_hue:
+            if not np.array_equal(ref.spill_lo[colour], ref.box_lo[colour]):
                 spilt = within(warped_lch, ref.spill_lo[colour], ref.spill_hi[colour]) > 0
             ring = ref.verify_rings[colour] & valid
             if not outer_ring and pad:
